@@ -1,0 +1,318 @@
+//! The batch tree of the Kipoi dataloader contract: `{inputs, targets?, metadata?}`.
+//!
+//! Each part is a [`Node`]: an [`Array`] leaf, a map of named nodes, or a list of nodes.
+//! Paths name nodes with `/` separators; list entries are addressed by their index
+//! (`inputs/seq`, `inputs/0`, `metadata/ranges/chr`).
+
+use std::collections::BTreeMap;
+
+use crate::{Array, Error, Result};
+
+/// One node of a batch tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// A leaf.
+    Array(Array),
+    /// Named children (sorted by name, so iteration order is deterministic).
+    Map(BTreeMap<String, Node>),
+    /// Positional children.
+    List(Vec<Node>),
+}
+
+impl From<Array> for Node {
+    fn from(a: Array) -> Self {
+        Node::Array(a)
+    }
+}
+
+impl<K: Into<String>, V: Into<Node>> FromIterator<(K, V)> for Node {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Node::Map(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
+    }
+}
+
+fn join(prefix: &str, seg: &str) -> String {
+    if prefix.is_empty() {
+        seg.to_string()
+    } else {
+        format!("{prefix}/{seg}")
+    }
+}
+
+impl Node {
+    /// An empty map node.
+    pub fn map() -> Self {
+        Node::Map(BTreeMap::new())
+    }
+
+    /// The leaf array, if this node is one.
+    pub fn as_array(&self) -> Option<&Array> {
+        match self {
+            Node::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The leaf array mutably, if this node is one.
+    pub fn as_array_mut(&mut self) -> Option<&mut Array> {
+        match self {
+            Node::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Inserts `child` under `key` of a map node; errors if this node is not a map.
+    pub fn insert(&mut self, key: impl Into<String>, child: impl Into<Node>) -> Result<()> {
+        match self {
+            Node::Map(m) => {
+                m.insert(key.into(), child.into());
+                Ok(())
+            }
+            _ => Err(Error::Invalid("insert into a node that is not a map".into())),
+        }
+    }
+
+    /// The node at a relative path (`""` is this node).
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        let mut node = self;
+        for seg in path.split('/').filter(|s| !s.is_empty()) {
+            node = match node {
+                Node::Map(m) => m.get(seg)?,
+                Node::List(l) => l.get(seg.parse::<usize>().ok()?)?,
+                Node::Array(_) => return None,
+            };
+        }
+        Some(node)
+    }
+
+    /// The node at a relative path, mutably.
+    pub fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
+        let mut node = self;
+        for seg in path.split('/').filter(|s| !s.is_empty()) {
+            node = match node {
+                Node::Map(m) => m.get_mut(seg)?,
+                Node::List(l) => l.get_mut(seg.parse::<usize>().ok()?)?,
+                Node::Array(_) => return None,
+            };
+        }
+        Some(node)
+    }
+
+    /// Calls `f(path, array)` for every leaf, depth first, in key / index order.
+    pub fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Array)) {
+        match self {
+            Node::Array(a) => f(prefix, a),
+            Node::Map(m) => {
+                for (k, v) in m {
+                    v.visit(&join(prefix, k), f);
+                }
+            }
+            Node::List(l) => {
+                for (i, v) in l.iter().enumerate() {
+                    v.visit(&join(prefix, &i.to_string()), f);
+                }
+            }
+        }
+    }
+
+    /// All leaves with their paths (relative to `prefix`).
+    pub fn leaves(&self, prefix: &str) -> Vec<(String, &Array)> {
+        let mut out = Vec::new();
+        self.visit(prefix, &mut |p, a| out.push((p.to_string(), a)));
+        out
+    }
+}
+
+/// One batch (or one sample) in the Kipoi layout: `{inputs, targets?, metadata?}`.
+///
+/// ```
+/// use biobatch_core::{Array, Batch, Node};
+///
+/// let mut b = Batch::new(Node::map());
+/// b.inputs.insert("seq", Array::zeros(biobatch_core::DType::U8, vec![8, 4, 100])).unwrap();
+/// b.targets = Some(Node::from_iter([("signal", Array::zeros(biobatch_core::DType::F32, vec![8, 2, 50]))]));
+/// assert_eq!(b.array("inputs/seq").unwrap().shape(), &[8, 4, 100]);
+/// assert_eq!(b.batch_size().unwrap(), Some(8));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// The model inputs.
+    pub inputs: Node,
+    /// The training targets, if any.
+    pub targets: Option<Node>,
+    /// Per-example metadata (ranges, ids, …), if any.
+    pub metadata: Option<Node>,
+}
+
+impl Batch {
+    /// A batch with inputs only.
+    pub fn new(inputs: impl Into<Node>) -> Self {
+        Batch {
+            inputs: inputs.into(),
+            targets: None,
+            metadata: None,
+        }
+    }
+
+    /// The three parts with their names, skipping absent ones.
+    pub fn parts(&self) -> impl Iterator<Item = (&'static str, &Node)> {
+        [
+            ("inputs", Some(&self.inputs)),
+            ("targets", self.targets.as_ref()),
+            ("metadata", self.metadata.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+
+    /// The node at `path`, whose first segment is `inputs`, `targets` or `metadata`.
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        let (head, rest) = path.split_once('/').unwrap_or((path, ""));
+        let part = match head {
+            "inputs" => Some(&self.inputs),
+            "targets" => self.targets.as_ref(),
+            "metadata" => self.metadata.as_ref(),
+            _ => None,
+        }?;
+        part.get(rest)
+    }
+
+    /// The node at `path`, mutably.
+    pub fn get_mut(&mut self, path: &str) -> Option<&mut Node> {
+        let (head, rest) = path.split_once('/').unwrap_or((path, ""));
+        let part = match head {
+            "inputs" => Some(&mut self.inputs),
+            "targets" => self.targets.as_mut(),
+            "metadata" => self.metadata.as_mut(),
+            _ => None,
+        }?;
+        part.get_mut(rest)
+    }
+
+    /// The leaf array at `path`, or an error naming the path.
+    pub fn array(&self, path: &str) -> Result<&Array> {
+        self.get(path)
+            .and_then(Node::as_array)
+            .ok_or_else(|| Error::PathNotFound {
+                path: path.to_string(),
+            })
+    }
+
+    /// The leaf array at `path`, mutably.
+    pub fn array_mut(&mut self, path: &str) -> Result<&mut Array> {
+        self.get_mut(path)
+            .and_then(Node::as_array_mut)
+            .ok_or_else(|| Error::PathNotFound {
+                path: path.to_string(),
+            })
+    }
+
+    /// Every leaf with its full path (`inputs/seq`, …).
+    pub fn leaves(&self) -> Vec<(String, &Array)> {
+        let mut out = Vec::new();
+        for (name, node) in self.parts() {
+            node.visit(name, &mut |p, a| out.push((p.to_string(), a)));
+        }
+        out
+    }
+
+    /// Total payload bytes of all leaves.
+    pub fn nbytes(&self) -> usize {
+        self.leaves().iter().map(|(_, a)| a.nbytes()).sum()
+    }
+
+    /// The common first-axis length of all leaves (`None` for a batch without leaves).
+    ///
+    /// Errors name the first leaf that is a scalar or disagrees with the others.
+    pub fn batch_size(&self) -> Result<Option<usize>> {
+        let mut first: Option<(String, usize)> = None;
+        for (path, a) in self.leaves() {
+            let Some(len) = a.batch_len() else {
+                return Err(Error::NoBatchAxis { path });
+            };
+            match &first {
+                None => first = Some((path, len)),
+                Some((first_path, first_len)) if *first_len != len => {
+                    return Err(Error::BatchAxis {
+                        path,
+                        len,
+                        first_path: first_path.clone(),
+                        first_len: *first_len,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(first.map(|(_, n)| n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DType;
+
+    fn sample() -> Batch {
+        let mut b = Batch::new(Node::from_iter([
+            ("seq", Node::Array(Array::zeros(DType::U8, vec![4, 4, 10]))),
+            (
+                "extra",
+                Node::List(vec![
+                    Array::zeros(DType::F32, vec![4]).into(),
+                    Array::zeros(DType::F32, vec![4, 2]).into(),
+                ]),
+            ),
+        ]));
+        b.metadata = Some(Node::from_iter([(
+            "ranges",
+            Node::from_iter([("chr", Array::zeros(DType::Str, vec![4]))]),
+        )]));
+        b
+    }
+
+    #[test]
+    fn paths_reach_maps_and_lists() {
+        let b = sample();
+        assert_eq!(b.array("inputs/extra/1").unwrap().shape(), &[4, 2]);
+        assert_eq!(b.array("metadata/ranges/chr").unwrap().dtype(), DType::Str);
+        assert!(b.get("targets").is_none());
+        assert_eq!(
+            b.array("inputs/nope").unwrap_err(),
+            Error::PathNotFound {
+                path: "inputs/nope".into()
+            }
+        );
+        let paths: Vec<_> = b.leaves().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            paths,
+            ["inputs/extra/0", "inputs/extra/1", "inputs/seq", "metadata/ranges/chr"]
+        );
+    }
+
+    #[test]
+    fn batch_axis_mismatch_names_the_path() {
+        let mut b = sample();
+        assert_eq!(b.batch_size().unwrap(), Some(4));
+        *b.get_mut("inputs/seq").unwrap() = Array::zeros(DType::U8, vec![3, 4, 10]).into();
+        assert_eq!(
+            b.batch_size().unwrap_err(),
+            Error::BatchAxis {
+                path: "inputs/seq".into(),
+                len: 3,
+                first_path: "inputs/extra/0".into(),
+                first_len: 4
+            }
+        );
+        *b.get_mut("inputs/seq").unwrap() = Array::scalar(1.0f32).into();
+        assert_eq!(
+            b.batch_size().unwrap_err(),
+            Error::NoBatchAxis {
+                path: "inputs/seq".into()
+            }
+        );
+    }
+}
