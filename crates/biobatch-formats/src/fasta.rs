@@ -1,0 +1,511 @@
+//! FASTA with a `.fai` index: plain or bgzip-compressed, fetched by window into caller buffers.
+//!
+//! ```text
+//! >chr1 description        a.fa.fai:  chr1  12  18  5  6
+//! ACGTA                                 (name, length, offset of the first base,
+//! CGTAC                                  bases per line, bytes per line)
+//! GT
+//! ```
+//! [`Fasta::open`] memory-maps the file, reads `FILE.fai` (or builds the index in memory when
+//! there is none, so read-only data directories work) and checks the index against the file.
+//! [`Fasta`] is `Send + Sync`: share one behind an `Arc` and fetch from many threads; the hot
+//! path takes no lock and allocates nothing for plain files.
+//!
+//! Coordinates are 0-based, half-open. Bases come back as the bytes stored in the file
+//! (lowercase soft-masking kept); [`crate::sequence`] turns them into one-hot arrays.
+
+mod fai;
+
+use std::cell::RefCell;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+pub use fai::{FaiIndex, FaiRecord};
+
+use crate::util::with_suffix;
+use crate::{Error, Result};
+
+/// What to do with the part of a window that lies outside its chromosome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Padding {
+    /// Refuse the window with [`Error::OutOfBounds`].
+    #[default]
+    Error,
+    /// Fill positions before the start or past the end with `N`.
+    N,
+}
+
+/// Options for [`Fasta::open_with`].
+#[derive(Debug, Clone, Default)]
+pub struct FastaOptions {
+    /// Write the index next to the file (`FILE.fai`) if it had to be built. Off by default so
+    /// that read-only data directories work.
+    pub write_index: bool,
+    /// Ignore an existing `.fai` and rebuild the index from the sequence.
+    pub rebuild_index: bool,
+}
+
+enum Source {
+    Plain(Mmap),
+    Bgzf {
+        data: Mmap,
+        gzi: noodles_bgzf::gzi::Index,
+        uncompressed_len: u64,
+    },
+}
+
+/// An indexed FASTA file, memory-mapped.
+///
+/// ```
+/// use biobatch_formats::fasta::{Fasta, Padding};
+///
+/// let fa = Fasta::open("../../tests/data/multi.fa")?;
+/// let mut buf = vec![0u8; 10];
+/// fa.fetch_into("chrC", 0, 10, Padding::Error, &mut buf)?;
+/// assert_eq!(buf.len(), 10);
+/// // A window past the end is an error unless padding is asked for.
+/// assert!(fa.fetch_into("chrC", 3500, 3510, Padding::Error, &mut buf).is_err());
+/// fa.fetch_into("chrC", 3500, 3510, Padding::N, &mut buf)?;
+/// assert_eq!(&buf[2..], b"NNNNNNNN");
+/// # Ok::<(), biobatch_formats::Error>(())
+/// ```
+pub struct Fasta {
+    path: PathBuf,
+    index: FaiIndex,
+    source: Source,
+}
+
+impl std::fmt::Debug for Fasta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fasta")
+            .field("path", &self.path)
+            .field("sequences", &self.index.len())
+            .field("bgzf", &matches!(self.source, Source::Bgzf { .. }))
+            .finish()
+    }
+}
+
+thread_local! {
+    static BGZF_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+const BGZF_MAGIC: [u8; 4] = [0x1f, 0x8b, 0x08, 0x04];
+
+fn is_bgzf(data: &[u8]) -> bool {
+    data.len() >= 18 && data[..4] == BGZF_MAGIC && data[12] == b'B' && data[13] == b'C'
+}
+
+/// Walks the BGZF blocks of `data`, returning the `.gzi` entries (compressed and uncompressed
+/// start of every block but the first) and the total uncompressed length.
+fn scan_bgzf(path: &Path, data: &[u8]) -> Result<(Vec<(u64, u64)>, u64)> {
+    let mut entries = Vec::new();
+    let (mut off, mut total) = (0usize, 0u64);
+    while off < data.len() {
+        let h = data
+            .get(off..off + 18)
+            .ok_or_else(|| Error::corrupt(path, off as u64, "truncated BGZF block header"))?;
+        if h[..4] != BGZF_MAGIC || h[12] != b'B' || h[13] != b'C' {
+            return Err(Error::corrupt(path, off as u64, "not a BGZF block (bad magic)"));
+        }
+        let bsize = u16::from_le_bytes([h[16], h[17]]) as usize + 1;
+        let end = off + bsize;
+        let footer = data
+            .get(end.wrapping_sub(4)..end)
+            .filter(|_| bsize >= 26)
+            .ok_or_else(|| Error::corrupt(path, off as u64, "truncated BGZF block"))?;
+        let isize = u32::from_le_bytes([footer[0], footer[1], footer[2], footer[3]]) as u64;
+        if off > 0 {
+            entries.push((off as u64, total));
+        }
+        total += isize;
+        off = end;
+    }
+    Ok((entries, total))
+}
+
+impl Fasta {
+    /// Opens `path`, using `path.fai` if it exists and building the index in memory if not.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, &FastaOptions::default())
+    }
+
+    /// Opens `path` with explicit index options.
+    pub fn open_with(path: impl AsRef<Path>, options: &FastaOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        // SAFETY: the map is read-only; as with every memory-mapped reader, the file must not
+        // be truncated while it is open.
+        let data = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
+        let source = if is_bgzf(&data) {
+            let (entries, uncompressed_len) = scan_bgzf(&path, &data)?;
+            Source::Bgzf {
+                data,
+                gzi: entries.into(),
+                uncompressed_len,
+            }
+        } else if data.starts_with(&[0x1f, 0x8b]) {
+            return Err(Error::Invalid(format!(
+                "{}: gzip-compressed but not BGZF; random access needs `bgzip` compression \
+                 (e.g. `zcat {0} | bgzip > {0}.bgz`)",
+                path.display()
+            )));
+        } else {
+            Source::Plain(data)
+        };
+        let fai_path = with_suffix(&path, ".fai");
+        let mut fasta = Fasta {
+            path,
+            index: FaiIndex::default(),
+            source,
+        };
+        if fai_path.exists() && !options.rebuild_index {
+            fasta.index = FaiIndex::read(&fai_path)?;
+            fasta.validate_index(&fai_path)?;
+        } else {
+            fasta.index = fasta.build_index()?;
+            if options.write_index {
+                fasta.index.write(&fai_path)?;
+            }
+        }
+        Ok(fasta)
+    }
+
+    /// Builds the index by reading the whole sequence (what `samtools faidx` does).
+    pub fn build_index(&self) -> Result<FaiIndex> {
+        let mut records = Vec::new();
+        let push = |records: &mut Vec<FaiRecord>, r: noodles_fasta::fai::Record| {
+            records.push(FaiRecord {
+                name: String::from_utf8_lossy(r.name()).into_owned(),
+                length: r.length(),
+                offset: r.position(),
+                line_bases: r.line_base_count().get(),
+                line_width: r.line_width().get(),
+            })
+        };
+        let err = |e: std::io::Error| {
+            Error::Invalid(format!("{}: cannot index: {e}", self.path.display()))
+        };
+        match &self.source {
+            Source::Plain(data) => {
+                let mut indexer = noodles_fasta::io::Indexer::new(&data[..]);
+                while let Some(r) = indexer
+                    .index_record()
+                    .map_err(|e| err(std::io::Error::other(e)))?
+                {
+                    push(&mut records, r);
+                }
+            }
+            Source::Bgzf { data, .. } => {
+                let reader = BufReader::new(noodles_bgzf::io::Reader::new(&data[..]));
+                let mut indexer = noodles_fasta::io::Indexer::new(reader);
+                while let Some(r) = indexer
+                    .index_record()
+                    .map_err(|e| err(std::io::Error::other(e)))?
+                {
+                    push(&mut records, r);
+                }
+            }
+        }
+        FaiIndex::from_records(records)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", self.path.display())))
+    }
+
+    /// Writes the index to `FILE.fai`, atomically, and returns that path.
+    pub fn write_index(&self) -> Result<PathBuf> {
+        let p = with_suffix(&self.path, ".fai");
+        self.index.write(&p)?;
+        Ok(p)
+    }
+
+    /// Checks every record of the index against the file: its first base must follow a
+    /// newline, its last base must be inside the file and be a sequence byte.
+    fn validate_index(&self, fai_path: &Path) -> Result<()> {
+        let total = match &self.source {
+            Source::Plain(d) => d.len() as u64,
+            Source::Bgzf {
+                uncompressed_len, ..
+            } => *uncompressed_len,
+        };
+        let stale = |name: &str, what: String| {
+            Error::Invalid(format!(
+                "{}: index does not match {} for sequence `{name}`: {what}; \
+                 delete the index or rebuild it with `biobatch index`",
+                fai_path.display(),
+                self.path.display()
+            ))
+        };
+        let mut probe = [0u8; 1];
+        for r in self.index.records() {
+            if r.length == 0 {
+                continue;
+            }
+            let last = r.byte_offset(r.length - 1);
+            if last >= total {
+                return Err(stale(
+                    &r.name,
+                    format!(
+                        "it claims {} bases ending at byte {last}, but the file holds {total} bytes",
+                        r.length
+                    ),
+                ));
+            }
+            let before = if r.offset == 0 { None } else { Some(r.offset - 1) };
+            for (off, must_be_newline) in [(before, true), (Some(last), false)] {
+                let Some(off) = off else {
+                    return Err(stale(&r.name, "its first base is at byte 0".into()));
+                };
+                self.read_raw(off, &mut probe)?;
+                let is_newline = probe[0] == b'\n';
+                let bad_base = matches!(probe[0], b'\n' | b'\r' | b'>');
+                if (must_be_newline && !is_newline) || (!must_be_newline && bad_base) {
+                    return Err(stale(
+                        &r.name,
+                        format!("unexpected byte {:?} at offset {off}", probe[0] as char),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads uncompressed bytes `[off, off + buf.len())` of the file.
+    fn read_raw(&self, off: u64, buf: &mut [u8]) -> Result<()> {
+        match &self.source {
+            Source::Plain(data) => {
+                let src = data
+                    .get(off as usize..off as usize + buf.len())
+                    .ok_or_else(|| Error::corrupt(&self.path, off, "read past the end of file"))?;
+                buf.copy_from_slice(src);
+            }
+            Source::Bgzf { data, gzi, .. } => {
+                let mut reader = noodles_bgzf::io::Reader::new(std::io::Cursor::new(&data[..]));
+                reader
+                    .seek_by_uncompressed_position(gzi, off)
+                    .and_then(|_| reader.read_exact(buf))
+                    .map_err(|e| Error::corrupt(&self.path, off, format!("BGZF read failed: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The index.
+    pub fn index(&self) -> &FaiIndex {
+        &self.index
+    }
+
+    /// The id (position in the index) of a sequence, for the id-based fetch.
+    pub fn chrom_id(&self, name: &str) -> Option<usize> {
+        self.index.id(name)
+    }
+
+    /// The length of a sequence by name.
+    pub fn chrom_len(&self, name: &str) -> Option<u64> {
+        self.index.get(name).map(|r| r.length)
+    }
+
+    /// Sequence names and lengths in file order.
+    pub fn chroms(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.index.records().iter().map(|r| (r.name.as_str(), r.length))
+    }
+
+    /// Whether the file is bgzip-compressed.
+    pub fn is_bgzf(&self) -> bool {
+        matches!(self.source, Source::Bgzf { .. })
+    }
+
+    fn unknown(&self, chrom: &str) -> Error {
+        Error::unknown_chrom(
+            &self.path,
+            chrom,
+            self.index.records().iter().map(|r| r.name.as_str()),
+        )
+    }
+
+    /// Fetches `chrom:[start, end)` into `out` (which must hold exactly `end - start` bytes).
+    pub fn fetch_into(
+        &self,
+        chrom: &str,
+        start: i64,
+        end: i64,
+        padding: Padding,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let id = self.chrom_id(chrom).ok_or_else(|| self.unknown(chrom))?;
+        self.fetch_id_into(id, start, end, padding, out)
+    }
+
+    /// Fetches a whole window into a new `Vec` (convenience; the hot path is `fetch_into`).
+    pub fn fetch(&self, chrom: &str, start: i64, end: i64, padding: Padding) -> Result<Vec<u8>> {
+        let len = usize::try_from(end - start)
+            .map_err(|_| Error::Invalid(format!("window {chrom}:{start}-{end} has end before start")))?;
+        let mut v = vec![0u8; len];
+        self.fetch_into(chrom, start, end, padding, &mut v)?;
+        Ok(v)
+    }
+
+    /// [`Fasta::fetch_into`] by sequence id (see [`Fasta::chrom_id`]), skipping the name lookup.
+    pub fn fetch_id_into(
+        &self,
+        id: usize,
+        start: i64,
+        end: i64,
+        padding: Padding,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let rec = self
+            .index
+            .records()
+            .get(id)
+            .ok_or_else(|| Error::Invalid(format!("sequence id {id} out of range")))?;
+        if end < start || (end - start) as usize != out.len() {
+            return Err(Error::Invalid(format!(
+                "window {}:{start}-{end} needs a buffer of its length, got {}",
+                rec.name,
+                out.len()
+            )));
+        }
+        let len = rec.length as i64;
+        let (lo, hi) = (start.clamp(0, len), end.clamp(0, len));
+        if (lo != start || hi != end) && padding == Padding::Error {
+            return Err(Error::OutOfBounds {
+                path: self.path.clone(),
+                chrom: rec.name.clone(),
+                start,
+                end,
+                len: rec.length,
+            });
+        }
+        // Positions outside the chromosome: N.
+        let head = (lo - start).clamp(0, out.len() as i64) as usize;
+        out[..head].fill(b'N');
+        let inner_end = head + (hi - lo).max(0) as usize;
+        out[inner_end..].fill(b'N');
+        if hi > lo {
+            self.copy_bases(rec, lo as u64, hi as u64, &mut out[head..inner_end])?;
+        }
+        Ok(())
+    }
+
+    /// Copies bases `[start, end)` (inside the sequence) into `out`, skipping newlines.
+    fn copy_bases(&self, rec: &FaiRecord, start: u64, end: u64, out: &mut [u8]) -> Result<()> {
+        match &self.source {
+            Source::Plain(data) => copy_lines(&self.path, data, rec, start, end, out, 0),
+            Source::Bgzf { .. } => {
+                let first = rec.byte_offset(start);
+                let last = rec.byte_offset(end - 1) + 1;
+                BGZF_SCRATCH.with(|s| {
+                    let mut s = s.borrow_mut();
+                    s.resize((last - first) as usize, 0);
+                    self.read_raw(first, &mut s)?;
+                    copy_lines(&self.path, &s, rec, start, end, out, first)
+                })
+            }
+        }
+    }
+}
+
+/// Copies bases `[start, end)` of `rec` from `data` (whose byte 0 is file offset `base`).
+fn copy_lines(
+    path: &Path,
+    data: &[u8],
+    rec: &FaiRecord,
+    start: u64,
+    end: u64,
+    out: &mut [u8],
+    base: u64,
+) -> Result<()> {
+    let (lb, lw) = (rec.line_bases, rec.line_width);
+    let mut pos = start;
+    let mut o = 0usize;
+    while pos < end {
+        let col = pos % lb;
+        let n = (lb - col).min(end - pos) as usize;
+        let off = (rec.offset + (pos / lb) * lw + col - base) as usize;
+        let src = data
+            .get(off..off + n)
+            .ok_or_else(|| Error::corrupt(path, off as u64 + base, "sequence runs past the end of the file"))?;
+        out[o..o + n].copy_from_slice(src);
+        o += n;
+        pos += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::File::create(&p).unwrap().write_all(content).unwrap();
+        p
+    }
+
+    #[test]
+    fn builds_index_in_memory_and_fetches_across_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "a.fa", b">s1 desc\nACGTA\nCGTAC\nGT\n>s2\nNNNN\nacg\n");
+        let fa = Fasta::open(&p).unwrap();
+        assert!(!with_suffix(&p, ".fai").exists(), "must not write the index unasked");
+        assert_eq!(fa.chroms().collect::<Vec<_>>(), [("s1", 12), ("s2", 7)]);
+        assert_eq!(fa.fetch("s1", 3, 11, Padding::Error).unwrap(), b"TACGTACG");
+        assert_eq!(fa.fetch("s2", 2, 7, Padding::Error).unwrap(), b"NNacg");
+        assert_eq!(fa.fetch("s2", -2, 2, Padding::N).unwrap(), b"NNNN");
+        assert_eq!(fa.fetch("s1", 10, 14, Padding::N).unwrap(), b"GTNN");
+        assert_eq!(fa.fetch("s1", -3, -1, Padding::N).unwrap(), b"NN");
+        assert_eq!(fa.fetch("s1", 20, 22, Padding::N).unwrap(), b"NN");
+        let err = fa.fetch("s1", 10, 14, Padding::Error).unwrap_err();
+        assert!(matches!(err, Error::OutOfBounds { len: 12, .. }), "{err}");
+        let err = fa.fetch("chrX", 0, 1, Padding::Error).unwrap_err();
+        assert!(err.to_string().contains("no chromosome named `chrX` (it has s1, s2)"), "{err}");
+    }
+
+    #[test]
+    fn write_index_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "a.fa", b">s1\nACGT\nAC\n");
+        let opts = FastaOptions {
+            write_index: true,
+            ..Default::default()
+        };
+        Fasta::open_with(&p, &opts).unwrap();
+        let fai = std::fs::read_to_string(with_suffix(&p, ".fai")).unwrap();
+        assert_eq!(fai, "s1\t6\t4\t4\t5\n");
+    }
+
+    #[test]
+    fn stale_index_is_an_error_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "a.fa", b">s1\nACGT\nAC\n");
+        write(dir.path(), "a.fa.fai", b"s1\t60\t4\t4\t5\n");
+        let err = Fasta::open(&p).unwrap_err().to_string();
+        assert!(err.contains("claims 60 bases"), "{err}");
+        write(dir.path(), "a.fa.fai", b"s1\t6\t3\t4\t5\n");
+        let err = Fasta::open(&p).unwrap_err().to_string();
+        assert!(err.contains("does not match"), "{err}");
+    }
+
+    #[test]
+    fn plain_gzip_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "a.fa.gz", &[0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0]);
+        let err = Fasta::open(&p).unwrap_err().to_string();
+        assert!(err.contains("not BGZF"), "{err}");
+    }
+
+    #[test]
+    fn inconsistent_line_lengths_cannot_be_indexed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "a.fa", b">s1\nACGT\nAC\nACGT\n");
+        let err = Fasta::open(&p).unwrap_err().to_string();
+        assert!(err.contains("cannot index"), "{err}");
+    }
+}

@@ -1,0 +1,46 @@
+//! Fast, validated readers for the genomic formats that feed sequence-to-function models.
+//!
+//! | module | format | what it gives |
+//! |---|---|---|
+//! | [`fasta`] | FASTA + `.fai` (plain or bgzip + `.gzi`) | windows into caller buffers, thread-safe, memory-mapped |
+//! | [`sequence`] | nucleotide bytes | one-hot (`u8`/`f32`, `[L,4]`/`[4,L]`), reverse complement |
+//! | [`bed`] | BED3–BED6, narrowPeak | records with line-precise errors, gzip |
+//! | [`bigwig`] | bigWig | windows into caller buffers, many windows per call, writer |
+//! | [`region`] | `chr:start-end` | samtools-style region strings |
+//!
+//! Everything is 0-based and half-open inside; the `region` parser converts the 1-based,
+//! inclusive strings people type. Errors ([`enum@Error`]) name the file, the line or byte
+//! offset, the field and what was expected.
+//!
+//! # Examples
+//!
+//! ```
+//! use biobatch_formats::fasta::{Fasta, Padding};
+//! use biobatch_formats::sequence::{Layout, OneHot};
+//!
+//! let fa = Fasta::open("../../tests/data/multi.fa")?;
+//! let mut bases = vec![0u8; 100];
+//! fa.fetch_into("chrA", 1_000, 1_100, Padding::Error, &mut bases)?;
+//! let mut onehot = vec![0u8; 4 * 100];
+//! OneHot { layout: Layout::ChannelsFirst, ..Default::default() }
+//!     .encode(&bases, &mut onehot)
+//!     .expect("chrA holds only ACGT");
+//! assert_eq!(onehot.iter().map(|&x| x as usize).sum::<usize>(), 100);
+//! # Ok::<(), biobatch_formats::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+mod error;
+pub mod region;
+pub mod sequence;
+mod util;
+
+#[cfg(feature = "bed")]
+pub mod bed;
+#[cfg(feature = "bigwig")]
+pub mod bigwig;
+#[cfg(feature = "fasta")]
+pub mod fasta;
+
+pub use error::{Error, Result};
+pub use util::{temp_sibling, with_suffix, write_atomic};
