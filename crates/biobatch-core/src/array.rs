@@ -465,10 +465,13 @@ mod tests {
 
     #[test]
     fn slice_rows_copies_the_right_rows() {
-        let a = Array::new(vec![4, 2], vec!["a", "b", "c", "d", "e", "f", "g", "h"]
-            .into_iter()
-            .map(String::from)
-            .collect::<Vec<_>>())
+        let a = Array::new(
+            vec![4, 2],
+            vec!["a", "b", "c", "d", "e", "f", "g", "h"]
+                .into_iter()
+                .map(String::from)
+                .collect::<Vec<_>>(),
+        )
         .unwrap();
         let s = a.slice_rows(1..3).unwrap();
         assert_eq!(s.shape(), &[2, 2]);

@@ -40,9 +40,7 @@ pub enum Error {
         path: String,
     },
     /// Two leaves of a batch disagree on the batch size.
-    #[error(
-        "batch axis mismatch: `{path}` has {len} rows but `{first_path}` has {first_len}"
-    )]
+    #[error("batch axis mismatch: `{path}` has {len} rows but `{first_path}` has {first_len}")]
     BatchAxis {
         /// The leaf that disagrees.
         path: String,

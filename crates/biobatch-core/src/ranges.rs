@@ -124,7 +124,10 @@ impl GenomicRanges {
         let strands: Vec<String> = self.strand.iter().map(|s| s.as_str().to_string()).collect();
         Node::Map(BTreeMap::from([
             ("chr".to_string(), Array::from_vec(self.chr.clone()).into()),
-            ("start".to_string(), Array::from_vec(self.start.clone()).into()),
+            (
+                "start".to_string(),
+                Array::from_vec(self.start.clone()).into(),
+            ),
             ("end".to_string(), Array::from_vec(self.end.clone()).into()),
             ("id".to_string(), Array::from_vec(self.id.clone()).into()),
             ("strand".to_string(), Array::from_vec(strands).into()),
@@ -182,7 +185,12 @@ mod tests {
         r.push("chr2", 0, 5, "", Strand::Unknown).unwrap();
         let node = r.to_node();
         assert_eq!(
-            node.get("start").unwrap().as_array().unwrap().as_slice::<i64>().unwrap(),
+            node.get("start")
+                .unwrap()
+                .as_array()
+                .unwrap()
+                .as_slice::<i64>()
+                .unwrap(),
             &[10, 0]
         );
         assert_eq!(GenomicRanges::from_node(&node).unwrap(), r);

@@ -318,7 +318,9 @@ mod tests {
         );
 
         let mut b = batch();
-        b.inputs.insert("extra", Array::zeros(DType::U8, vec![3])).unwrap();
+        b.inputs
+            .insert("extra", Array::zeros(DType::U8, vec![3]))
+            .unwrap();
         assert_eq!(schema_err(s.validate(&b).unwrap_err()).0, "inputs/extra");
 
         let mut b = batch();

@@ -72,7 +72,9 @@ impl Node {
                 m.insert(key.into(), child.into());
                 Ok(())
             }
-            _ => Err(Error::Invalid("insert into a node that is not a map".into())),
+            _ => Err(Error::Invalid(
+                "insert into a node that is not a map".into(),
+            )),
         }
     }
 
@@ -289,7 +291,12 @@ mod tests {
         let paths: Vec<_> = b.leaves().into_iter().map(|(p, _)| p).collect();
         assert_eq!(
             paths,
-            ["inputs/extra/0", "inputs/extra/1", "inputs/seq", "metadata/ranges/chr"]
+            [
+                "inputs/extra/0",
+                "inputs/extra/1",
+                "inputs/seq",
+                "metadata/ranges/chr"
+            ]
         );
     }
 

@@ -238,7 +238,11 @@ pub fn read_bed(path: impl AsRef<Path>) -> Result<Vec<BedRecord>> {
 }
 
 fn column(i: usize) -> String {
-    format!("column {} ({})", i + 1, COLUMN_NAMES.get(i).unwrap_or(&"extra"))
+    format!(
+        "column {} ({})",
+        i + 1,
+        COLUMN_NAMES.get(i).unwrap_or(&"extra")
+    )
 }
 
 fn set_opt_string(dst: &mut Option<String>, src: &str) {
@@ -264,7 +268,10 @@ fn parse_fields(
         Error::parse(path, line_no, column(i), expected, found)
     };
     if f.len() < 3 {
-        let words = line.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).count();
+        let words = line
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|w| !w.is_empty())
+            .count();
         if words >= 3 {
             return Err(Error::parse(
                 path,
@@ -401,8 +408,14 @@ mod tests {
         .unwrap();
         assert_eq!(recs.len(), 1);
         let r = &recs[0];
-        assert_eq!((r.chrom.as_str(), r.start, r.end, r.line), ("chr1", 0, 10, 5));
-        assert_eq!((r.name.as_deref(), r.score, r.strand), (Some("n1"), Some(5.5), Strand::Reverse));
+        assert_eq!(
+            (r.chrom.as_str(), r.start, r.end, r.line),
+            ("chr1", 0, 10, 5)
+        );
+        assert_eq!(
+            (r.name.as_deref(), r.score, r.strand),
+            (Some("n1"), Some(5.5), Strand::Reverse)
+        );
         let r = &parse("chrX\t5\t5\n").unwrap()[0];
         assert_eq!((r.name.clone(), r.strand), (None, Strand::Unknown));
     }
@@ -412,7 +425,12 @@ mod tests {
         let r = &parse("c\t100\t200\t.\t0\t.\t3.5\t-1\t2\t99\n").unwrap()[0];
         assert_eq!(
             r.narrow_peak,
-            Some(NarrowPeak { signal_value: 3.5, p_value: -1.0, q_value: 2.0, summit: Some(99) })
+            Some(NarrowPeak {
+                signal_value: 3.5,
+                p_value: -1.0,
+                q_value: 2.0,
+                summit: Some(99)
+            })
         );
         let r = &parse("c\t100\t200\t.\t0\t.\t3.5\t-1\t2\t-1\n").unwrap()[0];
         assert_eq!(r.narrow_peak.unwrap().summit, None);

@@ -141,7 +141,11 @@ impl Error {
         let hint = if names.is_empty() {
             String::new()
         } else {
-            format!(" (it has {}{})", names.join(", "), if names.len() == 6 { ", …" } else { "" })
+            format!(
+                " (it has {}{})",
+                names.join(", "),
+                if names.len() == 6 { ", …" } else { "" }
+            )
         };
         Error::UnknownChrom {
             path: path.to_path_buf(),

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use memmap2::Mmap;
 
-pub use fai::{FaiIndex, FaiRecord};
+pub use fai::{FaiIndex, FaiRecord, build_index};
 
 use crate::util::with_suffix;
 use crate::{Error, Result};
@@ -107,7 +107,11 @@ fn scan_bgzf(path: &Path, data: &[u8]) -> Result<(Vec<(u64, u64)>, u64)> {
             .get(off..off + 18)
             .ok_or_else(|| Error::corrupt(path, off as u64, "truncated BGZF block header"))?;
         if h[..4] != BGZF_MAGIC || h[12] != b'B' || h[13] != b'C' {
-            return Err(Error::corrupt(path, off as u64, "not a BGZF block (bad magic)"));
+            return Err(Error::corrupt(
+                path,
+                off as u64,
+                "not a BGZF block (bad magic)",
+            ));
         }
         let bsize = u16::from_le_bytes([h[16], h[17]]) as usize + 1;
         let end = off + bsize;
@@ -174,42 +178,13 @@ impl Fasta {
 
     /// Builds the index by reading the whole sequence (what `samtools faidx` does).
     pub fn build_index(&self) -> Result<FaiIndex> {
-        let mut records = Vec::new();
-        let push = |records: &mut Vec<FaiRecord>, r: noodles_fasta::fai::Record| {
-            records.push(FaiRecord {
-                name: String::from_utf8_lossy(r.name()).into_owned(),
-                length: r.length(),
-                offset: r.position(),
-                line_bases: r.line_base_count().get(),
-                line_width: r.line_width().get(),
-            })
-        };
-        let err = |e: std::io::Error| {
-            Error::Invalid(format!("{}: cannot index: {e}", self.path.display()))
-        };
         match &self.source {
-            Source::Plain(data) => {
-                let mut indexer = noodles_fasta::io::Indexer::new(&data[..]);
-                while let Some(r) = indexer
-                    .index_record()
-                    .map_err(|e| err(std::io::Error::other(e)))?
-                {
-                    push(&mut records, r);
-                }
-            }
-            Source::Bgzf { data, .. } => {
-                let reader = BufReader::new(noodles_bgzf::io::Reader::new(&data[..]));
-                let mut indexer = noodles_fasta::io::Indexer::new(reader);
-                while let Some(r) = indexer
-                    .index_record()
-                    .map_err(|e| err(std::io::Error::other(e)))?
-                {
-                    push(&mut records, r);
-                }
-            }
+            Source::Plain(data) => fai::build_index(&data[..], &self.path),
+            Source::Bgzf { data, .. } => fai::build_index(
+                BufReader::with_capacity(1 << 16, noodles_bgzf::io::Reader::new(&data[..])),
+                &self.path,
+            ),
         }
-        FaiIndex::from_records(records)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", self.path.display())))
     }
 
     /// Writes the index to `FILE.fai`, atomically, and returns that path.
@@ -251,7 +226,11 @@ impl Fasta {
                     ),
                 ));
             }
-            let before = if r.offset == 0 { None } else { Some(r.offset - 1) };
+            let before = if r.offset == 0 {
+                None
+            } else {
+                Some(r.offset - 1)
+            };
             for (off, must_be_newline) in [(before, true), (Some(last), false)] {
                 let Some(off) = off else {
                     return Err(stale(&r.name, "its first base is at byte 0".into()));
@@ -284,7 +263,9 @@ impl Fasta {
                 reader
                     .seek_by_uncompressed_position(gzi, off)
                     .and_then(|_| reader.read_exact(buf))
-                    .map_err(|e| Error::corrupt(&self.path, off, format!("BGZF read failed: {e}")))?;
+                    .map_err(|e| {
+                        Error::corrupt(&self.path, off, format!("BGZF read failed: {e}"))
+                    })?;
             }
         }
         Ok(())
@@ -312,7 +293,10 @@ impl Fasta {
 
     /// Sequence names and lengths in file order.
     pub fn chroms(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.index.records().iter().map(|r| (r.name.as_str(), r.length))
+        self.index
+            .records()
+            .iter()
+            .map(|r| (r.name.as_str(), r.length))
     }
 
     /// Whether the file is bgzip-compressed.
@@ -343,8 +327,9 @@ impl Fasta {
 
     /// Fetches a whole window into a new `Vec` (convenience; the hot path is `fetch_into`).
     pub fn fetch(&self, chrom: &str, start: i64, end: i64, padding: Padding) -> Result<Vec<u8>> {
-        let len = usize::try_from(end - start)
-            .map_err(|_| Error::Invalid(format!("window {chrom}:{start}-{end} has end before start")))?;
+        let len = usize::try_from(end - start).map_err(|_| {
+            Error::Invalid(format!("window {chrom}:{start}-{end} has end before start"))
+        })?;
         let mut v = vec![0u8; len];
         self.fetch_into(chrom, start, end, padding, &mut v)?;
         Ok(v)
@@ -428,9 +413,13 @@ fn copy_lines(
         let col = pos % lb;
         let n = (lb - col).min(end - pos) as usize;
         let off = (rec.offset + (pos / lb) * lw + col - base) as usize;
-        let src = data
-            .get(off..off + n)
-            .ok_or_else(|| Error::corrupt(path, off as u64 + base, "sequence runs past the end of the file"))?;
+        let src = data.get(off..off + n).ok_or_else(|| {
+            Error::corrupt(
+                path,
+                off as u64 + base,
+                "sequence runs past the end of the file",
+            )
+        })?;
         out[o..o + n].copy_from_slice(src);
         o += n;
         pos += n as u64;
@@ -445,16 +434,26 @@ mod tests {
 
     fn write(dir: &Path, name: &str, content: &[u8]) -> PathBuf {
         let p = dir.join(name);
-        std::fs::File::create(&p).unwrap().write_all(content).unwrap();
+        std::fs::File::create(&p)
+            .unwrap()
+            .write_all(content)
+            .unwrap();
         p
     }
 
     #[test]
     fn builds_index_in_memory_and_fetches_across_lines() {
         let dir = tempfile::tempdir().unwrap();
-        let p = write(dir.path(), "a.fa", b">s1 desc\nACGTA\nCGTAC\nGT\n>s2\nNNNN\nacg\n");
+        let p = write(
+            dir.path(),
+            "a.fa",
+            b">s1 desc\nACGTA\nCGTAC\nGT\n>s2\nNNNN\nacg\n",
+        );
         let fa = Fasta::open(&p).unwrap();
-        assert!(!with_suffix(&p, ".fai").exists(), "must not write the index unasked");
+        assert!(
+            !with_suffix(&p, ".fai").exists(),
+            "must not write the index unasked"
+        );
         assert_eq!(fa.chroms().collect::<Vec<_>>(), [("s1", 12), ("s2", 7)]);
         assert_eq!(fa.fetch("s1", 3, 11, Padding::Error).unwrap(), b"TACGTACG");
         assert_eq!(fa.fetch("s2", 2, 7, Padding::Error).unwrap(), b"NNacg");
@@ -465,7 +464,11 @@ mod tests {
         let err = fa.fetch("s1", 10, 14, Padding::Error).unwrap_err();
         assert!(matches!(err, Error::OutOfBounds { len: 12, .. }), "{err}");
         let err = fa.fetch("chrX", 0, 1, Padding::Error).unwrap_err();
-        assert!(err.to_string().contains("no chromosome named `chrX` (it has s1, s2)"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("no chromosome named `chrX` (it has s1, s2)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -506,6 +509,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "a.fa", b">s1\nACGT\nAC\nACGT\n");
         let err = Fasta::open(&p).unwrap_err().to_string();
-        assert!(err.contains("cannot index"), "{err}");
+        assert!(err.contains("a.fa:4: sequence line"), "{err}");
     }
 }

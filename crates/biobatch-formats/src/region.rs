@@ -68,7 +68,9 @@ impl Region {
             None => (num(range)?, None),
         };
         if start == 0 {
-            return Err(bad("positions are 1-based, so the start must be at least 1"));
+            return Err(bad(
+                "positions are 1-based, so the start must be at least 1",
+            ));
         }
         if let Some(e) = end
             && e < start
@@ -115,12 +117,28 @@ mod tests {
         let p = |s| Region::parse(s, |_| false);
         assert_eq!(
             p("chr2:5-5").unwrap(),
-            Region { chrom: "chr2".into(), start: 4, end: Some(5) }
+            Region {
+                chrom: "chr2".into(),
+                start: 4,
+                end: Some(5)
+            }
         );
         assert_eq!(p("chr2:5").unwrap().end, None);
-        assert_eq!(p("chr2").unwrap(), Region { chrom: "chr2".into(), start: 0, end: None });
+        assert_eq!(
+            p("chr2").unwrap(),
+            Region {
+                chrom: "chr2".into(),
+                start: 0,
+                end: None
+            }
+        );
         assert!(p("chr2:0-5").unwrap_err().to_string().contains("1-based"));
-        assert!(p("chr2:9-5").unwrap_err().to_string().contains("end is before start"));
+        assert!(
+            p("chr2:9-5")
+                .unwrap_err()
+                .to_string()
+                .contains("end is before start")
+        );
         assert!(p("chr2:x-5").is_err());
         assert!(p(":1-5").is_err());
         assert_eq!(p("chr2:5-9").unwrap().to_string(), "chr2:5-9");

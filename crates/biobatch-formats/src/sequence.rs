@@ -135,7 +135,10 @@ pub fn validate(seq: &[u8]) -> Result<(), InvalidBase> {
         .iter()
         .position(|&b| CODE[b as usize] == 255)
         .unwrap_or_default();
-    Err(InvalidBase { pos, byte: seq[pos] })
+    Err(InvalidBase {
+        pos,
+        byte: seq[pos],
+    })
 }
 
 /// Reverse-complements `seq` in place (IUPAC-aware, case-preserving).
@@ -214,10 +217,34 @@ impl OneHot {
                 for (o, &b) in out.chunks_exact_mut(4).zip(seq) {
                     let u = b & 0xDF;
                     let amb = CODE[b as usize] == 4;
-                    o[0] = if u == b'A' { one } else if amb { q } else { zero };
-                    o[1] = if u == b'C' { one } else if amb { q } else { zero };
-                    o[2] = if u == b'G' { one } else if amb { q } else { zero };
-                    o[3] = if u == b'T' { one } else if amb { q } else { zero };
+                    o[0] = if u == b'A' {
+                        one
+                    } else if amb {
+                        q
+                    } else {
+                        zero
+                    };
+                    o[1] = if u == b'C' {
+                        one
+                    } else if amb {
+                        q
+                    } else {
+                        zero
+                    };
+                    o[2] = if u == b'G' {
+                        one
+                    } else if amb {
+                        q
+                    } else {
+                        zero
+                    };
+                    o[3] = if u == b'T' {
+                        one
+                    } else if amb {
+                        q
+                    } else {
+                        zero
+                    };
                 }
             }
         }
@@ -332,7 +359,10 @@ mod tests {
         assert!(err.to_string().contains("'-' at position 2"));
         assert!(matches!(
             OneHot::default().encode(b"AC", &mut out).unwrap_err(),
-            EncodeError::Length { expected: 8, actual: 16 }
+            EncodeError::Length {
+                expected: 8,
+                actual: 16
+            }
         ));
     }
 

@@ -8,7 +8,10 @@ use crate::{Error, Result};
 
 /// Writes a file atomically: the bytes go to a temporary file in the same directory, which is
 /// then renamed over `path`. A crash never leaves a half-written file under `path`.
-pub fn write_atomic(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<()>) -> Result<()> {
+pub fn write_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<()> {
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut f = File::create(&tmp)?;

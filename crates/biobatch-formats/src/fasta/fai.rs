@@ -30,10 +30,11 @@ pub struct FaiRecord {
 }
 
 impl FaiRecord {
-    /// Byte offset of base `pos` (0-based) of this sequence.
+    /// Byte offset of base `pos` (0-based) of this sequence (which must have `pos < length`).
     #[inline]
     pub fn byte_offset(&self, pos: u64) -> u64 {
-        self.offset + (pos / self.line_bases) * self.line_width + pos % self.line_bases
+        let lb = self.line_bases.max(1);
+        self.offset + (pos / lb) * self.line_width + pos % lb
     }
 }
 
@@ -49,14 +50,17 @@ impl FaiIndex {
     pub fn from_records(records: Vec<FaiRecord>) -> Result<Self> {
         let mut by_name = HashMap::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
-            if r.line_bases == 0 || r.line_width <= r.line_bases {
+            if r.length > 0 && (r.line_bases == 0 || r.line_width <= r.line_bases) {
                 return Err(Error::Invalid(format!(
                     "sequence `{}`: line width {} must exceed line bases {} (> 0)",
                     r.name, r.line_width, r.line_bases
                 )));
             }
             if by_name.insert(r.name.clone(), i).is_some() {
-                return Err(Error::Invalid(format!("duplicate sequence name `{}`", r.name)));
+                return Err(Error::Invalid(format!(
+                    "duplicate sequence name `{}`",
+                    r.name
+                )));
             }
         }
         Ok(FaiIndex { records, by_name })
@@ -114,7 +118,7 @@ impl FaiIndex {
             }
             let name = String::from_utf8_lossy(fields[0]).into_owned();
             let [length, offset, line_bases, line_width] = nums;
-            if line_bases == 0 || line_width <= line_bases {
+            if length > 0 && (line_bases == 0 || line_width <= line_bases) {
                 return Err(Error::parse(
                     path,
                     line_no,
@@ -124,7 +128,13 @@ impl FaiIndex {
                 ));
             }
             if by_name.insert(name.clone(), records.len()).is_some() {
-                return Err(Error::parse(path, line_no, "column 1 (name)", "a unique name", fields[0]));
+                return Err(Error::parse(
+                    path,
+                    line_no,
+                    "column 1 (name)",
+                    "a unique name",
+                    fields[0],
+                ));
             }
             records.push(FaiRecord {
                 name,
@@ -198,6 +208,53 @@ mod tests {
         assert!(err.to_string().contains("unique name"), "{err}");
     }
 
+    fn build(text: &str) -> Result<FaiIndex> {
+        build_index(text.as_bytes(), Path::new("x.fa"))
+    }
+
+    #[test]
+    fn builds_like_samtools() {
+        let idx = build(">a desc\nACGT\nAC\n\n>b\nAA\r\nA\r\n>empty\n>c\nA\n\n\n").unwrap();
+        let got: Vec<_> = idx
+            .records()
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.length,
+                    r.offset,
+                    r.line_bases,
+                    r.line_width,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            // `samtools faidx` 1.16 on the same text; like it, empty sequences are left out.
+            [("a", 6, 8, 4, 5), ("b", 3, 20, 2, 4), ("c", 1, 37, 1, 2)]
+        );
+    }
+
+    #[test]
+    fn build_errors_name_the_line() {
+        let e = build(">a\nACGT\nAC\nACGT\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.fa:4: sequence line: no more sequence after the shorter line 3"),
+            "{e}"
+        );
+        let e = build(">a\nACGT\nACGTA\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.fa:3: sequence line: 4 bases per line"),
+            "{e}"
+        );
+        let e = build(">a\nACGT\n\nAC\n").unwrap_err().to_string();
+        assert!(e.contains("x.fa:4:") && e.contains("blank line 3"), "{e}");
+        let e = build("ACGT\n>a\nAC\n").unwrap_err().to_string();
+        assert!(e.starts_with("x.fa:1: line: a `>` header"), "{e}");
+        let e = build(">a\nA\n>a\nC\n").unwrap_err().to_string();
+        assert!(e.contains("duplicate sequence name `a`"), "{e}");
+    }
+
     #[test]
     fn byte_offsets_skip_newlines() {
         let r = FaiRecord {
@@ -212,4 +269,129 @@ mod tests {
         assert_eq!(r.byte_offset(5), 9);
         assert_eq!(r.byte_offset(11), 16);
     }
+}
+
+/// Builds a `.fai` index from the (uncompressed) FASTA stream, with `samtools faidx` rules:
+/// every sequence line but the last of a record has the same length; blank lines may only
+/// end a record; empty sequences are left out. Errors name the line.
+pub fn build_index(mut reader: impl BufRead, path: &Path) -> Result<FaiIndex> {
+    struct Open {
+        rec: FaiRecord,
+        /// Line of the first short (last) sequence line, if seen.
+        short_line: Option<u64>,
+        blank_line: Option<u64>,
+    }
+    let mut records: Vec<FaiRecord> = Vec::new();
+    let mut current: Option<Open> = None;
+    let mut line = Vec::new();
+    let (mut offset, mut line_no) = (0u64, 0u64);
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(path, e))? as u64;
+        if n == 0 {
+            break;
+        }
+        line_no += 1;
+        offset += n;
+        let content_len = line
+            .iter()
+            .rposition(|&b| b != b'\n' && b != b'\r')
+            .map_or(0, |p| p + 1) as u64;
+        if line.first() == Some(&b'>') {
+            if let Some(open) = current.take().filter(|o| o.rec.length > 0) {
+                records.push(open.rec);
+            }
+            let name_bytes = line[1..content_len as usize]
+                .split(|b| b.is_ascii_whitespace())
+                .next()
+                .unwrap_or_default();
+            if name_bytes.is_empty() {
+                return Err(Error::parse(
+                    path,
+                    line_no,
+                    "header",
+                    "a sequence name after `>`",
+                    &line,
+                ));
+            }
+            current = Some(Open {
+                rec: FaiRecord {
+                    name: String::from_utf8_lossy(name_bytes).into_owned(),
+                    length: 0,
+                    offset,
+                    line_bases: 0,
+                    line_width: 0,
+                },
+                short_line: None,
+                blank_line: None,
+            });
+            continue;
+        }
+        let Some(open) = current.as_mut() else {
+            if content_len == 0 {
+                continue;
+            }
+            return Err(Error::parse(
+                path,
+                line_no,
+                "line",
+                "a `>` header before any sequence",
+                &line,
+            ));
+        };
+        if content_len == 0 {
+            open.blank_line.get_or_insert(line_no);
+            continue;
+        }
+        if let Some(blank) = open.blank_line {
+            return Err(Error::parse(
+                path,
+                line_no,
+                "sequence line",
+                format!(
+                    "no sequence after the blank line {blank} within `{}`",
+                    open.rec.name
+                ),
+                &line[..content_len as usize],
+            ));
+        }
+        let rec = &mut open.rec;
+        if rec.line_bases == 0 {
+            rec.line_bases = content_len;
+            rec.line_width = n;
+        } else if let Some(short) = open.short_line {
+            return Err(Error::parse(
+                path,
+                line_no,
+                "sequence line",
+                format!(
+                    "no more sequence after the shorter line {short} of `{}` (all lines but the last need {} bases)",
+                    rec.name, rec.line_bases
+                ),
+                &line[..content_len.min(80) as usize],
+            ));
+        } else if content_len > rec.line_bases
+            || (content_len == rec.line_bases && n != rec.line_width)
+        {
+            return Err(Error::parse(
+                path,
+                line_no,
+                "sequence line",
+                format!(
+                    "{} bases per line as in the first line of `{}`",
+                    rec.line_bases, rec.name
+                ),
+                format!("{content_len} bases").as_bytes(),
+            ));
+        } else if content_len < rec.line_bases || n < rec.line_width {
+            open.short_line = Some(line_no);
+        }
+        rec.length += content_len;
+    }
+    if let Some(open) = current.take().filter(|o| o.rec.length > 0) {
+        records.push(open.rec);
+    }
+    FaiIndex::from_records(records).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
 }

@@ -1,0 +1,596 @@
+//! bigWig: per-base genomic signal, read by window into caller buffers.
+//!
+//! ```text
+//! header (64 B) ─ chromosome B+ tree ─ data sections (zlib) ─ R-tree index ─ zoom levels
+//! ```
+//! [`BigWig::open`] memory-maps the file, parses the header and the chromosome tree and loads
+//! the leaves of the R-tree index into a sorted table (checking that every data block lies
+//! inside the file). A [`BigWig`] is `Send + Sync` and immutable: share it behind an
+//! [`Arc`] and give each worker its own [`BigWigReader`], which holds the decompressor and a
+//! small cache of decoded blocks, so no lock is taken on the read path.
+//!
+//! [`BigWigReader::read_windows`] reads many windows in one call: they are visited in
+//! genomic order and each data block is inflated at most once per call. Random single-window
+//! reads are inflate-bound, so extraction should batch.
+//!
+//! Policies ([`ReadOptions`]): bases without data read as `0.0` (or NaN with
+//! [`Missing::Nan`]); values stored as NaN count as missing; a chromosome the file does not
+//! have is an error (or, with [`AbsentChrom::Missing`], reads as missing with one warning per
+//! chromosome and file). Corrupt data blocks give [`Error::Corrupt`] with the byte offset.
+//!
+//! The read path is implemented here on the memory map rather than through `bigtools`,
+//! whose readers need `&mut self`, do not expose block offsets and unwrap block
+//! decompression; [`write_bigwig`] uses `bigtools` to write files.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use biobatch_formats::bigwig::{BigWig, Window};
+//!
+//! let bw = Arc::new(BigWig::open("../../tests/data/signal_plus.bw")?);
+//! let mut reader = bw.reader();
+//! let mut one = [0f32; 100];
+//! reader.read_window("chrA", 0, 100, &mut one)?;
+//!
+//! let windows = [Window::new("chrB", 5_000, 5_100), Window::new("chrA", 0, 100)];
+//! let mut many = vec![0f32; 200];
+//! reader.read_windows(&windows, &mut many)?;
+//! assert_eq!(&many[100..], &one[..]);
+//! # Ok::<(), biobatch_formats::Error>(())
+//! ```
+
+mod format;
+mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use memmap2::Mmap;
+
+pub use format::ChromInfo;
+use format::{BlockIndex, Bytes, Header, Item};
+pub use writer::{BedGraphEntry, dense_to_entries, write_bigwig};
+
+use crate::{Error, Result};
+
+/// The value of bases that have no data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Missing {
+    /// `0.0` (what a count track means by "no reads").
+    #[default]
+    Zero,
+    /// `NaN`.
+    Nan,
+}
+
+impl Missing {
+    fn value(self) -> f32 {
+        match self {
+            Missing::Zero => 0.0,
+            Missing::Nan => f32::NAN,
+        }
+    }
+}
+
+/// What to do with a window on a chromosome the file does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AbsentChrom {
+    /// Fail with [`Error::UnknownChrom`].
+    #[default]
+    Error,
+    /// Read the window as missing; warn once per chromosome and file.
+    Missing,
+}
+
+/// Read policies for a [`BigWigReader`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Value of bases without data.
+    pub missing: Missing,
+    /// Windows on chromosomes absent from the file.
+    pub absent_chrom: AbsentChrom,
+    /// Decoded blocks kept between calls (per reader).
+    pub block_cache: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            missing: Missing::Zero,
+            absent_chrom: AbsentChrom::Error,
+            block_cache: 64,
+        }
+    }
+}
+
+/// A window to read: `chrom:[start, end)`; parts outside the chromosome read as missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window<'a> {
+    /// Chromosome name.
+    pub chrom: &'a str,
+    /// 0-based start (may be negative).
+    pub start: i64,
+    /// Exclusive end.
+    pub end: i64,
+}
+
+impl<'a> Window<'a> {
+    /// A window.
+    pub fn new(chrom: &'a str, start: i64, end: i64) -> Self {
+        Window { chrom, start, end }
+    }
+}
+
+/// An open bigWig file (memory-mapped, index loaded). Share it between threads.
+pub struct BigWig {
+    path: PathBuf,
+    data: Mmap,
+    header: Header,
+    chroms: Vec<ChromInfo>,
+    by_name: HashMap<String, usize>,
+    index: BlockIndex,
+    warned: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for BigWig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BigWig")
+            .field("path", &self.path)
+            .field("chroms", &self.chroms.len())
+            .field("blocks", &self.index.blocks.len())
+            .finish()
+    }
+}
+
+impl BigWig {
+    /// Opens and validates a bigWig file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        // SAFETY: read-only map; the file must not be truncated while open.
+        let data = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
+        let header = format::read_header(&data, &path)?;
+        let bytes = Bytes {
+            data: &data,
+            le: header.le,
+            path: &path,
+        };
+        let chroms = format::read_chroms(bytes, header.chrom_tree_offset)?;
+        let mut by_name = HashMap::with_capacity(chroms.len());
+        for (i, c) in chroms.iter().enumerate() {
+            if by_name.insert(c.name.clone(), i).is_some() {
+                return Err(Error::corrupt(
+                    &path,
+                    header.chrom_tree_offset,
+                    format!("chromosome `{}` listed twice", c.name),
+                ));
+            }
+        }
+        let blocks = format::read_blocks(bytes, header.full_index_offset)?;
+        let index = BlockIndex::new(blocks);
+        tracing::debug!(
+            path = %path.display(),
+            chroms = chroms.len(),
+            blocks = index.blocks.len(),
+            version = header.version,
+            zoom_levels = header.zoom_levels,
+            data_offset = header.full_data_offset,
+            "opened bigWig"
+        );
+        Ok(BigWig {
+            path,
+            data,
+            header,
+            chroms,
+            by_name,
+            index,
+            warned: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// The file path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Chromosomes in the file's order.
+    pub fn chroms(&self) -> &[ChromInfo] {
+        &self.chroms
+    }
+
+    /// The length of a chromosome.
+    pub fn chrom_len(&self, name: &str) -> Option<u32> {
+        self.by_name.get(name).map(|&i| self.chroms[i].length)
+    }
+
+    /// Number of data blocks in the index.
+    pub fn num_blocks(&self) -> usize {
+        self.index.blocks.len()
+    }
+
+    /// A reader with default options.
+    pub fn reader(self: &Arc<Self>) -> BigWigReader {
+        self.reader_with(ReadOptions::default())
+    }
+
+    /// A reader with explicit options.
+    pub fn reader_with(self: &Arc<Self>, options: ReadOptions) -> BigWigReader {
+        BigWigReader {
+            bw: Arc::clone(self),
+            options,
+            inflater: libdeflater::Decompressor::new(),
+            raw: Vec::new(),
+            cache: Vec::new(),
+            tick: 0,
+            order: Vec::new(),
+            inflated: 0,
+        }
+    }
+}
+
+struct CacheEntry {
+    block: usize,
+    items: Vec<Item>,
+    last_used: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Job {
+    chrom: u32,
+    start: i64,
+    end: i64,
+    out: usize,
+}
+
+/// A per-thread reading handle over a shared [`BigWig`].
+pub struct BigWigReader {
+    bw: Arc<BigWig>,
+    options: ReadOptions,
+    inflater: libdeflater::Decompressor,
+    raw: Vec<u8>,
+    cache: Vec<CacheEntry>,
+    tick: u64,
+    order: Vec<Job>,
+    inflated: u64,
+}
+
+impl std::fmt::Debug for BigWigReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BigWigReader")
+            .field("bw", &self.bw)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl BigWigReader {
+    /// The shared file.
+    pub fn file(&self) -> &Arc<BigWig> {
+        &self.bw
+    }
+
+    /// The read policies.
+    pub fn options(&self) -> ReadOptions {
+        self.options
+    }
+
+    /// How many data blocks this reader has inflated so far.
+    pub fn blocks_inflated(&self) -> u64 {
+        self.inflated
+    }
+
+    /// Reads `chrom:[start, end)` into `out` (length `end - start`).
+    pub fn read_window(
+        &mut self,
+        chrom: &str,
+        start: i64,
+        end: i64,
+        out: &mut [f32],
+    ) -> Result<()> {
+        self.read_windows(&[Window { chrom, start, end }], out)
+    }
+
+    /// Reads many windows into `out`, the concatenation of the windows in the order given.
+    ///
+    /// Windows are visited in genomic order and each data block is inflated at most once
+    /// per call. Steady-state calls allocate nothing.
+    pub fn read_windows(&mut self, windows: &[Window<'_>], out: &mut [f32]) -> Result<()> {
+        let missing = self.options.missing.value();
+        self.order.clear();
+        let mut off = 0usize;
+        for w in windows {
+            if w.end < w.start {
+                return Err(Error::Invalid(format!(
+                    "window {}:{}-{} ends before it starts",
+                    w.chrom, w.start, w.end
+                )));
+            }
+            let len = (w.end - w.start) as usize;
+            let Some(dst) = out.get_mut(off..off + len) else {
+                return Err(Error::Invalid(format!(
+                    "output buffer of {} values is too short for the windows",
+                    out.len()
+                )));
+            };
+            dst.fill(missing);
+            match self.bw.by_name.get(w.chrom) {
+                Some(&ci) => self.order.push(Job {
+                    chrom: self.bw.chroms[ci].id,
+                    start: w.start,
+                    end: w.end,
+                    out: off,
+                }),
+                None => self.absent(w.chrom)?,
+            }
+            off += len;
+        }
+        if off != out.len() {
+            return Err(Error::Invalid(format!(
+                "output buffer holds {} values, the windows {off}",
+                out.len()
+            )));
+        }
+        self.order.sort_unstable_by_key(|j| (j.chrom, j.start));
+        for k in 0..self.order.len() {
+            let job = self.order[k];
+            let len = (job.end - job.start) as usize;
+            self.fill(job, &mut out[job.out..job.out + len], missing)?;
+        }
+        Ok(())
+    }
+
+    fn absent(&self, chrom: &str) -> Result<()> {
+        match self.options.absent_chrom {
+            AbsentChrom::Error => Err(Error::unknown_chrom(
+                &self.bw.path,
+                chrom,
+                self.bw.chroms.iter().map(|c| c.name.as_str()),
+            )),
+            AbsentChrom::Missing => {
+                let mut warned = self.bw.warned.lock().unwrap_or_else(|p| p.into_inner());
+                if warned.insert(chrom.to_string()) {
+                    tracing::warn!(
+                        file = %self.bw.path.display(),
+                        chrom,
+                        "chromosome absent from bigWig: its windows read as missing (warned once)"
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn fill(&mut self, job: Job, out: &mut [f32], missing: f32) -> Result<()> {
+        // Clip to [0, u32::MAX); data cannot exist outside.
+        let ws = job.start.clamp(0, u32::MAX as i64) as u32;
+        let we = job.end.clamp(0, u32::MAX as i64) as u32;
+        if ws >= we {
+            return Ok(());
+        }
+        let bw = Arc::clone(&self.bw);
+        for bi in bw.index.candidates(job.chrom, ws, we) {
+            let b = bw.index.blocks[bi];
+            if b.end <= ws || b.start >= we {
+                continue;
+            }
+            let slot = self.load(bi, job.chrom, ws)?;
+            let items = &self.cache[slot].items;
+            let first = items.partition_point(|it| it.end <= ws);
+            for it in &items[first..] {
+                if it.start >= we {
+                    break;
+                }
+                let s = it.start.max(ws);
+                let e = it.end.min(we);
+                if s < e {
+                    let v = if it.value.is_nan() { missing } else { it.value };
+                    let base = (s as i64 - job.start) as usize;
+                    out[base..base + (e - s) as usize].fill(v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The cache slot holding block `bi`, decoding it if needed. Evicts the least recently
+    /// used block that no later window of this call can need (another chromosome or ending
+    /// before `ws`); grows past the capacity rather than evict a block still needed.
+    fn load(&mut self, bi: usize, chrom: u32, ws: u32) -> Result<usize> {
+        self.tick += 1;
+        if let Some(slot) = self.cache.iter().position(|e| e.block == bi) {
+            self.cache[slot].last_used = self.tick;
+            return Ok(slot);
+        }
+        let bw = Arc::clone(&self.bw);
+        let slot = if self.cache.len() < self.options.block_cache.max(1) {
+            self.cache.push(CacheEntry {
+                block: usize::MAX,
+                items: Vec::new(),
+                last_used: 0,
+            });
+            self.cache.len() - 1
+        } else {
+            let dead = |e: &CacheEntry| {
+                let b = bw.index.blocks[e.block];
+                b.chrom_id != chrom || b.end <= ws
+            };
+            match self
+                .cache
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| dead(e))
+                .min_by_key(|(_, e)| e.last_used)
+            {
+                Some((i, _)) => i,
+                None => {
+                    self.cache.push(CacheEntry {
+                        block: usize::MAX,
+                        items: Vec::new(),
+                        last_used: 0,
+                    });
+                    self.cache.len() - 1
+                }
+            }
+        };
+        let b = bw.index.blocks[bi];
+        let raw = Bytes {
+            data: &bw.data,
+            le: bw.header.le,
+            path: &bw.path,
+        }
+        .slice(b.offset, b.size, "data block")?;
+        let entry = &mut self.cache[slot];
+        entry.block = usize::MAX; // invalid until decoded
+        let section: &[u8] = if bw.header.uncompress_buf_size > 0 {
+            let cap = (bw.header.uncompress_buf_size as usize).max(1024);
+            if self.raw.len() < cap {
+                self.raw.resize(cap, 0);
+            }
+            let n = self
+                .inflater
+                .zlib_decompress(raw, &mut self.raw)
+                .map_err(|e| {
+                    Error::corrupt(
+                        &bw.path,
+                        b.offset,
+                        format!("data block does not inflate: {e}"),
+                    )
+                })?;
+            self.inflated += 1;
+            &self.raw[..n]
+        } else {
+            raw
+        };
+        let id =
+            format::decode_section(section, bw.header.le, &bw.path, b.offset, &mut entry.items)?;
+        if id != b.chrom_id {
+            // A section holds one chromosome; an index item spanning several is listed under
+            // each of them, and holds no values for the others.
+            entry.items.clear();
+        }
+        entry.block = bi;
+        entry.last_used = self.tick;
+        Ok(slot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/data")
+            .join(name)
+    }
+
+    #[test]
+    fn batch_and_single_reads_agree_and_inflate_once() {
+        let bw = Arc::new(BigWig::open(fixture("signal_plus.bw")).unwrap());
+        assert!(bw.num_blocks() > 10);
+        let mut r = bw.reader_with(ReadOptions {
+            block_cache: 1,
+            ..Default::default()
+        });
+        // Many overlapping windows over chrA in scrambled order.
+        let starts: Vec<i64> = (0..200).map(|i| (i * 7919 % 19_000) as i64).collect();
+        let windows: Vec<Window> = starts
+            .iter()
+            .map(|&s| Window::new("chrA", s, s + 1000))
+            .collect();
+        let mut batch = vec![0f32; 200 * 1000];
+        r.read_windows(&windows, &mut batch).unwrap();
+        let chr_a_blocks = bw
+            .index
+            .blocks
+            .iter()
+            .filter(|b| b.chrom_id == bw.chroms[0].id)
+            .count();
+        assert!(
+            r.blocks_inflated() <= chr_a_blocks as u64,
+            "inflated {} blocks, chrA has {chr_a_blocks}",
+            r.blocks_inflated()
+        );
+        let mut single = vec![0f32; 1000];
+        for (i, w) in windows.iter().enumerate() {
+            r.read_window(w.chrom, w.start, w.end, &mut single).unwrap();
+            assert_eq!(&batch[i * 1000..(i + 1) * 1000], &single[..], "window {i}");
+        }
+    }
+
+    #[test]
+    fn outside_and_absent_policies() {
+        let bw = Arc::new(BigWig::open(fixture("signal_fixed.bw")).unwrap());
+        let mut r = bw.reader();
+        let mut out = [1f32; 10];
+        // chrB is declared but has no data.
+        r.read_window("chrB", 0, 10, &mut out).unwrap();
+        assert_eq!(out, [0.0; 10]);
+        let err = r
+            .read_window("chrZ", 0, 10, &mut out)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no chromosome named `chrZ`"), "{err}");
+        let mut r = bw.reader_with(ReadOptions {
+            missing: Missing::Nan,
+            absent_chrom: AbsentChrom::Missing,
+            ..Default::default()
+        });
+        r.read_window("chrZ", 0, 10, &mut out).unwrap();
+        assert!(out.iter().all(|v| v.is_nan()));
+        r.read_window("chrA", -5, 5, &mut out).unwrap();
+        assert!(out[..5].iter().all(|v| v.is_nan()));
+        assert!(r.read_window("chrA", 5, 4, &mut []).is_err());
+        assert!(r.read_window("chrA", 0, 4, &mut out).is_err());
+    }
+
+    #[test]
+    fn corrupt_files_are_errors_not_panics() {
+        let good = std::fs::read(fixture("signal_plus.bw")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("bad.bw");
+        // Not a bigWig.
+        std::fs::write(
+            &p,
+            b"hello, this is not a bigwig file at all; padding to 64 bytes....",
+        )
+        .unwrap();
+        assert!(
+            BigWig::open(&p)
+                .unwrap_err()
+                .to_string()
+                .contains("bad magic")
+        );
+        // Truncated: the index or blocks lie past the end.
+        std::fs::write(&p, &good[..good.len() / 2]).unwrap();
+        let err = BigWig::open(&p).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+        // Garbage inside every data block: open works, reads fail with the offset.
+        let bw = BigWig::open(fixture("signal_plus.bw")).unwrap();
+        let mut bad = good.clone();
+        for b in &bw.index.blocks {
+            let s = b.offset as usize;
+            for x in &mut bad[s + 2..s + b.size as usize] {
+                *x = 0xA5;
+            }
+        }
+        std::fs::write(&p, &bad).unwrap();
+        let bw = Arc::new(BigWig::open(&p).unwrap());
+        let mut out = vec![0f32; 20_000];
+        let err = bw
+            .reader()
+            .read_window("chrA", 0, 20_000, &mut out)
+            .unwrap_err();
+        match err {
+            Error::Corrupt { offset, what, .. } => {
+                assert!(bw.index.blocks.iter().any(|b| b.offset == offset));
+                assert!(what.contains("inflate"), "{what}");
+            }
+            other => panic!("expected a corrupt-block error, got {other}"),
+        }
+    }
+}
