@@ -56,8 +56,8 @@ pub enum Error {
     },
     /// A window that runs past a chromosome's ends.
     #[error(
-        "{}: window {chrom}:{start}-{end} runs outside the chromosome (length {len}); \
-         choose a padding policy to allow it",
+        "{}: window {chrom}:[{start}, {end}) (0-based, half-open) runs outside the chromosome \
+         (length {len}); choose a padding policy to allow it",
         path.display()
     )]
     OutOfBounds {

@@ -1,0 +1,160 @@
+//! `biobatch view fasta|bigwig`.
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use biobatch::formats::bigwig::{AbsentChrom, BigWig, Missing, ReadOptions};
+use biobatch::formats::fasta::{Fasta, Padding};
+use biobatch::formats::region::Region;
+use clap::{Subcommand, ValueEnum};
+
+use super::CliError;
+
+#[derive(Debug, Subcommand)]
+pub enum View {
+    /// Print regions of a FASTA file as FASTA records (like `samtools faidx`).
+    Fasta {
+        /// The FASTA file (plain, or bgzip with .gzi optional); uses FILE.fai if present.
+        file: PathBuf,
+        /// Regions: `chr`, `chr:start` or `chr:start-end` (1-based, inclusive).
+        #[arg(required = true)]
+        regions: Vec<String>,
+        /// Bases per output line (0: one line per record).
+        #[arg(long, default_value_t = 60)]
+        width: usize,
+        /// Pad the part of a region past the chromosome end with N instead of failing.
+        #[arg(long)]
+        pad: bool,
+    },
+    /// Print per-base values of a bigWig file.
+    Bigwig {
+        /// The bigWig file.
+        file: PathBuf,
+        /// Regions: `chr`, `chr:start` or `chr:start-end` (1-based, inclusive).
+        #[arg(required = true)]
+        regions: Vec<String>,
+        /// Output: `tsv` (chrom, 1-based position, value) or `json` (one object per region).
+        #[arg(long, value_enum, default_value_t = Format::Tsv)]
+        format: Format,
+        /// Bases without data: `zero` or `nan` (printed `nan` in TSV, `null` in JSON).
+        #[arg(long, value_enum, default_value_t = MissingArg::Zero)]
+        missing: MissingArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Tsv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MissingArg {
+    Zero,
+    Nan,
+}
+
+pub fn run(v: View) -> Result<(), CliError> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    match v {
+        View::Fasta {
+            file,
+            regions,
+            width,
+            pad,
+        } => {
+            let fa = Fasta::open(&file)?;
+            let mut buf = Vec::new();
+            for text in &regions {
+                let r = Region::parse(text, |n| fa.chrom_id(n).is_some())?;
+                let len = fa.chrom_len(&r.chrom).ok_or_else(|| {
+                    CliError::from(format!(
+                        "{}: no sequence named `{}` (region `{text}`)",
+                        file.display(),
+                        r.chrom
+                    ))
+                })?;
+                let end = r.end.unwrap_or(len);
+                buf.resize((end - r.start) as usize, 0);
+                let padding = if pad { Padding::N } else { Padding::Error };
+                fa.fetch_into(&r.chrom, r.start as i64, end as i64, padding, &mut buf)
+                    .map_err(|e| match e {
+                        biobatch::formats::Error::OutOfBounds { .. } => {
+                            CliError::from(format!("{e} (`--pad` pads with N)"))
+                        }
+                        e => e.into(),
+                    })?;
+                writeln!(out, ">{r}")?;
+                let w = if width == 0 { buf.len().max(1) } else { width };
+                for line in buf.chunks(w) {
+                    out.write_all(line)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+        View::Bigwig {
+            file,
+            regions,
+            format,
+            missing,
+        } => {
+            let bw = Arc::new(BigWig::open(&file)?);
+            let missing = match missing {
+                MissingArg::Zero => Missing::Zero,
+                MissingArg::Nan => Missing::Nan,
+            };
+            let mut reader = bw.reader_with(ReadOptions {
+                missing,
+                absent_chrom: AbsentChrom::Error,
+                ..Default::default()
+            });
+            let mut values = Vec::new();
+            for text in &regions {
+                let r = Region::parse(text, |n| bw.chrom_len(n).is_some())?;
+                let len = bw.chrom_len(&r.chrom).ok_or_else(|| {
+                    CliError::from(format!(
+                        "{}: no chromosome named `{}` (region `{text}`)",
+                        file.display(),
+                        r.chrom
+                    ))
+                })? as u64;
+                let (start, end) = r.resolve(len)?;
+                values.resize((end - start) as usize, 0.0);
+                reader.read_window(&r.chrom, start as i64, end as i64, &mut values)?;
+                match format {
+                    Format::Tsv => {
+                        for (i, v) in values.iter().enumerate() {
+                            let pos = start + i as u64 + 1;
+                            if v.is_nan() {
+                                writeln!(out, "{}\t{pos}\tnan", r.chrom)?;
+                            } else {
+                                writeln!(out, "{}\t{pos}\t{v}", r.chrom)?;
+                            }
+                        }
+                    }
+                    Format::Json => {
+                        let vals: Vec<serde_json::Value> = values
+                            .iter()
+                            .map(|&v| {
+                                serde_json::Number::from_f64(v as f64)
+                                    .map_or(serde_json::Value::Null, serde_json::Value::Number)
+                            })
+                            .collect();
+                        let obj = serde_json::json!({
+                            "region": r.to_string(),
+                            "chrom": r.chrom,
+                            "start": start,
+                            "end": end,
+                            "values": vals,
+                        });
+                        writeln!(out, "{obj}")?;
+                    }
+                }
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}

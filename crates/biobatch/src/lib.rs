@@ -1,0 +1,39 @@
+//! biobatch feeds deep-learning models with biological data, fast and reproducibly.
+//!
+//! This crate is the façade: it re-exports the workspace crates behind features and ships the
+//! `biobatch` command line.
+//!
+//! # Crate map
+//!
+//! | crate | re-exported as | what it holds |
+//! |---|---|---|
+//! | `biobatch-core` | [`core`] | arrays, the Kipoi batch tree, array schemas, genomic ranges |
+//! | `biobatch-formats` | [`formats`] | FASTA (+.fai, bgzip), BED / narrowPeak, bigWig |
+//!
+//! # Feature flags
+//!
+//! Formats:
+//! - `fasta` *(default)*: indexed FASTA, one-hot encoding.
+//! - `bed` *(default)*: BED3–BED6 and narrowPeak.
+//! - `bigwig` *(default)*: bigWig reading (batched windows) and writing.
+//!
+//! Tools:
+//! - `cli` *(default)*: the `biobatch` binary.
+//!
+//! # Examples
+//!
+//! ```
+//! use biobatch::formats::fasta::{Fasta, Padding};
+//!
+//! let fa = Fasta::open("../../tests/data/lambda_virus.fa")?;
+//! let chrom = "gi|9626243|ref|NC_001416.1|";
+//! assert_eq!(fa.chrom_len(chrom), Some(48_502));
+//! assert_eq!(fa.fetch(chrom, 0, 10, Padding::Error)?, b"GGGCGGCGAC");
+//! # Ok::<(), biobatch::formats::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+#[doc(inline)]
+pub use biobatch_core as core;
+#[doc(inline)]
+pub use biobatch_formats as formats;
