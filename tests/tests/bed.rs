@@ -72,3 +72,34 @@ fn forcing_narrowpeak_on_a_bed6_file_is_an_error() {
     assert!(err.contains("a.bed:1:"), "{err}");
     assert!(err.contains("10 columns for narrowPeak, got 6"), "{err}");
 }
+
+#[test]
+fn arrow_batches_equal_the_records() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int32Type, UInt64Type};
+    let name = "CTCF_Kc_Bushey_2009.bed";
+    let recs = read_bed(data(name)).unwrap();
+    let batches = biobatch_formats::bed::read_bed_arrow(data(name), 1000).unwrap();
+    assert_eq!(
+        batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>(),
+        [1000, 1000, 264]
+    );
+    let mut i = 0;
+    for b in &batches {
+        let chrom = b.column(0).as_dictionary::<Int32Type>();
+        let values = chrom.values().as_string::<i32>();
+        let start = b.column(1).as_primitive::<UInt64Type>();
+        let end = b.column(2).as_primitive::<UInt64Type>();
+        for k in 0..b.num_rows() {
+            let c = values.value(chrom.keys().value(k) as usize);
+            assert_eq!(
+                (c, start.value(k), end.value(k)),
+                (recs[i].chrom.as_str(), recs[i].start, recs[i].end)
+            );
+            i += 1;
+        }
+    }
+    let np = biobatch_formats::bed::read_bed_arrow(data("example.narrowPeak"), 10).unwrap();
+    let signal = np[0].column(6).as_primitive::<Float64Type>();
+    assert_eq!(signal.values(), &[182.0, 91.0, 182.0]);
+}

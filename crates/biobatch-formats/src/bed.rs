@@ -37,7 +37,6 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use biobatch_core::Strand;
-use memchr::memchr;
 
 use crate::util::parse_u64;
 use crate::{Error, Result};
@@ -158,53 +157,53 @@ impl<R: BufRead> BedReader<R> {
     /// Reads the next record into `rec`; `Ok(false)` at the end of the input.
     pub fn read_record(&mut self, rec: &mut BedRecord) -> Result<bool> {
         loop {
-            self.buf.clear();
-            let n = self
+            // Parse straight from the reader's buffer when the whole line is in it; copy only
+            // lines that straddle a buffer refill.
+            let available = self
                 .inner
-                .read_until(b'\n', &mut self.buf)
+                .fill_buf()
                 .map_err(|e| Error::io(&self.path, e))?;
-            if n == 0 {
+            if available.is_empty() {
                 return Ok(false);
             }
             self.line_no += 1;
-            while matches!(self.buf.last(), Some(b'\n' | b'\r')) {
-                self.buf.pop();
+            let mut tabs = Tabs::default();
+            let (consumed, parsed) = if let Some(nl) = scan_line(available, &mut tabs) {
+                let parsed = parse_line(
+                    &self.path,
+                    self.line_no,
+                    &available[..nl],
+                    &tabs,
+                    self.format,
+                    &mut self.columns,
+                    rec,
+                )?;
+                (Some(nl + 1), parsed)
+            } else {
+                self.buf.clear();
+                self.inner
+                    .read_until(b'\n', &mut self.buf)
+                    .map_err(|e| Error::io(&self.path, e))?;
+                let end = self.buf.len() - usize::from(self.buf.last() == Some(&b'\n'));
+                tabs = Tabs::default();
+                scan_line(&self.buf[..end], &mut tabs);
+                let parsed = parse_line(
+                    &self.path,
+                    self.line_no,
+                    &self.buf[..end],
+                    &tabs,
+                    self.format,
+                    &mut self.columns,
+                    rec,
+                )?;
+                (None, parsed)
+            };
+            if let Some(n) = consumed {
+                self.inner.consume(n);
             }
-            let line = &self.buf[..];
-            if line.is_empty()
-                || line[0] == b'#'
-                || line.starts_with(b"track")
-                || line.starts_with(b"browser")
-            {
-                continue;
+            if parsed {
+                return Ok(true);
             }
-            let mut fields: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
-            let mut nf = 0;
-            let mut rest = line;
-            loop {
-                match memchr(b'\t', rest) {
-                    Some(i) if nf < MAX_FIELDS - 1 => {
-                        fields[nf] = &rest[..i];
-                        rest = &rest[i + 1..];
-                        nf += 1;
-                    }
-                    _ => {
-                        fields[nf] = rest;
-                        nf += 1;
-                        break;
-                    }
-                }
-            }
-            parse_fields(
-                &self.path,
-                self.line_no,
-                line,
-                &fields[..nf],
-                self.format,
-                &mut self.columns,
-                rec,
-            )?;
-            return Ok(true);
         }
     }
 
@@ -237,6 +236,42 @@ pub fn read_bed(path: impl AsRef<Path>) -> Result<Vec<BedRecord>> {
     BedReader::open(path)?.records().collect()
 }
 
+/// Exact fast path for plain decimals (`-12.345`): with at most 15 significant digits and
+/// 22 decimals, `digits / 10^k` is one correctly rounded IEEE division, so the result equals
+/// `str::parse::<f64>`. Anything else (exponents, `inf`, long digit strings) returns `None`.
+#[inline]
+fn parse_simple_f64(s: &[u8]) -> Option<f64> {
+    const POW10: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    let (neg, digits) = match s.first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (mut mantissa, mut n_digits, mut frac) = (0u64, 0usize, None::<usize>);
+    for (i, &b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + (b - b'0') as u64;
+                n_digits += 1;
+                if n_digits > 15 {
+                    return None;
+                }
+            }
+            b'.' if frac.is_none() => frac = Some(i),
+            _ => return None,
+        }
+    }
+    if n_digits == 0 {
+        return None;
+    }
+    let k = frac.map_or(0, |i| digits.len() - i - 1);
+    let v = mantissa as f64 / *POW10.get(k)?;
+    Some(if neg { -v } else { v })
+}
+
 fn column(i: usize) -> String {
     format!(
         "column {} ({})",
@@ -253,6 +288,103 @@ fn set_opt_string(dst: &mut Option<String>, src: &str) {
         }
         None => *dst = Some(src.to_string()),
     }
+}
+
+/// Positions of the first `MAX_FIELDS - 1` tabs of a line.
+#[derive(Default)]
+struct Tabs {
+    pos: [usize; MAX_FIELDS - 1],
+    n: usize,
+}
+
+impl Tabs {
+    #[inline]
+    fn push(&mut self, p: usize) {
+        if self.n < self.pos.len() {
+            self.pos[self.n] = p;
+            self.n += 1;
+        }
+    }
+}
+
+/// High bit of each byte of `x` that is zero (exact: no false positives).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
+}
+
+/// One pass over `buf`, eight bytes at a time: records the tabs of the first line in `tabs`
+/// and returns the position of its `\n` (`None` if `buf` holds no complete line; the tabs
+/// of all of `buf` are recorded then).
+#[inline]
+fn scan_line(buf: &[u8], tabs: &mut Tabs) -> Option<usize> {
+    const TAB: u64 = 0x0909_0909_0909_0909;
+    const NL: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let mut i = 0;
+    let mut words = buf.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        let nl = zero_bytes(x ^ NL);
+        let mut t = zero_bytes(x ^ TAB);
+        if nl != 0 {
+            let at = nl.trailing_zeros() as usize / 8;
+            t &= (1u64 << (at * 8)).wrapping_sub(1);
+            while t != 0 {
+                tabs.push(i + t.trailing_zeros() as usize / 8);
+                t &= t - 1;
+            }
+            return Some(i + at);
+        }
+        while t != 0 {
+            tabs.push(i + t.trailing_zeros() as usize / 8);
+            t &= t - 1;
+        }
+        i += 8;
+    }
+    for (k, &b) in words.remainder().iter().enumerate() {
+        match b {
+            b'\n' => return Some(i + k),
+            b'\t' => tabs.push(i + k),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Parses one line (without its `\n`); `Ok(false)` for lines to skip.
+fn parse_line(
+    path: &Path,
+    line_no: u64,
+    line: &[u8],
+    tabs: &Tabs,
+    format: BedFormat,
+    columns: &mut Option<(usize, u64)>,
+    rec: &mut BedRecord,
+) -> Result<bool> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty()
+        || line[0] == b'#'
+        || line.starts_with(b"track")
+        || line.starts_with(b"browser")
+    {
+        return Ok(false);
+    }
+    let mut fields: [&[u8]; MAX_FIELDS] = [&[]; MAX_FIELDS];
+    let mut nf = 0;
+    let mut from = 0;
+    for &t in &tabs.pos[..tabs.n] {
+        if t >= line.len() {
+            break; // a tab in a stripped `\r` position cannot happen; guard anyway
+        }
+        fields[nf] = &line[from..t];
+        nf += 1;
+        from = t + 1;
+    }
+    fields[nf] = &line[from..];
+    nf += 1;
+    parse_fields(path, line_no, line, &fields[..nf], format, columns, rec)?;
+    Ok(true)
 }
 
 fn parse_fields(
@@ -318,6 +450,13 @@ fn parse_fields(
             true
         }
     };
+    // Validate UTF-8 once per line (ASCII fast path); fields split at tabs stay valid.
+    if !line.is_ascii() && std::str::from_utf8(line).is_err() {
+        let i = (0..f.len())
+            .find(|&i| std::str::from_utf8(f[i]).is_err())
+            .unwrap_or(0);
+        return Err(err(i, "UTF-8 text", f[i]));
+    }
     let text = |i: usize| std::str::from_utf8(f[i]).map_err(|_| err(i, "UTF-8 text", f[i]));
     let chrom = text(0)?;
     if chrom.is_empty() || chrom.contains(' ') {
@@ -340,17 +479,21 @@ fn parse_fields(
     rec.start = start;
     rec.end = end;
     rec.line = line_no;
-    rec.name = None;
     rec.score = None;
     rec.strand = Strand::Unknown;
     rec.narrow_peak = None;
     let float = |i: usize| -> Result<f64> {
-        text(i)?
-            .parse::<f64>()
-            .map_err(|_| err(i, "a number", f[i]))
+        match parse_simple_f64(f[i]) {
+            Some(v) => Ok(v),
+            None => text(i)?
+                .parse::<f64>()
+                .map_err(|_| err(i, "a number", f[i])),
+        }
     };
     if f.len() > 3 && f[3] != b"." {
         set_opt_string(&mut rec.name, text(3)?);
+    } else {
+        rec.name = None;
     }
     if f.len() > 4 && f[4] != b"." {
         rec.score = Some(float(4)?);
@@ -416,6 +559,8 @@ mod tests {
             (r.name.as_deref(), r.score, r.strand),
             (Some("n1"), Some(5.5), Strand::Reverse)
         );
+        let last_line_without_newline = parse("c\t1\t2\nc\t3\t4").unwrap();
+        assert_eq!(last_line_without_newline[1].end, 4);
         let r = &parse("chrX\t5\t5\n").unwrap()[0];
         assert_eq!((r.name.clone(), r.strand), (None, Strand::Unknown));
     }
@@ -446,6 +591,73 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("10 columns for narrowPeak, got 3"), "{e}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scan_line_finds_tabs_and_newline(bytes in proptest::collection::vec(proptest::sample::select(b"ab\t\n".to_vec()), 0..60)) {
+            let mut tabs = Tabs::default();
+            let nl = scan_line(&bytes, &mut tabs);
+            let expected_nl = bytes.iter().position(|&b| b == b'\n');
+            proptest::prop_assert_eq!(nl, expected_nl);
+            let end = expected_nl.unwrap_or(bytes.len());
+            let expected: Vec<usize> = (0..end).filter(|&i| bytes[i] == b'\t').take(MAX_FIELDS - 1).collect();
+            proptest::prop_assert_eq!(&tabs.pos[..tabs.n], &expected[..]);
+        }
+    }
+
+    #[test]
+    fn simple_float_fast_path_equals_std_parse() {
+        let cases = [
+            "0",
+            "-0",
+            "1",
+            "5.0945",
+            "-1",
+            "182",
+            "0.1",
+            "123456.789012345",
+            "-9.99999",
+            "1.",
+            ".5",
+            "0.30000000000000004",
+            "1e3",
+            "inf",
+            "nan",
+            "",
+            "-",
+            ".",
+            "1.2.3",
+            "12a",
+            "999999999999999",
+            "0.000000000000000000001",
+            "+3.25",
+        ];
+        for c in cases {
+            let fast = parse_simple_f64(c.as_bytes());
+            if let Some(v) = fast {
+                assert_eq!(v.to_bits(), c.parse::<f64>().unwrap().to_bits(), "{c}");
+            }
+        }
+        assert_eq!(parse_simple_f64(b"1e3"), None);
+        assert_eq!(parse_simple_f64(b"0.30000000000000004"), None);
+        assert_eq!(parse_simple_f64(b"5.0945"), Some(5.0945));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn simple_float_fast_path_is_exact(m in 0u64..1_000_000_000_000_000, k in 0usize..16, neg in proptest::bool::ANY) {
+            let digits = m.to_string();
+            let text = if k == 0 || k >= digits.len() {
+                digits.clone()
+            } else {
+                format!("{}.{}", &digits[..digits.len() - k], &digits[digits.len() - k..])
+            };
+            let text = if neg { format!("-{text}") } else { text };
+            if let Some(v) = parse_simple_f64(text.as_bytes()) {
+                proptest::prop_assert_eq!(v.to_bits(), text.parse::<f64>().unwrap().to_bits(), "{}", text);
+            }
+        }
     }
 
     #[test]
@@ -484,3 +696,8 @@ mod tests {
         );
     }
 }
+
+#[cfg(feature = "arrow")]
+mod arrow;
+#[cfg(feature = "arrow")]
+pub use arrow::{read_bed_arrow, schema as arrow_schema};

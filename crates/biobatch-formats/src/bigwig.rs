@@ -7,7 +7,8 @@
 //! the leaves of the R-tree index into a sorted table (checking that every data block lies
 //! inside the file). A [`BigWig`] is `Send + Sync` and immutable: share it behind an
 //! [`Arc`] and give each worker its own [`BigWigReader`], which holds the decompressor and a
-//! small cache of decoded blocks, so no lock is taken on the read path.
+//! cache of decoded blocks (16 MiB by default, [`ReadOptions::cache_bytes`]), so no lock is
+//! taken on the read path.
 //!
 //! [`BigWigReader::read_windows`] reads many windows in one call: they are visited in
 //! genomic order and each data block is inflated at most once per call. Random single-window
@@ -93,8 +94,10 @@ pub struct ReadOptions {
     pub missing: Missing,
     /// Windows on chromosomes absent from the file.
     pub absent_chrom: AbsentChrom,
-    /// Decoded blocks kept between calls (per reader).
-    pub block_cache: usize,
+    /// Bytes of decoded blocks a reader keeps between calls (12 bytes per stored interval).
+    /// `0` keeps only what the current call needs; within a call a block that later windows
+    /// still need is never evicted, so it is inflated at most once per call either way.
+    pub cache_bytes: usize,
 }
 
 impl Default for ReadOptions {
@@ -102,7 +105,7 @@ impl Default for ReadOptions {
         ReadOptions {
             missing: Missing::Zero,
             absent_chrom: AbsentChrom::Error,
-            block_cache: 64,
+            cache_bytes: 16 << 20,
         }
     }
 }
@@ -225,6 +228,8 @@ impl BigWig {
             inflater: libdeflater::Decompressor::new(),
             raw: Vec::new(),
             cache: Vec::new(),
+            slots: HashMap::new(),
+            cached_bytes: 0,
             tick: 0,
             order: Vec::new(),
             inflated: 0,
@@ -253,6 +258,9 @@ pub struct BigWigReader {
     inflater: libdeflater::Decompressor,
     raw: Vec<u8>,
     cache: Vec<CacheEntry>,
+    /// Block index → cache slot.
+    slots: HashMap<usize, usize>,
+    cached_bytes: usize,
     tick: u64,
     order: Vec<Job>,
     inflated: u64,
@@ -396,44 +404,47 @@ impl BigWigReader {
         Ok(())
     }
 
-    /// The cache slot holding block `bi`, decoding it if needed. Evicts the least recently
-    /// used block that no later window of this call can need (another chromosome or ending
-    /// before `ws`); grows past the capacity rather than evict a block still needed.
+    /// The cache slot holding block `bi`, decoding it if needed. Over the byte budget, the
+    /// least recently used block that no later window of this call can need (another
+    /// chromosome, or ending at or before `ws`) is evicted and its buffer reused; a block still
+    /// needed is never evicted, so the cache may exceed the budget within a call.
     fn load(&mut self, bi: usize, chrom: u32, ws: u32) -> Result<usize> {
         self.tick += 1;
-        if let Some(slot) = self.cache.iter().position(|e| e.block == bi) {
+        if let Some(&slot) = self.slots.get(&bi) {
             self.cache[slot].last_used = self.tick;
             return Ok(slot);
         }
         let bw = Arc::clone(&self.bw);
-        let slot = if self.cache.len() < self.options.block_cache.max(1) {
-            self.cache.push(CacheEntry {
-                block: usize::MAX,
-                items: Vec::new(),
-                last_used: 0,
-            });
-            self.cache.len() - 1
-        } else {
+        let victim = if self.cached_bytes >= self.options.cache_bytes {
             let dead = |e: &CacheEntry| {
-                let b = bw.index.blocks[e.block];
-                b.chrom_id != chrom || b.end <= ws
+                e.block == usize::MAX || {
+                    let b = bw.index.blocks[e.block];
+                    b.chrom_id != chrom || b.end <= ws
+                }
             };
-            match self
-                .cache
+            self.cache
                 .iter()
                 .enumerate()
                 .filter(|(_, e)| dead(e))
                 .min_by_key(|(_, e)| e.last_used)
-            {
-                Some((i, _)) => i,
-                None => {
-                    self.cache.push(CacheEntry {
-                        block: usize::MAX,
-                        items: Vec::new(),
-                        last_used: 0,
-                    });
-                    self.cache.len() - 1
-                }
+                .map(|(i, _)| i)
+        } else {
+            None
+        };
+        let slot = match victim {
+            Some(i) => {
+                let old = self.cache[i].block;
+                self.slots.remove(&old);
+                self.cached_bytes -= self.cache[i].items.capacity() * std::mem::size_of::<Item>();
+                i
+            }
+            None => {
+                self.cache.push(CacheEntry {
+                    block: usize::MAX,
+                    items: Vec::new(),
+                    last_used: 0,
+                });
+                self.cache.len() - 1
             }
         };
         let b = bw.index.blocks[bi];
@@ -474,6 +485,8 @@ impl BigWigReader {
         }
         entry.block = bi;
         entry.last_used = self.tick;
+        self.cached_bytes += entry.items.capacity() * std::mem::size_of::<Item>();
+        self.slots.insert(bi, slot);
         Ok(slot)
     }
 }
@@ -493,7 +506,7 @@ mod tests {
         let bw = Arc::new(BigWig::open(fixture("signal_plus.bw")).unwrap());
         assert!(bw.num_blocks() > 10);
         let mut r = bw.reader_with(ReadOptions {
-            block_cache: 1,
+            cache_bytes: 0,
             ..Default::default()
         });
         // Many overlapping windows over chrA in scrambled order.

@@ -37,3 +37,8 @@
 pub use biobatch_core as core;
 #[doc(inline)]
 pub use biobatch_formats as formats;
+
+/// The README's Rust example, compiled as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -326,36 +326,40 @@ pub(crate) fn decode_section(
         )));
     }
     items.reserve(count);
-    let f = |i: usize| f32::from_bits(rd32(i));
-    for k in 0..count {
-        let p = 24 + k * item_size;
-        let item = match kind {
-            1 => Item {
-                start: rd32(p),
-                end: rd32(p + 4),
-                value: f(p + 8),
-            },
-            2 => {
-                let s = rd32(p);
-                Item {
-                    start: s,
-                    end: s.saturating_add(span),
-                    value: f(p + 4),
-                }
-            }
-            _ => {
-                let s = chrom_start.saturating_add((k as u32).saturating_mul(step));
-                Item {
-                    start: s,
-                    end: s.saturating_add(span),
-                    value: f(p),
-                }
-            }
-        };
-        if item.end < item.start {
-            return Err(corrupt("an item ends before it starts"));
+    let body = &sec[24..24 + count * item_size];
+    let word = |b: &[u8]| {
+        let w = [b[0], b[1], b[2], b[3]];
+        if le {
+            u32::from_le_bytes(w)
+        } else {
+            u32::from_be_bytes(w)
         }
-        items.push(item);
+    };
+    match kind {
+        1 => items.extend(body.chunks_exact(12).map(|c| Item {
+            start: word(&c[0..4]),
+            end: word(&c[4..8]),
+            value: f32::from_bits(word(&c[8..12])),
+        })),
+        2 => items.extend(body.chunks_exact(8).map(|c| {
+            let s = word(&c[0..4]);
+            Item {
+                start: s,
+                end: s.saturating_add(span),
+                value: f32::from_bits(word(&c[4..8])),
+            }
+        })),
+        _ => items.extend(body.chunks_exact(4).enumerate().map(|(k, c)| {
+            let s = chrom_start.saturating_add((k as u32).saturating_mul(step));
+            Item {
+                start: s,
+                end: s.saturating_add(span),
+                value: f32::from_bits(word(c)),
+            }
+        })),
+    }
+    if items.iter().any(|it| it.end < it.start) {
+        return Err(corrupt("an item ends before it starts"));
     }
     if !items.is_sorted_by_key(|it| it.start) {
         items.sort_by_key(|it| it.start);

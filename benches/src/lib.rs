@@ -1,0 +1,137 @@
+//! End-to-end benchmarks of biobatch, run by `cargo xtask bench <area>`.
+//!
+//! Every case prints one JSON line: the median of several timed runs (after a warm-up run),
+//! the individual runs, throughput figures, and a baseline measured in the same process
+//! (e.g. `memcpy` of the same number of output bytes) with the ratio to it. Benchmarks never
+//! run in CI; their numbers live in `docs/benchmarks.md` with the command that made them.
+
+pub mod formats;
+
+use std::time::Instant;
+
+use rand_core::{Rng, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde_json::{Value, json};
+
+/// A small deterministic random source for data generation and window sampling.
+pub struct Rand(Xoshiro256PlusPlus);
+
+impl Rand {
+    /// Seeded from one `u64`.
+    pub fn new(seed: u64) -> Self {
+        Rand(Xoshiro256PlusPlus::seed_from_u64(seed))
+    }
+
+    /// A uniform `u64`.
+    pub fn u64(&mut self) -> u64 {
+        self.0.next_u64()
+    }
+
+    /// Uniform on `[0, n)` (multiply-shift; the bias is below 2^-40 for the sizes used here).
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((self.0.next_u64() as u128 * n as u128) >> 64) as u64
+    }
+
+    /// Uniform on `[0, 1)`.
+    pub fn f64(&mut self) -> f64 {
+        (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Fills `buf` with random bytes.
+    pub fn fill(&mut self, buf: &mut [u8]) {
+        self.0.fill_bytes(buf);
+    }
+}
+
+/// Timings of one case: a warm-up run, then `runs` timed runs.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// Seconds of each timed run.
+    pub runs: Vec<f64>,
+}
+
+impl Timing {
+    /// The median run time in seconds.
+    pub fn median(&self) -> f64 {
+        let mut v = self.runs.clone();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+}
+
+/// Runs `f` once to warm up, then `runs` times, timing each.
+pub fn time(runs: usize, mut f: impl FnMut()) -> Timing {
+    f();
+    let runs = (0..runs.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    Timing { runs }
+}
+
+/// Bytes per second of `memcpy` moving `bytes` bytes (in 8 MiB chunks), on `threads`
+/// threads at once: the bandwidth ceiling for a case that writes `bytes` of output.
+pub fn memcpy_bytes_per_s(bytes: usize, threads: usize, runs: usize) -> f64 {
+    const CHUNK: usize = 8 << 20;
+    let per_thread = bytes.div_ceil(threads.max(1));
+    let mut bufs: Vec<(Vec<u8>, Vec<u8>)> = (0..threads.max(1))
+        .map(|i| (vec![i as u8 + 1; CHUNK], vec![0u8; CHUNK]))
+        .collect();
+    let t = time(runs, || {
+        std::thread::scope(|s| {
+            for (src, dst) in bufs.iter_mut() {
+                s.spawn(move || {
+                    let mut left = per_thread;
+                    while left > 0 {
+                        let n = left.min(CHUNK);
+                        dst[..n].copy_from_slice(&src[..n]);
+                        std::hint::black_box(&mut dst[..n]);
+                        left -= n;
+                    }
+                });
+            }
+        });
+    });
+    (per_thread * threads.max(1)) as f64 / t.median()
+}
+
+/// One JSON result line for a case that processed `items` items and `bytes` output bytes.
+pub fn report(
+    area: &str,
+    case: &str,
+    threads: usize,
+    items: usize,
+    unit: &str,
+    bytes: usize,
+    t: &Timing,
+    extra: Value,
+) -> Value {
+    let med = t.median();
+    let mut v = json!({
+        "area": area,
+        "case": case,
+        "threads": threads,
+        "items": items,
+        format!("{unit}_per_s"): (items as f64 / med).round(),
+        "mb_per_s": (bytes as f64 / med / 1e6 * 10.0).round() / 10.0,
+        "median_s": med,
+        "runs_s": t.runs,
+    });
+    if let (Value::Object(m), Value::Object(e)) = (&mut v, extra) {
+        m.extend(e);
+    }
+    v
+}
+
+/// The number of threads "all threads" means on this machine.
+pub fn all_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
