@@ -10,7 +10,7 @@ use biobatch_formats::fasta::{Fasta, Padding};
 use biobatch_formats::sequence::{Layout, OneHot};
 use serde_json::{Value, json};
 
-use crate::{Rand, all_threads, memcpy_bytes_per_s, report, time};
+use crate::{Case, Rand, all_threads, memcpy_bytes_per_s, report, time};
 
 /// Settings of the formats benchmark.
 #[derive(Debug, Clone)]
@@ -139,7 +139,16 @@ fn bigwig_cases(opts: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), Strin
         extra["memcpy_mb_per_s"] = json!((mem / 1e6).round());
         extra["ratio_to_memcpy"] = json!(bytes as f64 / timing.median() / mem);
         emit(report(
-            "formats", case, t, items, "windows", bytes, &timing, extra,
+            &Case {
+                area: "formats",
+                name: case,
+                threads: t,
+                items,
+                unit: "windows",
+                bytes,
+            },
+            &timing,
+            extra,
         ));
     };
 
@@ -204,12 +213,14 @@ fn bigwig_cases(opts: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), Strin
         });
         let items = ws.len();
         emit(report(
-            "formats",
-            "bigtools_1kb_per_call",
-            1,
-            items,
-            "windows",
-            items * W as usize * 4,
+            &Case {
+                area: "formats",
+                name: "bigtools_1kb_per_call",
+                threads: 1,
+                items,
+                unit: "windows",
+                bytes: items * W as usize * 4,
+            },
             &timing,
             file_info,
         ));
@@ -259,12 +270,14 @@ fn fasta_cases(opts: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String
             "ratio_to_memcpy": bytes as f64 / timing.median() / mem,
         });
         emit(report(
-            "formats",
-            "fasta_2114bp_onehot_u8",
-            t,
-            items,
-            "windows",
-            bytes,
+            &Case {
+                area: "formats",
+                name: "fasta_2114bp_onehot_u8",
+                threads: t,
+                items,
+                unit: "windows",
+                bytes,
+            },
             &timing,
             extra,
         ));
@@ -317,12 +330,14 @@ fn bed_cases(opts: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> 
     let extra =
         json!({ "file": path.display().to_string(), "note": "mb_per_s counts input bytes" });
     emit(report(
-        "formats",
-        "narrowpeak_parse",
-        1,
-        lines,
-        "lines",
-        size,
+        &Case {
+            area: "formats",
+            name: "narrowpeak_parse",
+            threads: 1,
+            items: lines,
+            unit: "lines",
+            bytes: size,
+        },
         &timing,
         extra,
     ));
@@ -370,12 +385,14 @@ pub fn time_per_call(
         }
     });
     Ok(report(
-        "compare",
-        "biobatch_1kb_per_call",
-        1,
-        windows.len(),
-        "windows",
-        windows.len() * 4000,
+        &Case {
+            area: "compare",
+            name: "biobatch_1kb_per_call",
+            threads: 1,
+            items: windows.len(),
+            unit: "windows",
+            bytes: windows.len() * 4000,
+        },
         &timing,
         json!({}),
     ))

@@ -103,25 +103,33 @@ pub fn memcpy_bytes_per_s(bytes: usize, threads: usize, runs: usize) -> f64 {
     (per_thread * threads.max(1)) as f64 / t.median()
 }
 
-/// One JSON result line for a case that processed `items` items and `bytes` output bytes.
-pub fn report(
-    area: &str,
-    case: &str,
-    threads: usize,
-    items: usize,
-    unit: &str,
-    bytes: usize,
-    t: &Timing,
-    extra: Value,
-) -> Value {
+/// What a benchmark case did: `items` of `unit` (e.g. windows) and `bytes` of output.
+#[derive(Debug, Clone)]
+pub struct Case<'a> {
+    /// Benchmark area (`formats`, …).
+    pub area: &'a str,
+    /// Case name.
+    pub name: &'a str,
+    /// Threads used.
+    pub threads: usize,
+    /// Items processed per run.
+    pub items: usize,
+    /// What an item is (`windows`, `lines`).
+    pub unit: &'a str,
+    /// Bytes produced (or read) per run.
+    pub bytes: usize,
+}
+
+/// One JSON result line for a case, with `extra` fields merged in.
+pub fn report(case: &Case<'_>, t: &Timing, extra: Value) -> Value {
     let med = t.median();
     let mut v = json!({
-        "area": area,
-        "case": case,
-        "threads": threads,
-        "items": items,
-        format!("{unit}_per_s"): (items as f64 / med).round(),
-        "mb_per_s": (bytes as f64 / med / 1e6 * 10.0).round() / 10.0,
+        "area": case.area,
+        "case": case.name,
+        "threads": case.threads,
+        "items": case.items,
+        format!("{}_per_s", case.unit): (case.items as f64 / med).round(),
+        "mb_per_s": (case.bytes as f64 / med / 1e6 * 10.0).round() / 10.0,
         "median_s": med,
         "runs_s": t.runs,
     });

@@ -188,89 +188,6 @@ impl FaiIndex {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parse_reports_line_and_column() {
-        let p = Path::new("x.fai");
-        let err = FaiIndex::parse(&b"a\t10\t3\t5\t6\nb\t1x\t20\t5\t6\n"[..], p).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "x.fai:2: column 2 (length): a non-negative integer, found `1x`"
-        );
-        let err = FaiIndex::parse(&b"a\t10\t3\t5\n"[..], p).unwrap_err();
-        assert!(err.to_string().starts_with("x.fai:1: column 5:"), "{err}");
-        let err = FaiIndex::parse(&b"a\t10\t3\t5\t5\n"[..], p).unwrap_err();
-        assert!(err.to_string().contains("line width greater"), "{err}");
-        let err = FaiIndex::parse(&b"a\t10\t3\t5\t6\na\t1\t30\t5\t6\n"[..], p).unwrap_err();
-        assert!(err.to_string().contains("unique name"), "{err}");
-    }
-
-    fn build(text: &str) -> Result<FaiIndex> {
-        build_index(text.as_bytes(), Path::new("x.fa"))
-    }
-
-    #[test]
-    fn builds_like_samtools() {
-        let idx = build(">a desc\nACGT\nAC\n\n>b\nAA\r\nA\r\n>empty\n>c\nA\n\n\n").unwrap();
-        let got: Vec<_> = idx
-            .records()
-            .iter()
-            .map(|r| {
-                (
-                    r.name.as_str(),
-                    r.length,
-                    r.offset,
-                    r.line_bases,
-                    r.line_width,
-                )
-            })
-            .collect();
-        assert_eq!(
-            got,
-            // `samtools faidx` 1.16 on the same text; like it, empty sequences are left out.
-            [("a", 6, 8, 4, 5), ("b", 3, 20, 2, 4), ("c", 1, 37, 1, 2)]
-        );
-    }
-
-    #[test]
-    fn build_errors_name_the_line() {
-        let e = build(">a\nACGT\nAC\nACGT\n").unwrap_err().to_string();
-        assert!(
-            e.starts_with("x.fa:4: sequence line: no more sequence after the shorter line 3"),
-            "{e}"
-        );
-        let e = build(">a\nACGT\nACGTA\n").unwrap_err().to_string();
-        assert!(
-            e.starts_with("x.fa:3: sequence line: 4 bases per line"),
-            "{e}"
-        );
-        let e = build(">a\nACGT\n\nAC\n").unwrap_err().to_string();
-        assert!(e.contains("x.fa:4:") && e.contains("blank line 3"), "{e}");
-        let e = build("ACGT\n>a\nAC\n").unwrap_err().to_string();
-        assert!(e.starts_with("x.fa:1: line: a `>` header"), "{e}");
-        let e = build(">a\nA\n>a\nC\n").unwrap_err().to_string();
-        assert!(e.contains("duplicate sequence name `a`"), "{e}");
-    }
-
-    #[test]
-    fn byte_offsets_skip_newlines() {
-        let r = FaiRecord {
-            name: "a".into(),
-            length: 12,
-            offset: 3,
-            line_bases: 5,
-            line_width: 6,
-        };
-        assert_eq!(r.byte_offset(0), 3);
-        assert_eq!(r.byte_offset(4), 7);
-        assert_eq!(r.byte_offset(5), 9);
-        assert_eq!(r.byte_offset(11), 16);
-    }
-}
-
 /// Builds a `.fai` index from the (uncompressed) FASTA stream, with `samtools faidx` rules:
 /// every sequence line but the last of a record has the same length; blank lines may only
 /// end a record; empty sequences are left out. Errors name the line.
@@ -394,4 +311,87 @@ pub fn build_index(mut reader: impl BufRead, path: &Path) -> Result<FaiIndex> {
         records.push(open.rec);
     }
     FaiIndex::from_records(records).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_reports_line_and_column() {
+        let p = Path::new("x.fai");
+        let err = FaiIndex::parse(&b"a\t10\t3\t5\t6\nb\t1x\t20\t5\t6\n"[..], p).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.fai:2: column 2 (length): a non-negative integer, found `1x`"
+        );
+        let err = FaiIndex::parse(&b"a\t10\t3\t5\n"[..], p).unwrap_err();
+        assert!(err.to_string().starts_with("x.fai:1: column 5:"), "{err}");
+        let err = FaiIndex::parse(&b"a\t10\t3\t5\t5\n"[..], p).unwrap_err();
+        assert!(err.to_string().contains("line width greater"), "{err}");
+        let err = FaiIndex::parse(&b"a\t10\t3\t5\t6\na\t1\t30\t5\t6\n"[..], p).unwrap_err();
+        assert!(err.to_string().contains("unique name"), "{err}");
+    }
+
+    fn build(text: &str) -> Result<FaiIndex> {
+        build_index(text.as_bytes(), Path::new("x.fa"))
+    }
+
+    #[test]
+    fn builds_like_samtools() {
+        let idx = build(">a desc\nACGT\nAC\n\n>b\nAA\r\nA\r\n>empty\n>c\nA\n\n\n").unwrap();
+        let got: Vec<_> = idx
+            .records()
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.length,
+                    r.offset,
+                    r.line_bases,
+                    r.line_width,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            // `samtools faidx` 1.16 on the same text; like it, empty sequences are left out.
+            [("a", 6, 8, 4, 5), ("b", 3, 20, 2, 4), ("c", 1, 37, 1, 2)]
+        );
+    }
+
+    #[test]
+    fn build_errors_name_the_line() {
+        let e = build(">a\nACGT\nAC\nACGT\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.fa:4: sequence line: no more sequence after the shorter line 3"),
+            "{e}"
+        );
+        let e = build(">a\nACGT\nACGTA\n").unwrap_err().to_string();
+        assert!(
+            e.starts_with("x.fa:3: sequence line: 4 bases per line"),
+            "{e}"
+        );
+        let e = build(">a\nACGT\n\nAC\n").unwrap_err().to_string();
+        assert!(e.contains("x.fa:4:") && e.contains("blank line 3"), "{e}");
+        let e = build("ACGT\n>a\nAC\n").unwrap_err().to_string();
+        assert!(e.starts_with("x.fa:1: line: a `>` header"), "{e}");
+        let e = build(">a\nA\n>a\nC\n").unwrap_err().to_string();
+        assert!(e.contains("duplicate sequence name `a`"), "{e}");
+    }
+
+    #[test]
+    fn byte_offsets_skip_newlines() {
+        let r = FaiRecord {
+            name: "a".into(),
+            length: 12,
+            offset: 3,
+            line_bases: 5,
+            line_width: 6,
+        };
+        assert_eq!(r.byte_offset(0), 3);
+        assert_eq!(r.byte_offset(4), 7);
+        assert_eq!(r.byte_offset(5), 9);
+        assert_eq!(r.byte_offset(11), 16);
+    }
 }
