@@ -369,31 +369,44 @@ pub fn write_compare_windows(
     Ok(ws)
 }
 
-/// biobatch reading `windows` one per call on one thread (the counterpart of the peer run).
+/// biobatch reading `windows` one per call on one thread (the counterpart of the peer run):
+/// each timed pass uses a fresh reader, so it starts with an empty block cache; with
+/// `cache_bytes = 0` no decoded block is kept between calls at all.
 pub fn time_per_call(
     data: &Path,
     windows: &[(String, i64, i64)],
     runs: usize,
+    cache_bytes: usize,
 ) -> Result<Value, String> {
     let bw = Arc::new(BigWig::open(data.join("signal.plus.bw")).map_err(|e| e.to_string())?);
+    let options = ReadOptions {
+        cache_bytes,
+        ..Default::default()
+    };
     let timing = time(runs, || {
-        let mut r = bw.reader();
+        let mut r = bw.reader_with(options);
         let mut out = vec![0f32; 1000];
         for (c, s, e) in windows {
             r.read_window(c, *s, *e, &mut out).expect("read");
             std::hint::black_box(&out);
         }
     });
+    let name = if cache_bytes == 0 {
+        "biobatch_1kb_per_call_nocache"
+    } else {
+        "biobatch_1kb_per_call"
+    };
+    let case = Case {
+        area: "compare",
+        name,
+        threads: 1,
+        items: windows.len(),
+        unit: "windows",
+        bytes: windows.len() * 4000,
+    };
     Ok(report(
-        &Case {
-            area: "compare",
-            name: "biobatch_1kb_per_call",
-            threads: 1,
-            items: windows.len(),
-            unit: "windows",
-            bytes: windows.len() * 4000,
-        },
+        &case,
         &timing,
-        json!({}),
+        json!({ "cache_bytes": cache_bytes, "fresh_reader_per_pass": true }),
     ))
 }

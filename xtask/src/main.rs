@@ -151,16 +151,25 @@ fn main() -> Result<()> {
                         );
                     }
                     let peer: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-                    let ours = biobatch_benches::formats::time_per_call(&data, &ws, runs)
-                        .map_err(anyhow::Error::msg)?;
                     println!("{peer}");
-                    println!("{ours}");
-                    let ratio = ours["windows_per_s"].as_f64().unwrap_or(0.0)
-                        / peer["windows_per_s"].as_f64().unwrap_or(f64::NAN);
-                    println!(
-                        "{}",
-                        serde_json::json!({"area": "compare", "case": "ratio_biobatch_over_pybigwig_per_call", "ratio": ratio})
-                    );
+                    let peer_rate = peer["windows_per_s"].as_f64().unwrap_or(f64::NAN);
+                    let default_cache =
+                        biobatch_formats::bigwig::ReadOptions::default().cache_bytes;
+                    for cache in [default_cache, 0] {
+                        let ours =
+                            biobatch_benches::formats::time_per_call(&data, &ws, runs, cache)
+                                .map_err(anyhow::Error::msg)?;
+                        println!("{ours}");
+                        let ratio = ours["windows_per_s"].as_f64().unwrap_or(0.0) / peer_rate;
+                        let case = format!(
+                            "ratio_{}_over_pybigwig",
+                            ours["case"].as_str().unwrap_or("?")
+                        );
+                        println!(
+                            "{}",
+                            serde_json::json!({"area": "compare", "case": case, "ratio": ratio})
+                        );
+                    }
                 }
                 other => bail!("unknown comparison `{other}` (available: bigwig)"),
             }

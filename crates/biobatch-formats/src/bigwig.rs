@@ -324,15 +324,18 @@ impl BigWigReader {
                     out.len()
                 )));
             };
-            dst.fill(missing);
             match self.bw.by_name.get(w.chrom) {
+                // Filled (every value written once) in genomic order below.
                 Some(&ci) => self.order.push(Job {
                     chrom: self.bw.chroms[ci].id,
                     start: w.start,
                     end: w.end,
                     out: off,
                 }),
-                None => self.absent(w.chrom)?,
+                None => {
+                    self.absent(w.chrom)?;
+                    dst.fill(missing);
+                }
             }
             off += len;
         }
@@ -372,35 +375,39 @@ impl BigWigReader {
         }
     }
 
+    /// Writes every value of one window exactly once: gaps between intervals (and any part
+    /// outside the chromosome) get `missing`, intervals their value.
     fn fill(&mut self, job: Job, out: &mut [f32], missing: f32) -> Result<()> {
         // Clip to [0, u32::MAX); data cannot exist outside.
         let ws = job.start.clamp(0, u32::MAX as i64) as u32;
         let we = job.end.clamp(0, u32::MAX as i64) as u32;
-        if ws >= we {
-            return Ok(());
-        }
-        let bw = Arc::clone(&self.bw);
-        for bi in bw.index.candidates(job.chrom, ws, we) {
-            let b = bw.index.blocks[bi];
-            if b.end <= ws || b.start >= we {
-                continue;
-            }
-            let slot = self.load(bi, job.chrom, ws)?;
-            let items = &self.cache[slot].items;
-            let first = items.partition_point(|it| it.end <= ws);
-            for it in &items[first..] {
-                if it.start >= we {
-                    break;
+        let mut cursor = 0usize;
+        if ws < we {
+            let bw = Arc::clone(&self.bw);
+            for bi in bw.index.candidates(job.chrom, ws, we) {
+                let b = bw.index.blocks[bi];
+                if b.end <= ws || b.start >= we {
+                    continue;
                 }
-                let s = it.start.max(ws);
-                let e = it.end.min(we);
-                if s < e {
-                    let v = if it.value.is_nan() { missing } else { it.value };
-                    let base = (s as i64 - job.start) as usize;
-                    out[base..base + (e - s) as usize].fill(v);
+                let slot = self.load(bi, job.chrom, ws)?;
+                let items = &self.cache[slot].items;
+                let first = items.partition_point(|it| it.end <= ws);
+                for it in &items[first..] {
+                    if it.start >= we {
+                        break;
+                    }
+                    let s = ((it.start.max(ws) as i64 - job.start) as usize).max(cursor);
+                    let e = (it.end.min(we) as i64 - job.start) as usize;
+                    if s < e {
+                        out[cursor..s].fill(missing);
+                        let v = if it.value.is_nan() { missing } else { it.value };
+                        out[s..e].fill(v);
+                        cursor = e;
+                    }
                 }
             }
         }
+        out[cursor..].fill(missing);
         Ok(())
     }
 
@@ -555,6 +562,14 @@ mod tests {
         });
         r.read_window("chrZ", 0, 10, &mut out).unwrap();
         assert!(out.iter().all(|v| v.is_nan()));
+        // One warning per chromosome and file, however many windows and readers ask.
+        r.read_window("chrZ", 20, 30, &mut out).unwrap();
+        bw.reader_with(r.options())
+            .read_window("chrZ", 0, 10, &mut out)
+            .unwrap();
+        assert_eq!(bw.warned.lock().unwrap().len(), 1);
+        r.read_window("chrY", 0, 10, &mut out).unwrap();
+        assert_eq!(bw.warned.lock().unwrap().len(), 2);
         r.read_window("chrA", -5, 5, &mut out).unwrap();
         assert!(out[..5].iter().all(|v| v.is_nan()));
         assert!(r.read_window("chrA", 5, 4, &mut []).is_err());
