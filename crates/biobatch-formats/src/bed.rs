@@ -458,9 +458,13 @@ fn parse_fields(
         return Err(err(i, "UTF-8 text", f[i]));
     }
     let text = |i: usize| std::str::from_utf8(f[i]).map_err(|_| err(i, "UTF-8 text", f[i]));
-    let chrom = text(0)?;
-    if chrom.is_empty() || chrom.contains(' ') {
-        return Err(err(0, "a chromosome name without spaces", f[0]));
+    // Consecutive lines usually share the chromosome: check and copy it only when it changes.
+    let same_chrom = !rec.chrom.is_empty() && rec.chrom.as_bytes() == f[0];
+    if !same_chrom {
+        let chrom = text(0)?;
+        if chrom.is_empty() || chrom.contains(' ') {
+            return Err(err(0, "a chromosome name without spaces", f[0]));
+        }
     }
     let int = |i: usize| parse_u64(f[i]).ok_or_else(|| err(i, "a non-negative integer", f[i]));
     let start = int(1)?;
@@ -474,8 +478,10 @@ fn parse_fields(
             format!("{start} > {end}").as_bytes(),
         ));
     }
-    rec.chrom.clear();
-    rec.chrom.push_str(chrom);
+    if !same_chrom {
+        rec.chrom.clear();
+        rec.chrom.push_str(text(0)?);
+    }
     rec.start = start;
     rec.end = end;
     rec.line = line_no;
