@@ -10,7 +10,7 @@ use biobatch_formats::fasta::{Fasta, Padding};
 use biobatch_formats::sequence::{Layout, OneHot};
 use serde_json::{Value, json};
 
-use crate::{Case, Rand, all_threads, memcpy_bytes_per_s, report, time};
+use crate::{Case, Rand, all_threads, report, report_vs_memcpy, time};
 
 /// Settings of the formats benchmark.
 #[derive(Debug, Clone)]
@@ -132,24 +132,18 @@ fn bigwig_cases(opts: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), Strin
         });
         let items = n * t;
         let bytes = items * W as usize * 4;
-        let mem = memcpy_bytes_per_s(bytes, t, opts.runs);
         let mut extra = file_info.clone();
         extra["windows_per_call"] = json!(per_call);
         extra["cache_bytes"] = json!(cache);
-        extra["memcpy_mb_per_s"] = json!((mem / 1e6).round());
-        extra["ratio_to_memcpy"] = json!(bytes as f64 / timing.median() / mem);
-        emit(report(
-            &Case {
-                area: "formats",
-                name: case,
-                threads: t,
-                items,
-                unit: "windows",
-                bytes,
-            },
-            &timing,
-            extra,
-        ));
+        let case = Case {
+            area: "formats",
+            name: case,
+            threads: t,
+            items,
+            unit: "windows",
+            bytes,
+        };
+        emit(report_vs_memcpy(&case, &timing, extra, opts.runs));
     };
 
     let default_cache = ReadOptions::default().cache_bytes;
@@ -261,26 +255,17 @@ fn fasta_cases(opts: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String
         });
         let items = n * t;
         let bytes = items * 4 * L;
-        let mem = memcpy_bytes_per_s(bytes, t, opts.runs);
-        let extra = json!({
-            "file": path.display().to_string(),
-            "window_bp": L,
-            "layout": "[4, L] u8",
-            "memcpy_mb_per_s": (mem / 1e6).round(),
-            "ratio_to_memcpy": bytes as f64 / timing.median() / mem,
-        });
-        emit(report(
-            &Case {
-                area: "formats",
-                name: "fasta_2114bp_onehot_u8",
-                threads: t,
-                items,
-                unit: "windows",
-                bytes,
-            },
-            &timing,
-            extra,
-        ));
+        let extra =
+            json!({ "file": path.display().to_string(), "window_bp": L, "layout": "[4, L] u8" });
+        let case = Case {
+            area: "formats",
+            name: "fasta_2114bp_onehot_u8",
+            threads: t,
+            items,
+            unit: "windows",
+            bytes,
+        };
+        emit(report_vs_memcpy(&case, &timing, extra, opts.runs));
     }
     Ok(())
 }

@@ -139,6 +139,15 @@ pub fn report(case: &Case<'_>, t: &Timing, extra: Value) -> Value {
     v
 }
 
+/// [`report`] plus the `memcpy` baseline for the case's output bytes on its threads, measured
+/// now: `memcpy_mb_per_s` and `ratio_to_memcpy` (the case's bytes/s over memcpy's).
+pub fn report_vs_memcpy(case: &Case<'_>, t: &Timing, mut extra: Value, runs: usize) -> Value {
+    let mem = memcpy_bytes_per_s(case.bytes, case.threads, runs);
+    extra["memcpy_mb_per_s"] = json!((mem / 1e6).round());
+    extra["ratio_to_memcpy"] = json!(case.bytes as f64 / t.median() / mem);
+    report(case, t, extra)
+}
+
 /// The number of threads "all threads" means on this machine.
 pub fn all_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

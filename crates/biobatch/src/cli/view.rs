@@ -1,7 +1,7 @@
 //! `biobatch view fasta|bigwig`.
 
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use biobatch::formats::bigwig::{AbsentChrom, BigWig, Missing, ReadOptions};
@@ -55,6 +55,23 @@ pub enum MissingArg {
     Nan,
 }
 
+/// Parses a region typed on the command line and looks up its sequence's length.
+fn region(
+    file: &Path,
+    text: &str,
+    len_of: impl Fn(&str) -> Option<u64>,
+) -> Result<(Region, u64), CliError> {
+    let r = Region::parse(text, |n| len_of(n).is_some())?;
+    let len = len_of(&r.chrom).ok_or_else(|| {
+        CliError::from(format!(
+            "{}: no sequence named `{}` (region `{text}`)",
+            file.display(),
+            r.chrom
+        ))
+    })?;
+    Ok((r, len))
+}
+
 pub fn run(v: View) -> Result<(), CliError> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -68,14 +85,7 @@ pub fn run(v: View) -> Result<(), CliError> {
             let fa = Fasta::open(&file)?;
             let mut buf = Vec::new();
             for text in &regions {
-                let r = Region::parse(text, |n| fa.chrom_id(n).is_some())?;
-                let len = fa.chrom_len(&r.chrom).ok_or_else(|| {
-                    CliError::from(format!(
-                        "{}: no sequence named `{}` (region `{text}`)",
-                        file.display(),
-                        r.chrom
-                    ))
-                })?;
+                let (r, len) = region(&file, text, |n| fa.chrom_len(n))?;
                 let end = r.end.unwrap_or(len);
                 buf.resize((end - r.start) as usize, 0);
                 let padding = if pad { Padding::N } else { Padding::Error };
@@ -112,14 +122,7 @@ pub fn run(v: View) -> Result<(), CliError> {
             });
             let mut values = Vec::new();
             for text in &regions {
-                let r = Region::parse(text, |n| bw.chrom_len(n).is_some())?;
-                let len = bw.chrom_len(&r.chrom).ok_or_else(|| {
-                    CliError::from(format!(
-                        "{}: no chromosome named `{}` (region `{text}`)",
-                        file.display(),
-                        r.chrom
-                    ))
-                })? as u64;
+                let (r, len) = region(&file, text, |n| bw.chrom_len(n).map(u64::from))?;
                 let (start, end) = r.resolve(len)?;
                 values.resize((end - start) as usize, 0.0);
                 reader.read_window(&r.chrom, start as i64, end as i64, &mut values)?;
