@@ -16,6 +16,7 @@
 //! - `fasta` *(default)*: indexed FASTA, one-hot encoding.
 //! - `bed` *(default)*: BED3–BED6 and narrowPeak.
 //! - `bigwig` *(default)*: bigWig reading (batched windows) and writing.
+//! - `arrow`: BED / narrowPeak records as Arrow record batches.
 //!
 //! Tools:
 //! - `cli` *(default)*: the `biobatch` binary.
