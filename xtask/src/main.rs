@@ -30,7 +30,7 @@ enum Command {
     },
     /// Run a benchmark area and print one JSON line per case.
     Bench {
-        /// Which area: `formats`.
+        /// Which area: `formats` or `sampling`.
         area: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -107,7 +107,9 @@ fn main() -> Result<()> {
             quick,
             only,
         } => {
-            ensure_bench_data(&data)?;
+            if area == "formats" {
+                ensure_bench_data(&data)?;
+            }
             let mut emit = |v: serde_json::Value| println!("{v}");
             match area.as_str() {
                 "formats" => {
@@ -119,7 +121,12 @@ fn main() -> Result<()> {
                     };
                     biobatch_benches::formats::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
                 }
-                other => bail!("unknown bench area `{other}` (available: formats)"),
+                "sampling" => {
+                    let opts = biobatch_benches::sampling::Options { runs, quick };
+                    biobatch_benches::sampling::run(&opts, &mut emit)
+                        .map_err(anyhow::Error::msg)?;
+                }
+                other => bail!("unknown bench area `{other}` (available: formats, sampling)"),
             }
         }
         Command::Compare {

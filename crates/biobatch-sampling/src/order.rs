@@ -99,10 +99,39 @@ impl Permutation {
 }
 
 /// Fisher–Yates over `v` with generator `r`.
+///
+/// Below 2^32 elements, each 64-bit draw serves two steps (Lemire's unbiased
+/// multiply-and-reject on 32-bit halves); larger slices use 64-bit draws.
 pub(crate) fn fisher_yates<T>(v: &mut [T], r: &mut impl Rng) {
+    if v.len() as u64 > u32::MAX as u64 {
+        for i in (1..v.len()).rev() {
+            let j = below(r, i as u64 + 1) as usize;
+            v.swap(i, j);
+        }
+        return;
+    }
+    // Two 32-bit draws per 64-bit generator step.
+    let (mut word, mut have) = (0u64, false);
+    let mut next32 = |r: &mut _| {
+        if have {
+            have = false;
+            (word >> 32) as u32
+        } else {
+            word = Rng::next_u64(r);
+            have = true;
+            word as u32
+        }
+    };
     for i in (1..v.len()).rev() {
-        let j = below(r, i as u64 + 1) as usize;
-        v.swap(i, j);
+        let n = i as u32 + 1;
+        let mut m = next32(&mut *r) as u64 * n as u64;
+        if (m as u32) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u32) < threshold {
+                m = next32(&mut *r) as u64 * n as u64;
+            }
+        }
+        v.swap(i, (m >> 32) as usize);
     }
 }
 
@@ -127,12 +156,46 @@ impl Index for u64 {
 
 /// Sizes up to this are shuffled by plain Fisher–Yates.
 const SCATTER_FROM: u64 = 1 << 16;
-/// Buckets hold about `2^BUCKET_SHIFT` indices.
-const BUCKET_SHIFT: u32 = 15;
+/// Buckets hold about `2^BUCKET_SHIFT` indices (1 MiB of `u32`: cache-resident while they
+/// are shuffled).
+const BUCKET_SHIFT: u32 = 18;
+/// At most `2^MAX_BUCKET_BITS` buckets (few enough write streams for the scatter).
+const MAX_BUCKET_BITS: u32 = 9;
 
 /// Uniform permutation of `0..n` by scatter shuffle, from generator `r`.
 fn scatter_shuffle<T: Index>(n: u64, r: &mut impl Rng) -> Vec<T> {
     scatter_shuffle_with(n, r, SCATTER_FROM, BUCKET_SHIFT)
+}
+
+/// Bucket ids of `bits` bits, several taken from each 64-bit draw.
+struct BucketDraws {
+    g: Xoshiro256PlusPlus,
+    bits: u32,
+    word: u64,
+    left: u32,
+}
+
+impl BucketDraws {
+    fn new(seed: u64, bits: u32) -> Self {
+        BucketDraws {
+            g: Xoshiro256PlusPlus::seed_from_u64(seed),
+            bits,
+            word: 0,
+            left: 0,
+        }
+    }
+
+    #[inline]
+    fn next(&mut self) -> usize {
+        if self.left < self.bits {
+            self.word = self.g.next_u64();
+            self.left = 64;
+        }
+        let b = (self.word & ((1 << self.bits) - 1)) as usize;
+        self.word >>= self.bits;
+        self.left -= self.bits;
+        b
+    }
 }
 
 fn scatter_shuffle_with<T: Index>(n: u64, r: &mut impl Rng, from: u64, shift: u32) -> Vec<T> {
@@ -141,29 +204,24 @@ fn scatter_shuffle_with<T: Index>(n: u64, r: &mut impl Rng, from: u64, shift: u3
         fisher_yates(&mut v, r);
         return v;
     }
-    // About 2^shift indices per bucket, at most 2^14 buckets.
-    let bits = ((n >> shift).max(2).ilog2() + 1).min(14);
+    let bits = ((n >> shift).max(2).ilog2() + 1).min(MAX_BUCKET_BITS);
     let k = 1usize << bits;
     // Bucket draws come from a generator seeded from `r`, run twice (count, then scatter), so
     // no per-index bucket array is stored.
     let bucket_seed = r.next_u64();
-    let draws = || {
-        let mut g = Xoshiro256PlusPlus::seed_from_u64(bucket_seed);
-        move || (g.next_u64() >> (64 - bits)) as usize
-    };
     let mut counts = vec![0usize; k + 1];
-    let mut draw = draws();
+    let mut draw = BucketDraws::new(bucket_seed, bits);
     for _ in 0..n {
-        counts[draw() + 1] += 1;
+        counts[draw.next() + 1] += 1;
     }
     for b in 0..k {
         counts[b + 1] += counts[b];
     }
     let mut out: Vec<T> = vec![T::default(); n as usize];
     let mut next = counts.clone();
-    let mut draw = draws();
+    let mut draw = BucketDraws::new(bucket_seed, bits);
     for i in 0..n {
-        let b = draw();
+        let b = draw.next();
         out[next[b]] = T::from_u64(i);
         next[b] += 1;
     }
@@ -204,6 +262,21 @@ fn chunk_plan(c: u64, io: u64, n: u64, seed: u64, epoch: u64) -> (Permutation, V
     (chunk_order, starts)
 }
 
+/// The chunked-shuffle order of `0..n`, written straight into the index type.
+fn chunked<T: Index>(c: u64, io: u64, n: u64, seed: u64, epoch: u64) -> Vec<T> {
+    let (chunk_order, starts) = chunk_plan(c, io, n, seed, epoch);
+    let mut out: Vec<T> = Vec::with_capacity(n as usize);
+    for k in 0..chunk_order.len() {
+        let ch = chunk_order.get(k);
+        out.extend((ch * c..((ch + 1) * c).min(n)).map(T::from_u64));
+    }
+    for (j, w) in starts.windows(2).enumerate() {
+        let batch = &mut out[w[0] as usize..w[1] as usize];
+        fisher_yates(batch, &mut rng(seed, stream::IO_BATCH, epoch, j as u64));
+    }
+    out
+}
+
 /// The IO batches of an epoch as ranges of global positions (the rows of IO batch `j` are
 /// the permutation's values at those positions). Empty for orders other than
 /// [`Order::Chunked`].
@@ -237,20 +310,10 @@ pub fn epoch_order(order: &Order, n: u64, seed: u64, epoch: u64) -> Result<Permu
             shuffle_chunk_size: c,
             io_batch_size: io,
         } => {
-            let mut out: Vec<u64> = Vec::with_capacity(n as usize);
-            let (chunk_order, starts) = chunk_plan(c, io, n, seed, epoch);
-            for k in 0..chunk_order.len() {
-                let ch = chunk_order.get(k);
-                out.extend(ch * c..((ch + 1) * c).min(n));
-            }
-            for (j, w) in starts.windows(2).enumerate() {
-                let batch = &mut out[w[0] as usize..w[1] as usize];
-                fisher_yates(batch, &mut rng(seed, stream::IO_BATCH, epoch, j as u64));
-            }
             if n <= u32::MAX as u64 + 1 {
-                Permutation::U32(out.into_iter().map(|x| x as u32).collect())
+                Permutation::U32(chunked::<u32>(c, io, n, seed, epoch))
             } else {
-                Permutation::U64(out)
+                Permutation::U64(chunked::<u64>(c, io, n, seed, epoch))
             }
         }
     })

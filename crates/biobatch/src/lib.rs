@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | `biobatch-core` | [`core`] | arrays, the Kipoi batch tree, array schemas, genomic ranges |
 //! | `biobatch-formats` | [`formats`] | FASTA (+.fai, bgzip), BED / narrowPeak, bigWig |
+//! | `biobatch-sampling` | [`sampling`] | deterministic, resumable, partitioned index plans |
 //!
 //! # Feature flags
 //!
@@ -17,6 +18,9 @@
 //! - `bed` *(default)*: BED3–BED6 and narrowPeak.
 //! - `bigwig` *(default)*: bigWig reading (batched windows) and writing.
 //! - `arrow`: BED / narrowPeak records as Arrow record batches.
+//!
+//! Sampling:
+//! - `sampling` *(default)*: shuffles, partitions, splits, mixtures, weighted sampling, cursors.
 //!
 //! Tools:
 //! - `cli` *(default)*: the `biobatch` binary.
@@ -38,6 +42,9 @@
 pub use biobatch_core as core;
 #[doc(inline)]
 pub use biobatch_formats as formats;
+#[cfg(feature = "sampling")]
+#[doc(inline)]
+pub use biobatch_sampling as sampling;
 
 /// The README's Rust example, compiled as a doctest so that it stays true.
 #[cfg(doctest)]
