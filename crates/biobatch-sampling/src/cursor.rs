@@ -70,6 +70,67 @@ impl FromStr for Cursor {
     }
 }
 
+/// What identifies a plan's stream: its seed, the random-stream version of its kind and the
+/// fingerprint of its settings. Plans hand out and check cursors through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StreamId {
+    /// The seed.
+    pub seed: u64,
+    /// The plan kind's `STREAM_VERSION`.
+    pub version: u32,
+    /// [`Fingerprint`] of the plan's settings.
+    pub fingerprint: u64,
+}
+
+impl StreamId {
+    /// The cursor for `(epoch, position)`.
+    pub fn cursor(&self, epoch: u64, position: u64) -> Cursor {
+        Cursor {
+            seed: self.seed,
+            epoch,
+            position,
+            stream_version: self.version,
+            fingerprint: self.fingerprint,
+        }
+    }
+
+    /// Checks `c` against this stream and returns the `(epoch, position)` to continue at, for
+    /// epochs of `len` positions; a cursor at the end of an epoch continues at the start of
+    /// the next.
+    pub fn resume(&self, c: &Cursor, len: u64) -> Result<(u64, u64)> {
+        if c.stream_version != self.version {
+            return Err(Error::CursorMismatch {
+                what: "stream version",
+                cursor: c.stream_version.to_string(),
+                plan: self.version.to_string(),
+            });
+        }
+        if c.seed != self.seed {
+            return Err(Error::CursorMismatch {
+                what: "seed",
+                cursor: c.seed.to_string(),
+                plan: self.seed.to_string(),
+            });
+        }
+        if c.fingerprint != self.fingerprint {
+            return Err(Error::CursorMismatch {
+                what: "settings fingerprint",
+                cursor: format!("{:016x}", c.fingerprint),
+                plan: format!("{:016x}", self.fingerprint),
+            });
+        }
+        match c.position.cmp(&len) {
+            std::cmp::Ordering::Less => Ok((c.epoch, c.position)),
+            std::cmp::Ordering::Equal => Ok((c.epoch + 1, 0)),
+            std::cmp::Ordering::Greater => Err(Error::OutOfRange {
+                epoch: c.epoch,
+                position: c.position,
+                len,
+            }),
+        }
+    }
+}
+
 /// A stable 64-bit hash of a plan's settings, fed field by field.
 ///
 /// Stable across runs, platforms and Rust versions (no `std::hash`): a cursor written today
@@ -107,6 +168,14 @@ impl Fingerprint {
     /// The hash value.
     pub fn value(self) -> u64 {
         self.0
+    }
+
+    /// Mixes in a rank partition.
+    pub fn partition(self, p: &crate::Partition) -> Self {
+        self.u64(p.rank)
+            .u64(p.world_size)
+            .u64(p.policy as u64)
+            .u64(p.layout as u64)
     }
 }
 

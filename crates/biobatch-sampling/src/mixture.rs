@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cursor::{Cursor, Fingerprint};
+use crate::cursor::{Cursor, Fingerprint, StreamId};
 use crate::order::{Permutation, shuffled};
 use crate::partition::Partition;
 use crate::rng::{below, rng, stream};
-use crate::sampler::{Augment, Sample, Source, check_cursor, normalise, resolve_seed};
+use crate::sampler::{Augment, Sample, Source, resolve_seed};
 use crate::{Error, Result};
 
 /// Settings of a [`Mixture`].
@@ -93,10 +93,7 @@ impl Mixture {
                     .f64(r)
                     .u64(config.shuffle as u64),
             )
-            .u64(p.rank)
-            .u64(p.world_size)
-            .u64(p.policy as u64)
-            .u64(p.layout as u64);
+            .partition(p);
         Ok(Mixture {
             n_peaks,
             n_negatives,
@@ -169,21 +166,23 @@ impl Mixture {
         })
     }
 
-    /// The cursor for `(epoch, position)` of this rank's stream.
-    pub fn cursor(&self, epoch: u64, position: u64) -> Cursor {
-        Cursor {
+    /// The stream identity (seed, version, fingerprint).
+    pub fn stream(&self) -> StreamId {
+        StreamId {
             seed: self.seed,
-            epoch,
-            position,
-            stream_version: Self::STREAM_VERSION,
+            version: Self::STREAM_VERSION,
             fingerprint: self.fingerprint,
         }
     }
 
+    /// The cursor for `(epoch, position)` of this rank's stream.
+    pub fn cursor(&self, epoch: u64, position: u64) -> Cursor {
+        self.stream().cursor(epoch, position)
+    }
+
     /// Checks a cursor and returns where to continue.
     pub fn resume(&self, cursor: &Cursor) -> Result<(u64, u64)> {
-        check_cursor(cursor, self.seed, Self::STREAM_VERSION, self.fingerprint)?;
-        normalise(cursor, self.len())
+        self.stream().resume(cursor, self.len())
     }
 }
 

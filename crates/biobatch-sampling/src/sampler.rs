@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rand_core::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::cursor::{Cursor, Fingerprint};
+use crate::cursor::{Cursor, Fingerprint, StreamId};
 use crate::order::{Order, Permutation, epoch_order};
 use crate::partition::Partition;
 use crate::rng::{below, rng, stream};
@@ -211,59 +211,24 @@ impl Sampler {
         })
     }
 
-    /// The cursor for `(epoch, position)` of this rank's stream.
-    pub fn cursor(&self, epoch: u64, position: u64) -> Cursor {
-        Cursor {
+    /// The stream identity (seed, version, fingerprint).
+    pub fn stream(&self) -> StreamId {
+        StreamId {
             seed: self.seed,
-            epoch,
-            position,
-            stream_version: Self::STREAM_VERSION,
+            version: Self::STREAM_VERSION,
             fingerprint: self.fingerprint,
         }
+    }
+
+    /// The cursor for `(epoch, position)` of this rank's stream.
+    pub fn cursor(&self, epoch: u64, position: u64) -> Cursor {
+        self.stream().cursor(epoch, position)
     }
 
     /// Checks a cursor against this plan and returns the `(epoch, position)` to continue at;
     /// a cursor at the end of an epoch continues at the start of the next.
     pub fn resume(&self, cursor: &Cursor) -> Result<(u64, u64)> {
-        check_cursor(cursor, self.seed, Self::STREAM_VERSION, self.fingerprint)?;
-        normalise(cursor, self.len())
-    }
-}
-
-pub(crate) fn check_cursor(c: &Cursor, seed: u64, version: u32, fingerprint: u64) -> Result<()> {
-    if c.stream_version != version {
-        return Err(Error::CursorMismatch {
-            what: "stream version",
-            cursor: c.stream_version.to_string(),
-            plan: version.to_string(),
-        });
-    }
-    if c.seed != seed {
-        return Err(Error::CursorMismatch {
-            what: "seed",
-            cursor: c.seed.to_string(),
-            plan: seed.to_string(),
-        });
-    }
-    if c.fingerprint != fingerprint {
-        return Err(Error::CursorMismatch {
-            what: "settings fingerprint",
-            cursor: format!("{:016x}", c.fingerprint),
-            plan: format!("{fingerprint:016x}"),
-        });
-    }
-    Ok(())
-}
-
-pub(crate) fn normalise(c: &Cursor, len: u64) -> Result<(u64, u64)> {
-    match c.position.cmp(&len) {
-        std::cmp::Ordering::Less => Ok((c.epoch, c.position)),
-        std::cmp::Ordering::Equal => Ok((c.epoch + 1, 0)),
-        std::cmp::Ordering::Greater => Err(Error::OutOfRange {
-            epoch: c.epoch,
-            position: c.position,
-            len,
-        }),
+        self.stream().resume(cursor, self.len())
     }
 }
 

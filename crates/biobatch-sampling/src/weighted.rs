@@ -6,10 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cursor::{Cursor, Fingerprint};
+use crate::cursor::{Cursor, Fingerprint, StreamId};
 use crate::partition::Partition;
 use crate::rng::{below, rng, stream, unit_f64};
-use crate::sampler::{Sample, Source, check_cursor, normalise, resolve_seed};
+use crate::sampler::{Sample, Source, resolve_seed};
 use crate::{Error, Result};
 
 /// Settings of a [`Weighted`] plan.
@@ -74,10 +74,7 @@ impl Weighted {
             .iter()
             .fold(Fingerprint::new("weighted").u64(n as u64), |f, &w| f.f64(w))
             .u64(config.epoch_len)
-            .u64(p.rank)
-            .u64(p.world_size)
-            .u64(p.policy as u64)
-            .u64(p.layout as u64);
+            .partition(p);
         Ok(Weighted {
             prob,
             alias,
@@ -129,21 +126,23 @@ impl Weighted {
         }
     }
 
-    /// The cursor for `(epoch, position)`.
-    pub fn cursor(&self, epoch: u64, position: u64) -> Cursor {
-        Cursor {
+    /// The stream identity (seed, version, fingerprint).
+    pub fn stream(&self) -> StreamId {
+        StreamId {
             seed: self.seed,
-            epoch,
-            position,
-            stream_version: Self::STREAM_VERSION,
+            version: Self::STREAM_VERSION,
             fingerprint: self.fingerprint,
         }
     }
 
+    /// The cursor for `(epoch, position)` of this rank's stream.
+    pub fn cursor(&self, epoch: u64, position: u64) -> Cursor {
+        self.stream().cursor(epoch, position)
+    }
+
     /// Checks a cursor and returns where to continue.
     pub fn resume(&self, cursor: &Cursor) -> Result<(u64, u64)> {
-        check_cursor(cursor, self.seed, Self::STREAM_VERSION, self.fingerprint)?;
-        normalise(cursor, self.len())
+        self.stream().resume(cursor, self.len())
     }
 }
 
