@@ -1,6 +1,8 @@
 //! `cargo xtask bench sampling`: plan construction, iteration and cursor restore.
 
-use biobatch_sampling::{Augment, Cursor, Mixture, MixtureConfig, Order, Sampler, SamplerConfig};
+use biobatch_sampling::{
+    Augment, Cursor, Mixture, MixtureConfig, Order, Plan, Sampler, SamplerConfig,
+};
 use serde_json::{Value, json};
 
 use crate::{Case, report, time};

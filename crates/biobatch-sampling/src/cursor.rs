@@ -70,6 +70,27 @@ impl FromStr for Cursor {
     }
 }
 
+/// What every plan kind offers: its stream identity, its length per epoch, and from those
+/// the cursor protocol.
+pub trait Plan {
+    /// Seed, stream version and settings fingerprint.
+    fn stream(&self) -> StreamId;
+
+    /// Positions of this rank per epoch.
+    fn positions(&self) -> u64;
+
+    /// The cursor for `(epoch, position)` of this rank's stream.
+    fn cursor(&self, epoch: u64, position: u64) -> Cursor {
+        self.stream().cursor(epoch, position)
+    }
+
+    /// Checks a cursor against this plan and returns the `(epoch, position)` to continue at;
+    /// a cursor at the end of an epoch continues at the start of the next.
+    fn resume(&self, cursor: &Cursor) -> Result<(u64, u64)> {
+        self.stream().resume(cursor, self.positions())
+    }
+}
+
 /// What identifies a plan's stream: its seed, the random-stream version of its kind and the
 /// fingerprint of its settings. Plans hand out and check cursors through it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

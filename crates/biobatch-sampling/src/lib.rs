@@ -28,7 +28,7 @@
 //! # Examples
 //!
 //! ```
-//! use biobatch_sampling::{Order, Partition, Policy, Layout, Sampler, SamplerConfig};
+//! use biobatch_sampling::{Order, Partition, Plan, Policy, Layout, Sampler, SamplerConfig};
 //!
 //! // Rank 1 of 4, shuffled, resuming from a saved cursor.
 //! let cfg = SamplerConfig {
@@ -59,7 +59,7 @@ mod split;
 mod weighted;
 
 pub use buffer::ShuffleBuffer;
-pub use cursor::{Cursor, Fingerprint, StreamId};
+pub use cursor::{Cursor, Fingerprint, Plan, StreamId};
 pub use error::{Error, Result};
 pub use mixture::{Mixture, MixtureConfig, MixtureEpoch};
 pub use order::{Order, Permutation, epoch_order, io_batches, shuffled};

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cursor::{Cursor, Fingerprint, StreamId};
+use crate::cursor::{Fingerprint, Plan, StreamId};
 use crate::order::{Permutation, shuffled};
 use crate::partition::Partition;
 use crate::rng::{below, rng, stream};
@@ -165,9 +165,10 @@ impl Mixture {
             partition: self.config.partition,
         })
     }
+}
 
-    /// The stream identity (seed, version, fingerprint).
-    pub fn stream(&self) -> StreamId {
+impl Plan for Mixture {
+    fn stream(&self) -> StreamId {
         StreamId {
             seed: self.seed,
             version: Self::STREAM_VERSION,
@@ -175,14 +176,8 @@ impl Mixture {
         }
     }
 
-    /// The cursor for `(epoch, position)` of this rank's stream.
-    pub fn cursor(&self, epoch: u64, position: u64) -> Cursor {
-        self.stream().cursor(epoch, position)
-    }
-
-    /// Checks a cursor and returns where to continue.
-    pub fn resume(&self, cursor: &Cursor) -> Result<(u64, u64)> {
-        self.stream().resume(cursor, self.len())
+    fn positions(&self) -> u64 {
+        self.len()
     }
 }
 

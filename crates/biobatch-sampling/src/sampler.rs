@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rand_core::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::cursor::{Cursor, Fingerprint, StreamId};
+use crate::cursor::{Fingerprint, Plan, StreamId};
 use crate::order::{Order, Permutation, epoch_order};
 use crate::partition::Partition;
 use crate::rng::{below, rng, stream};
@@ -210,9 +210,10 @@ impl Sampler {
             partition: self.config.partition,
         })
     }
+}
 
-    /// The stream identity (seed, version, fingerprint).
-    pub fn stream(&self) -> StreamId {
+impl Plan for Sampler {
+    fn stream(&self) -> StreamId {
         StreamId {
             seed: self.seed,
             version: Self::STREAM_VERSION,
@@ -220,15 +221,8 @@ impl Sampler {
         }
     }
 
-    /// The cursor for `(epoch, position)` of this rank's stream.
-    pub fn cursor(&self, epoch: u64, position: u64) -> Cursor {
-        self.stream().cursor(epoch, position)
-    }
-
-    /// Checks a cursor against this plan and returns the `(epoch, position)` to continue at;
-    /// a cursor at the end of an epoch continues at the start of the next.
-    pub fn resume(&self, cursor: &Cursor) -> Result<(u64, u64)> {
-        self.stream().resume(cursor, self.len())
+    fn positions(&self) -> u64 {
+        self.len()
     }
 }
 
@@ -315,6 +309,7 @@ impl EpochSampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Cursor;
     use crate::partition::{Layout, Policy};
     use proptest::prelude::*;
 

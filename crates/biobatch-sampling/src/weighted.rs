@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cursor::{Cursor, Fingerprint, StreamId};
+use crate::cursor::{Fingerprint, Plan, StreamId};
 use crate::partition::Partition;
 use crate::rng::{below, rng, stream, unit_f64};
 use crate::sampler::{Sample, Source, resolve_seed};
@@ -125,9 +125,10 @@ impl Weighted {
             reverse_complement: false,
         }
     }
+}
 
-    /// The stream identity (seed, version, fingerprint).
-    pub fn stream(&self) -> StreamId {
+impl Plan for Weighted {
+    fn stream(&self) -> StreamId {
         StreamId {
             seed: self.seed,
             version: Self::STREAM_VERSION,
@@ -135,14 +136,8 @@ impl Weighted {
         }
     }
 
-    /// The cursor for `(epoch, position)` of this rank's stream.
-    pub fn cursor(&self, epoch: u64, position: u64) -> Cursor {
-        self.stream().cursor(epoch, position)
-    }
-
-    /// Checks a cursor and returns where to continue.
-    pub fn resume(&self, cursor: &Cursor) -> Result<(u64, u64)> {
-        self.stream().resume(cursor, self.len())
+    fn positions(&self) -> u64 {
+        self.len()
     }
 }
 
