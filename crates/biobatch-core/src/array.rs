@@ -374,6 +374,31 @@ impl Array {
         Ok(())
     }
 
+    /// Sets the length of the first axis to `rows`, keeping the allocation: shrinking drops
+    /// trailing rows, growing appends default rows (no allocation while within the capacity
+    /// the buffer once had). Lets a pooled batch buffer hold a short last batch and be reused.
+    pub fn set_rows(&mut self, rows: usize) -> Result<()> {
+        if self.shape.is_empty() {
+            return Err(Error::Invalid(
+                "a 0-dimensional array has no rows".to_string(),
+            ));
+        }
+        let n = rows * self.row_len();
+        match &mut self.data {
+            Data::Bool(v) => v.resize(n, false),
+            Data::U8(v) => v.resize(n, 0),
+            Data::I8(v) => v.resize(n, 0),
+            Data::I32(v) => v.resize(n, 0),
+            Data::I64(v) => v.resize(n, 0),
+            Data::F16(v) => v.resize(n, f16::ZERO),
+            Data::F32(v) => v.resize(n, 0.0),
+            Data::F64(v) => v.resize(n, 0.0),
+            Data::Str(v) => v.resize(n, String::new()),
+        }
+        self.shape[0] = rows;
+        Ok(())
+    }
+
     /// Elements per entry of the first axis.
     pub fn row_len(&self) -> usize {
         numel(self.shape.get(1..).unwrap_or(&[]))
@@ -477,6 +502,19 @@ mod tests {
         assert_eq!(s.shape(), &[2, 2]);
         assert_eq!(s.as_slice::<String>().unwrap(), &["c", "d", "e", "f"]);
         assert!(a.slice_rows(3..5).is_err());
+    }
+
+    #[test]
+    fn set_rows_keeps_the_allocation() {
+        let mut a = Array::new(vec![4, 3], (0..12i32).collect::<Vec<_>>()).unwrap();
+        let ptr = a.as_slice::<i32>().unwrap().as_ptr();
+        a.set_rows(2).unwrap();
+        assert_eq!(a.shape(), &[2, 3]);
+        assert_eq!(a.as_slice::<i32>().unwrap(), &[0, 1, 2, 3, 4, 5]);
+        a.set_rows(4).unwrap();
+        assert_eq!(a.as_slice::<i32>().unwrap()[6..], [0; 6]);
+        assert_eq!(a.as_slice::<i32>().unwrap().as_ptr(), ptr);
+        assert!(Array::scalar(1u8).set_rows(1).is_err());
     }
 
     #[test]

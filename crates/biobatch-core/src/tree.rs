@@ -222,6 +222,25 @@ impl Batch {
         out
     }
 
+    /// Sets the first-axis length of every leaf (see [`Array::set_rows`]).
+    pub fn set_rows(&mut self, rows: usize) -> Result<()> {
+        fn walk(node: &mut Node, rows: usize) -> Result<()> {
+            match node {
+                Node::Array(a) => a.set_rows(rows),
+                Node::Map(m) => m.values_mut().try_for_each(|n| walk(n, rows)),
+                Node::List(l) => l.iter_mut().try_for_each(|n| walk(n, rows)),
+            }
+        }
+        walk(&mut self.inputs, rows)?;
+        if let Some(t) = &mut self.targets {
+            walk(t, rows)?;
+        }
+        if let Some(m) = &mut self.metadata {
+            walk(m, rows)?;
+        }
+        Ok(())
+    }
+
     /// Total payload bytes of all leaves.
     pub fn nbytes(&self) -> usize {
         self.leaves().iter().map(|(_, a)| a.nbytes()).sum()

@@ -70,14 +70,26 @@ impl FromStr for Cursor {
     }
 }
 
-/// What every plan kind offers: its stream identity, its length per epoch, and from those
-/// the cursor protocol.
-pub trait Plan {
+/// One materialised epoch of a plan: O(1) access to any position of this rank's stream.
+pub trait EpochPlan: Send + Sync {
+    /// Positions of this rank in the epoch.
+    fn positions(&self) -> u64;
+
+    /// The sample at position `p` (`p < positions()`).
+    fn sample(&self, p: u64) -> crate::Sample;
+}
+
+/// What every plan kind offers: its stream identity, its length per epoch, its epochs, and
+/// from those the cursor protocol.
+pub trait Plan: Send + Sync {
     /// Seed, stream version and settings fingerprint.
     fn stream(&self) -> StreamId;
 
     /// Positions of this rank per epoch.
     fn positions(&self) -> u64;
+
+    /// Epoch `epoch`, materialised once and shareable between workers.
+    fn epoch_plan(&self, epoch: u64) -> Result<std::sync::Arc<dyn EpochPlan>>;
 
     /// The cursor for `(epoch, position)` of this rank's stream.
     fn cursor(&self, epoch: u64, position: u64) -> Cursor {

@@ -59,7 +59,7 @@ mod split;
 mod weighted;
 
 pub use buffer::ShuffleBuffer;
-pub use cursor::{Cursor, Fingerprint, Plan, StreamId};
+pub use cursor::{Cursor, EpochPlan, Fingerprint, Plan, StreamId};
 pub use error::{Error, Result};
 pub use mixture::{Mixture, MixtureConfig, MixtureEpoch};
 pub use order::{Order, Permutation, epoch_order, io_batches, shuffled};

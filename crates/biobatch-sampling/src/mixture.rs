@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cursor::{Fingerprint, Plan, StreamId};
+use crate::cursor::{EpochPlan, Fingerprint, Plan, StreamId};
 use crate::order::{Permutation, shuffled};
 use crate::partition::Partition;
 use crate::rng::{below, rng, stream};
@@ -178,6 +178,20 @@ impl Plan for Mixture {
 
     fn positions(&self) -> u64 {
         self.len()
+    }
+
+    fn epoch_plan(&self, epoch: u64) -> Result<Arc<dyn EpochPlan>> {
+        Ok(Arc::new(self.epoch(epoch)?))
+    }
+}
+
+impl EpochPlan for MixtureEpoch {
+    fn positions(&self) -> u64 {
+        self.len()
+    }
+
+    fn sample(&self, p: u64) -> Sample {
+        self.get(p)
     }
 }
 

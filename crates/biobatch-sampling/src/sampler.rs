@@ -5,7 +5,7 @@ use std::sync::Arc;
 use rand_core::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::cursor::{Fingerprint, Plan, StreamId};
+use crate::cursor::{EpochPlan, Fingerprint, Plan, StreamId};
 use crate::order::{Order, Permutation, epoch_order};
 use crate::partition::Partition;
 use crate::rng::{below, rng, stream};
@@ -223,6 +223,20 @@ impl Plan for Sampler {
 
     fn positions(&self) -> u64 {
         self.len()
+    }
+
+    fn epoch_plan(&self, epoch: u64) -> Result<Arc<dyn EpochPlan>> {
+        Ok(Arc::new(self.epoch(epoch)?))
+    }
+}
+
+impl EpochPlan for EpochSampler {
+    fn positions(&self) -> u64 {
+        self.len()
+    }
+
+    fn sample(&self, p: u64) -> Sample {
+        self.get(p)
     }
 }
 

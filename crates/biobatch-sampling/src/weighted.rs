@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cursor::{Fingerprint, Plan, StreamId};
+use crate::cursor::{EpochPlan, Fingerprint, Plan, StreamId};
 use crate::partition::Partition;
 use crate::rng::{below, rng, stream, unit_f64};
 use crate::sampler::{Sample, Source, resolve_seed};
@@ -138,6 +138,30 @@ impl Plan for Weighted {
 
     fn positions(&self) -> u64 {
         self.len()
+    }
+
+    fn epoch_plan(&self, epoch: u64) -> Result<std::sync::Arc<dyn EpochPlan>> {
+        Ok(std::sync::Arc::new(WeightedEpoch {
+            plan: self.clone(),
+            epoch,
+        }))
+    }
+}
+
+/// One epoch of a [`Weighted`] plan (draws are computed per position; nothing is stored).
+#[derive(Debug, Clone)]
+struct WeightedEpoch {
+    plan: Weighted,
+    epoch: u64,
+}
+
+impl EpochPlan for WeightedEpoch {
+    fn positions(&self) -> u64 {
+        self.plan.len()
+    }
+
+    fn sample(&self, p: u64) -> Sample {
+        self.plan.get(self.epoch, p)
     }
 }
 

@@ -1,0 +1,59 @@
+//! The loader runtime: the Kipoi dataloader contract in Rust, run by worker threads that
+//! compute whole batches by index, with ordered, bounded prefetch.
+//!
+//! ```text
+//! Plan (biobatch-sampling) ── epoch e ──► batch b = positions b·B..(b+1)·B ──► Samples
+//!                                                   │
+//!   workers (k = 0..K) take batch indices ─► BatchDataset::fill(samples, pooled buffer)
+//!                                                   │
+//!   reorder stage ─► batches in plan order ─► LoadedBatch (buffer back to the pool on drop)
+//! ```
+//!
+//! - Content depends only on `(plan, epoch, batch index)`: the stream is identical for 0
+//!   (inline), 1 or many workers, and [`Loader::resume`] from a [`Cursor`] continues exactly.
+//! - At most `prefetch` batches are in flight; buffers come from a pool, so steady state
+//!   allocates no batch buffers.
+//! - A dataset error or panic in a worker surfaces as an `Err` from the iterator with the
+//!   epoch and batch index; the iterator then ends and joins its threads. Dropping the
+//!   iterator mid-epoch drains the queue and joins the workers.
+//! - [`LoaderStats`]: batches, samples, bytes, the consumer's wait ("stall") time and the
+//!   workers' busy time; a summary line is logged at the end of each epoch.
+//!
+//! Dataset kinds ([`dataset`]): [`BatchDataset`] (fills batches: the fast path),
+//! [`Dataset`] + [`Collated`] (samples, collated by Kipoi's rules: [`collate`]), [`Preloaded`]
+//! (everything in memory), and iterator / generator kinds ([`stream`]).
+//!
+//! # Examples
+//!
+//! ```
+//! use biobatch_core::{Array, Batch, Node};
+//! use biobatch_loader::{Loader, LoaderConfig, Preloaded};
+//! use biobatch_sampling::{Order, Sampler, SamplerConfig};
+//!
+//! let x: Vec<f32> = (0..100 * 3).map(|v| v as f32).collect();
+//! let data = Preloaded::new(Batch::new(Node::from_iter([("x", Array::new(vec![100, 3], x)?)])))?;
+//! let plan = Sampler::new(100, SamplerConfig { seed: Some(1), order: Order::Shuffle, ..Default::default() })?;
+//! let loader = Loader::new(data, plan, LoaderConfig { batch_size: 32, num_workers: 2, ..Default::default() })?;
+//! let mut rows = 0;
+//! for batch in loader.epoch(0)? {
+//!     rows += batch?.array("inputs/x")?.shape()[0];
+//! }
+//! assert_eq!(rows, 100);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Cursor`]: biobatch_sampling::Cursor
+#![warn(missing_docs)]
+
+mod collate;
+pub mod dataset;
+mod error;
+mod runtime;
+mod stats;
+pub mod stream;
+
+pub use collate::collate;
+pub use dataset::{BatchDataset, Collated, Dataset, Preloaded};
+pub use error::{BoxError, Error, Result};
+pub use runtime::{Batches, LoadedBatch, Loader, LoaderConfig};
+pub use stats::LoaderStats;

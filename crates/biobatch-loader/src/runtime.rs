@@ -1,0 +1,510 @@
+//! The loader: worker threads compute whole batches by index, a reorder stage yields them in
+//! plan order, prefetch is bounded, buffers come from a pool.
+
+use std::collections::BTreeMap;
+use std::ops::{Deref, DerefMut};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use biobatch_core::Batch;
+use biobatch_sampling::{Cursor, EpochPlan, Plan, Sample, batch_positions, num_batches};
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::dataset::BatchDataset;
+use crate::stats::LoaderStats;
+use crate::{Error, Result};
+
+/// Loader settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoaderConfig {
+    /// Samples per batch.
+    pub batch_size: usize,
+    /// Worker threads; 0 computes batches inline on the consumer's thread.
+    pub num_workers: usize,
+    /// Batches in flight at most (requested but not yet consumed).
+    pub prefetch: usize,
+    /// Drop a last batch shorter than `batch_size`.
+    pub drop_last: bool,
+}
+
+impl Default for LoaderConfig {
+    fn default() -> Self {
+        LoaderConfig {
+            batch_size: 32,
+            num_workers: 2,
+            prefetch: 4,
+            drop_last: false,
+        }
+    }
+}
+
+/// Batch buffers returned by consumers, handed out again to workers.
+#[derive(Default)]
+struct Pool {
+    free: Mutex<Vec<Batch>>,
+}
+
+impl Pool {
+    fn take(&self) -> Option<Batch> {
+        self.free.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    }
+
+    fn give(&self, b: Batch) {
+        self.free.lock().unwrap_or_else(|p| p.into_inner()).push(b);
+    }
+}
+
+/// Runs a [`BatchDataset`] over a sampling [`Plan`].
+///
+/// The batch with index `b` of epoch `e` always holds positions `b·B .. (b+1)·B` of the plan's
+/// epoch, whichever thread computed it, so the stream is identical for any `num_workers`.
+pub struct Loader {
+    dataset: Arc<dyn BatchDataset>,
+    plan: Arc<dyn Plan>,
+    config: LoaderConfig,
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Loader {
+    /// A loader of `dataset` driven by `plan`.
+    pub fn new(
+        dataset: impl BatchDataset,
+        plan: impl Plan + 'static,
+        config: LoaderConfig,
+    ) -> Result<Self> {
+        if config.batch_size == 0 {
+            return Err(Error::Invalid("batch_size must be at least 1".into()));
+        }
+        Ok(Loader {
+            dataset: Arc::new(dataset),
+            plan: Arc::new(plan),
+            config,
+            pool: Arc::new(Pool::default()),
+        })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &LoaderConfig {
+        &self.config
+    }
+
+    /// Batches per epoch.
+    pub fn num_batches(&self) -> u64 {
+        num_batches(
+            self.plan.positions(),
+            self.config.batch_size as u64,
+            self.config.drop_last,
+        )
+    }
+
+    /// Samples per epoch that batches cover.
+    pub fn num_items(&self) -> u64 {
+        if self.config.drop_last {
+            self.num_batches() * self.config.batch_size as u64
+        } else {
+            self.plan.positions()
+        }
+    }
+
+    /// The batches of `epoch`, from the first.
+    pub fn epoch(&self, epoch: u64) -> Result<Batches> {
+        self.start(epoch, 0)
+    }
+
+    /// The batches after `cursor` (which must sit on a batch boundary, as the cursors of
+    /// [`Batches::cursor`] and [`LoadedBatch::cursor_after`] do): exactly the batches an
+    /// uninterrupted run would have produced next.
+    pub fn resume(&self, cursor: &Cursor) -> Result<Batches> {
+        let (epoch, position) = self.plan.resume(cursor)?;
+        let b = self.config.batch_size as u64;
+        if position % b != 0 {
+            return Err(Error::Invalid(format!(
+                "cursor position {position} is not on a batch boundary (batch size {b})"
+            )));
+        }
+        self.start(epoch, position / b)
+    }
+
+    fn start(&self, epoch: u64, first_batch: u64) -> Result<Batches> {
+        let plan = self.plan.epoch_plan(epoch)?;
+        let end = self.num_batches();
+        let mut it = Batches {
+            epoch,
+            next: first_batch.min(end),
+            submitted: first_batch.min(end),
+            end,
+            plan: Arc::clone(&plan),
+            stream_plan: Arc::clone(&self.plan),
+            dataset: Arc::clone(&self.dataset),
+            pool: Arc::clone(&self.pool),
+            config: self.config,
+            jobs: None,
+            job_drain: None,
+            results: None,
+            workers: Vec::new(),
+            pending: BTreeMap::new(),
+            samples: Vec::new(),
+            done: false,
+            stats: LoaderStats::new(self.config.num_workers),
+        };
+        if self.config.num_workers > 0 && it.next < end {
+            let (job_tx, job_rx) = crossbeam_channel::unbounded::<u64>();
+            let (res_tx, res_rx) = crossbeam_channel::unbounded::<Done>();
+            for w in 0..self.config.num_workers {
+                let ctx = WorkerCtx {
+                    worker: w,
+                    epoch,
+                    plan: Arc::clone(&plan),
+                    dataset: Arc::clone(&self.dataset),
+                    pool: Arc::clone(&self.pool),
+                    config: self.config,
+                    jobs: job_rx.clone(),
+                    results: res_tx.clone(),
+                };
+                let handle = std::thread::Builder::new()
+                    .name(format!("biobatch-loader-{w}"))
+                    .spawn(move || ctx.run())
+                    .map_err(|e| Error::Invalid(format!("cannot start a loader thread: {e}")))?;
+                it.workers.push(handle);
+            }
+            it.jobs = Some(job_tx);
+            it.job_drain = Some(job_rx);
+            it.results = Some(res_rx);
+        }
+        Ok(it)
+    }
+}
+
+/// A finished batch (or its failure) from a worker.
+struct Done {
+    index: u64,
+    result: std::result::Result<Batch, Error>,
+    busy: Duration,
+}
+
+struct WorkerCtx {
+    worker: usize,
+    epoch: u64,
+    plan: Arc<dyn EpochPlan>,
+    dataset: Arc<dyn BatchDataset>,
+    pool: Arc<Pool>,
+    config: LoaderConfig,
+    jobs: Receiver<u64>,
+    results: Sender<Done>,
+}
+
+impl WorkerCtx {
+    fn run(self) {
+        let _span = tracing::debug_span!("loader_worker", worker = self.worker, epoch = self.epoch)
+            .entered();
+        let mut samples = Vec::with_capacity(self.config.batch_size);
+        while let Ok(index) = self.jobs.recv() {
+            let t = Instant::now();
+            let result = compute(
+                &*self.plan,
+                &*self.dataset,
+                &self.pool,
+                &self.config,
+                self.epoch,
+                index,
+                &mut samples,
+            );
+            let done = Done {
+                index,
+                result,
+                busy: t.elapsed(),
+            };
+            if self.results.send(done).is_err() {
+                break; // the consumer is gone
+            }
+        }
+    }
+}
+
+/// Computes batch `index` of an epoch into a pooled buffer. Panics in the dataset are caught
+/// and returned as [`Error::Panic`].
+fn compute(
+    plan: &dyn EpochPlan,
+    dataset: &dyn BatchDataset,
+    pool: &Pool,
+    config: &LoaderConfig,
+    epoch: u64,
+    index: u64,
+    samples: &mut Vec<Sample>,
+) -> std::result::Result<Batch, Error> {
+    let _span = tracing::trace_span!("fetch", epoch, batch = index).entered();
+    let positions = batch_positions(index, config.batch_size as u64, plan.positions());
+    samples.clear();
+    samples.extend(positions.map(|p| plan.sample(p)));
+    let outcome = catch_unwind(AssertUnwindSafe(
+        || -> std::result::Result<Batch, crate::error::BoxError> {
+            let mut buf = match pool.take() {
+                Some(b) => b,
+                None => dataset.new_buffer(config.batch_size)?,
+            };
+            if buf.batch_size().ok().flatten() != Some(samples.len()) {
+                buf.set_rows(samples.len())?;
+            }
+            dataset.fill(samples, &mut buf)?;
+            Ok(buf)
+        },
+    ));
+    match outcome {
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(source)) => Err(Error::Batch {
+            epoch,
+            index,
+            source,
+        }),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".to_string());
+            Err(Error::Panic {
+                epoch,
+                index,
+                message,
+            })
+        }
+    }
+}
+
+/// A batch from the loader. Dereferences to the [`Batch`]; dropping it returns the buffer to
+/// the loader's pool (use [`LoadedBatch::into_inner`] to keep it instead).
+pub struct LoadedBatch {
+    batch: Option<Batch>,
+    epoch: u64,
+    index: u64,
+    cursor_after: Cursor,
+    pool: Arc<Pool>,
+}
+
+impl LoadedBatch {
+    /// The epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// The batch index in the epoch.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// The cursor to resume right after this batch.
+    pub fn cursor_after(&self) -> Cursor {
+        self.cursor_after
+    }
+
+    /// Takes the batch out (its buffer is not returned to the pool).
+    pub fn into_inner(mut self) -> Batch {
+        self.batch
+            .take()
+            .unwrap_or_else(|| Batch::new(biobatch_core::Node::map()))
+    }
+}
+
+impl Deref for LoadedBatch {
+    type Target = Batch;
+
+    fn deref(&self) -> &Batch {
+        // `batch` is Some from construction until `into_inner` consumes self.
+        self.batch
+            .as_ref()
+            .expect("a LoadedBatch holds its batch until consumed")
+    }
+}
+
+impl DerefMut for LoadedBatch {
+    fn deref_mut(&mut self) -> &mut Batch {
+        // As in `deref`: only `into_inner`, which consumes self, empties it.
+        self.batch
+            .as_mut()
+            .expect("a LoadedBatch holds its batch until consumed")
+    }
+}
+
+impl Drop for LoadedBatch {
+    fn drop(&mut self) {
+        if let Some(b) = self.batch.take() {
+            self.pool.give(b);
+        }
+    }
+}
+
+impl std::fmt::Debug for LoadedBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedBatch")
+            .field("epoch", &self.epoch)
+            .field("index", &self.index)
+            .finish()
+    }
+}
+
+/// The batches of one epoch, in plan order. Dropping it stops and joins the workers.
+pub struct Batches {
+    epoch: u64,
+    next: u64,
+    submitted: u64,
+    end: u64,
+    plan: Arc<dyn EpochPlan>,
+    stream_plan: Arc<dyn Plan>,
+    dataset: Arc<dyn BatchDataset>,
+    pool: Arc<Pool>,
+    config: LoaderConfig,
+    jobs: Option<Sender<u64>>,
+    /// A handle on the job queue to drain it at shutdown (workers then stop after the batch
+    /// they are computing, not after the whole prefetch window).
+    job_drain: Option<Receiver<u64>>,
+    results: Option<Receiver<Done>>,
+    workers: Vec<JoinHandle<()>>,
+    pending: BTreeMap<u64, Done>,
+    samples: Vec<Sample>,
+    done: bool,
+    stats: LoaderStats,
+}
+
+impl Batches {
+    /// The epoch.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Batches left to yield.
+    pub fn remaining(&self) -> u64 {
+        if self.done { 0 } else { self.end - self.next }
+    }
+
+    /// The cursor to resume at the next batch this iterator would yield.
+    pub fn cursor(&self) -> Cursor {
+        let p = (self.next * self.config.batch_size as u64).min(self.plan.positions());
+        self.stream_plan.cursor(self.epoch, p)
+    }
+
+    /// Throughput and stall accounting so far.
+    pub fn stats(&self) -> &LoaderStats {
+        &self.stats
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(q) = self.job_drain.take() {
+            while q.try_recv().is_ok() {}
+        }
+        self.jobs = None; // workers see a closed channel once the queue is drained
+        if let Some(rx) = &self.results {
+            while rx.try_recv().is_ok() {}
+        }
+        for h in self.workers.drain(..) {
+            let _ = h.join();
+        }
+        self.results = None;
+        if self.stats.batches > 0 {
+            tracing::info!(epoch = self.epoch, "{}", self.stats.summary());
+        }
+    }
+
+    fn finish(
+        &mut self,
+        index: u64,
+        result: std::result::Result<Batch, Error>,
+    ) -> Option<Result<LoadedBatch>> {
+        match result {
+            Ok(batch) => {
+                self.stats.record(&batch);
+                let p = ((index + 1) * self.config.batch_size as u64).min(self.plan.positions());
+                Some(Ok(LoadedBatch {
+                    batch: Some(batch),
+                    epoch: self.epoch,
+                    index,
+                    cursor_after: self.stream_plan.cursor(self.epoch, p),
+                    pool: Arc::clone(&self.pool),
+                }))
+            }
+            Err(e) => {
+                self.done = true;
+                self.shutdown();
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl Iterator for Batches {
+    type Item = Result<LoadedBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        if self.next >= self.end {
+            self.done = true;
+            self.shutdown();
+            return None;
+        }
+        let index = self.next;
+        self.next += 1;
+        let Some(jobs) = &self.jobs else {
+            // Inline: no workers.
+            let t = Instant::now();
+            let result = compute(
+                &*self.plan,
+                &*self.dataset,
+                &self.pool,
+                &self.config,
+                self.epoch,
+                index,
+                &mut self.samples,
+            );
+            self.stats.busy += t.elapsed();
+            return self.finish(index, result);
+        };
+        // Keep up to `prefetch` batches requested beyond the one we need now.
+        let window = self.config.prefetch.max(1) as u64;
+        while self.submitted < self.end && self.submitted < index + window {
+            if jobs.send(self.submitted).is_err() {
+                break;
+            }
+            self.submitted += 1;
+        }
+        let done = loop {
+            if let Some(d) = self.pending.remove(&index) {
+                break d;
+            }
+            let Some(rx) = &self.results else {
+                return self.finish(index, Err(Error::Invalid("loader workers are gone".into())));
+            };
+            let t = Instant::now();
+            match rx.recv() {
+                Ok(d) => {
+                    self.stats.wait += t.elapsed();
+                    self.pending.insert(d.index, d);
+                }
+                Err(_) => {
+                    return self.finish(
+                        index,
+                        Err(Error::Invalid("loader workers exited unexpectedly".into())),
+                    );
+                }
+            }
+        };
+        self.stats.busy += done.busy;
+        self.finish(index, done.result)
+    }
+}
+
+impl Drop for Batches {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
