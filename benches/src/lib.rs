@@ -6,6 +6,7 @@
 //! run in CI; their numbers live in `docs/benchmarks.md` with the command that made them.
 
 pub mod formats;
+pub mod loader;
 pub mod sampling;
 
 use std::time::Instant;

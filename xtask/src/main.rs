@@ -30,7 +30,7 @@ enum Command {
     },
     /// Run a benchmark area and print one JSON line per case.
     Bench {
-        /// Which area: `formats` or `sampling`.
+        /// Which area: `formats`, `sampling` or `loader`.
         area: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -126,7 +126,13 @@ fn main() -> Result<()> {
                     biobatch_benches::sampling::run(&opts, &mut emit)
                         .map_err(anyhow::Error::msg)?;
                 }
-                other => bail!("unknown bench area `{other}` (available: formats, sampling)"),
+                "loader" => {
+                    let opts = biobatch_benches::loader::Options { runs, quick };
+                    biobatch_benches::loader::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
+                }
+                other => {
+                    bail!("unknown bench area `{other}` (available: formats, sampling, loader)")
+                }
             }
         }
         Command::Compare {

@@ -41,6 +41,7 @@ mod array;
 mod dtype;
 mod error;
 mod ranges;
+mod rows;
 mod schema;
 mod tree;
 
@@ -49,5 +50,6 @@ pub use dtype::DType;
 pub use error::{Error, Result};
 pub use half::f16;
 pub use ranges::{GenomicRanges, Strand};
+pub use rows::{RowSource, check_gather_target};
 pub use schema::{ArraySchema, DataSchema, SchemaNode, SpecialType};
 pub use tree::{Batch, Node};

@@ -6,6 +6,7 @@
 //! | [`sequence`] | nucleotide bytes | one-hot (`u8`/`f32`, `[L,4]`/`[4,L]`), reverse complement |
 //! | [`bed`] | BED3–BED6, narrowPeak | records with line-precise errors, gzip |
 //! | [`bigwig`] | bigWig | windows into caller buffers, many windows per call, writer |
+//! | [`npy`] | NumPy `.npy` / `.npz` | memory-mapped arrays, gathered by record |
 //! | [`region`] | `chr:start-end` | samtools-style region strings |
 //!
 //! Everything is 0-based and half-open inside; the `region` parser converts the 1-based,
@@ -41,6 +42,8 @@ pub mod bed;
 pub mod bigwig;
 #[cfg(feature = "fasta")]
 pub mod fasta;
+#[cfg(feature = "npy")]
+pub mod npy;
 
 pub use error::{Error, Result};
 pub use util::{temp_sibling, with_suffix, write_atomic};

@@ -10,7 +10,7 @@
 //! Indexed datasets are driven by a sampling plan: the loader hands them the
 //! [`Sample`]s (record index, jitter, strand) of one batch.
 
-use biobatch_core::{Array, Batch, Data, Node};
+use biobatch_core::{Array, Batch, Node, RowSource};
 use biobatch_sampling::Sample;
 
 use crate::collate::collate;
@@ -110,39 +110,10 @@ fn empty_like(node: &Node, rows: usize) -> Node {
     }
 }
 
-macro_rules! gather {
-    ($src:expr, $dst:expr, $rows:expr, $w:expr, $($variant:ident),*) => {
-        match ($src, $dst) {
-            $((Data::$variant(s), Data::$variant(d)) => {
-                for (i, smp) in $rows.iter().enumerate() {
-                    let r = smp.index as usize;
-                    d[i * $w..(i + 1) * $w].clone_from_slice(&s[r * $w..(r + 1) * $w]);
-                }
-            })*
-            _ => return Err("preloaded buffer does not match the data's dtype".into()),
-        }
-    };
-}
-
 fn gather(src: &Node, dst: &mut Node, rows: &[Sample]) -> std::result::Result<(), BoxError> {
     match (src, dst) {
         (Node::Array(s), Node::Array(d)) => {
-            let w = s.row_len();
-            gather!(
-                s.data(),
-                d.data_mut(),
-                rows,
-                w,
-                Bool,
-                U8,
-                I8,
-                I32,
-                I64,
-                F16,
-                F32,
-                F64,
-                Str
-            );
+            s.gather(&mut rows.iter().map(|r| r.index as usize), d)?;
             Ok(())
         }
         (Node::Map(s), Node::Map(d)) => {

@@ -21,7 +21,8 @@
 //!
 //! Dataset kinds ([`dataset`]): [`BatchDataset`] (fills batches: the fast path),
 //! [`Dataset`] + [`Collated`] (samples, collated by Kipoi's rules: [`collate`]), [`Preloaded`]
-//! (everything in memory), and iterator / generator kinds ([`stream`]).
+//! (a whole batch tree in memory), [`ArrayDataset`] (named arrays or memory-mapped `.npy` /
+//! `.npz` members), and iterator / generator kinds ([`stream`]).
 //!
 //! # Examples
 //!
@@ -45,6 +46,7 @@
 //! [`Cursor`]: biobatch_sampling::Cursor
 #![warn(missing_docs)]
 
+mod arrays;
 mod collate;
 pub mod dataset;
 mod error;
@@ -52,6 +54,7 @@ mod runtime;
 mod stats;
 pub mod stream;
 
+pub use arrays::ArrayDataset;
 pub use collate::collate;
 pub use dataset::{BatchDataset, Collated, Dataset, Preloaded};
 pub use error::{BoxError, Error, Result};

@@ -10,6 +10,7 @@
 //! | `biobatch-core` | [`core`] | arrays, the Kipoi batch tree, array schemas, genomic ranges |
 //! | `biobatch-formats` | [`formats`] | FASTA (+.fai, bgzip), BED / narrowPeak, bigWig |
 //! | `biobatch-sampling` | [`sampling`] | deterministic, resumable, partitioned index plans |
+//! | `biobatch-loader` | [`loader`] | dataset contracts, collation, ordered parallel prefetch, resume |
 //!
 //! # Feature flags
 //!
@@ -17,10 +18,15 @@
 //! - `fasta` *(default)*: indexed FASTA, one-hot encoding.
 //! - `bed` *(default)*: BED3–BED6 and narrowPeak.
 //! - `bigwig` *(default)*: bigWig reading (batched windows) and writing.
+//! - `npy` *(default)*: NumPy `.npy` / `.npz` arrays, memory-mapped.
 //! - `arrow`: BED / narrowPeak records as Arrow record batches.
 //!
 //! Sampling:
 //! - `sampling` *(default)*: shuffles, partitions, splits, mixtures, weighted sampling, cursors.
+//!
+//! Loading:
+//! - `loader` *(default)*: the loader runtime (workers, ordered prefetch, pooled buffers,
+//!   resume, stall accounting) and the dataset contracts.
 //!
 //! Tools:
 //! - `cli` *(default)*: the `biobatch` binary.
@@ -42,6 +48,9 @@
 pub use biobatch_core as core;
 #[doc(inline)]
 pub use biobatch_formats as formats;
+#[cfg(feature = "loader")]
+#[doc(inline)]
+pub use biobatch_loader as loader;
 #[cfg(feature = "sampling")]
 #[doc(inline)]
 pub use biobatch_sampling as sampling;

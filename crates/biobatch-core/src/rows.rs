@@ -1,0 +1,114 @@
+//! [`RowSource`]: anything that can copy records (rows of its first axis) into a batch
+//! buffer — an in-memory [`Array`], or a memory-mapped file implemented by a format crate.
+
+use crate::{Array, DType, Data, Error, Result};
+
+/// Records stored along a first axis, gathered by index into batch buffers.
+pub trait RowSource: Send + Sync {
+    /// The element type.
+    fn dtype(&self) -> DType;
+
+    /// The full shape; `shape()[0]` is the number of records.
+    fn shape(&self) -> &[usize];
+
+    /// Copies record `rows[i]` into row `i` of `out`, whose dtype is [`RowSource::dtype`] and
+    /// whose shape is `[rows.len(), shape()[1..]]`.
+    fn gather(&self, rows: &mut dyn Iterator<Item = usize>, out: &mut Array) -> Result<()>;
+
+    /// Number of records.
+    fn records(&self) -> usize {
+        self.shape().first().copied().unwrap_or(0)
+    }
+}
+
+/// Checks `out` against a source before a gather; returns the elements per record.
+pub fn check_gather_target(dtype: DType, shape: &[usize], out: &Array) -> Result<usize> {
+    if out.dtype() != dtype {
+        return Err(Error::DType {
+            expected: dtype,
+            actual: out.dtype(),
+        });
+    }
+    if shape.is_empty() || out.shape().get(1..) != shape.get(1..) {
+        return Err(Error::Invalid(format!(
+            "gather target of shape {:?} does not hold records of shape {:?}",
+            out.shape(),
+            shape.get(1..).unwrap_or(&[])
+        )));
+    }
+    Ok(out.row_len())
+}
+
+macro_rules! gather_rows {
+    ($src:expr, $dst:expr, $rows:expr, $w:expr, $n:expr, $($variant:ident),*) => {
+        match ($src, $dst) {
+            $((Data::$variant(s), Data::$variant(d)) => {
+                for (i, r) in $rows.enumerate() {
+                    if r >= $n || (i + 1) * $w > d.len() {
+                        return Err(Error::Invalid(format!(
+                            "row {r} of {} records, or more rows than the target holds", $n
+                        )));
+                    }
+                    d[i * $w..(i + 1) * $w].clone_from_slice(&s[r * $w..(r + 1) * $w]);
+                }
+            })*
+            (s, d) => {
+                return Err(Error::DType { expected: s.dtype(), actual: d.dtype() });
+            }
+        }
+    };
+}
+
+impl RowSource for Array {
+    fn dtype(&self) -> DType {
+        Array::dtype(self)
+    }
+
+    fn shape(&self) -> &[usize] {
+        Array::shape(self)
+    }
+
+    fn gather(&self, rows: &mut dyn Iterator<Item = usize>, out: &mut Array) -> Result<()> {
+        let w = check_gather_target(Array::dtype(self), Array::shape(self), out)?;
+        let n = self.records();
+        gather_rows!(
+            self.data(),
+            out.data_mut(),
+            rows,
+            w,
+            n,
+            Bool,
+            U8,
+            I8,
+            I32,
+            I64,
+            F16,
+            F32,
+            F64,
+            Str
+        );
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gathers_rows_and_checks_targets() {
+        let src = Array::new(vec![4, 2], vec![0u8, 1, 2, 3, 4, 5, 6, 7]).unwrap();
+        let mut out = Array::zeros(DType::U8, vec![3, 2]);
+        src.gather(&mut [3usize, 0, 3].into_iter(), &mut out)
+            .unwrap();
+        assert_eq!(out.as_slice::<u8>().unwrap(), &[6, 7, 0, 1, 6, 7]);
+        assert!(src.gather(&mut [4usize].into_iter(), &mut out).is_err());
+        let mut wrong = Array::zeros(DType::U8, vec![3, 3]);
+        assert!(src.gather(&mut [0usize].into_iter(), &mut wrong).is_err());
+        let mut wrong_dtype = Array::zeros(DType::F32, vec![3, 2]);
+        assert!(
+            src.gather(&mut [0usize].into_iter(), &mut wrong_dtype)
+                .is_err()
+        );
+    }
+}

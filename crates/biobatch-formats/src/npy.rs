@@ -1,0 +1,446 @@
+//! NumPy `.npy` arrays and `.npz` archives, memory-mapped where the bytes are stored plainly.
+//!
+//! ```text
+//! .npy:  \x93NUMPY | major minor | header length | {'descr': '<f4', 'fortran_order': False, 'shape': (12, 6, 5), } | data
+//! .npz:  a zip of .npy members (np.savez: stored → mapped; np.savez_compressed: deflate → inflated once)
+//! ```
+//! Supported element types: `|b1`, `|u1`, `|i1`, `<i4`, `<i8`, `<f2`, `<f4`, `<f8` (and `|`
+//! or `=` byte orders for one-byte types). Big-endian data and Fortran order are refused
+//! with a message saying how to convert them. [`NpyArray`] implements
+//! [`biobatch_core::RowSource`], so a loader gathers records straight from the mapped file.
+//!
+//! # Examples
+//!
+//! ```
+//! use biobatch_core::RowSource;
+//! use biobatch_formats::npy::{read_npy, read_npz};
+//!
+//! let images = read_npy("../../tests/data/images.npy")?;
+//! assert_eq!(images.shape(), &[12, 6, 5]);
+//! let members = read_npz("../../tests/data/arrays.npz")?;
+//! assert_eq!(members.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["images", "targets", "labels"]);
+//! # Ok::<(), biobatch_formats::Error>(())
+//! ```
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use biobatch_core::{Array, DType, Data, RowSource, check_gather_target, f16};
+use memmap2::Mmap;
+
+use crate::{Error, Result};
+
+enum Bytes {
+    Mapped(Arc<Mmap>, std::ops::Range<usize>),
+    Owned(Vec<u8>),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m, r) => &m[r.clone()],
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// One NumPy array: its dtype, shape and (mapped or owned) little-endian bytes.
+pub struct NpyArray {
+    path: PathBuf,
+    dtype: DType,
+    shape: Vec<usize>,
+    bytes: Bytes,
+}
+
+impl std::fmt::Debug for NpyArray {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NpyArray")
+            .field("path", &self.path)
+            .field("dtype", &self.dtype)
+            .field("shape", &self.shape)
+            .field("mapped", &matches!(self.bytes, Bytes::Mapped(..)))
+            .finish()
+    }
+}
+
+fn dtype_of(descr: &str) -> Option<(DType, usize)> {
+    Some(match descr {
+        "|b1" | "<b1" | "=b1" => (DType::Bool, 1),
+        "|u1" | "<u1" | "=u1" => (DType::U8, 1),
+        "|i1" | "<i1" | "=i1" => (DType::I8, 1),
+        "<i4" => (DType::I32, 4),
+        "<i8" => (DType::I64, 8),
+        "<f2" => (DType::F16, 2),
+        "<f4" => (DType::F32, 4),
+        "<f8" => (DType::F64, 8),
+        _ => return None,
+    })
+}
+
+/// Parses the header of a `.npy` held in `data`; returns (dtype, shape, data offset).
+fn parse_header(data: &[u8], path: &Path) -> Result<(DType, Vec<usize>, usize)> {
+    let bad = |what: String| Error::corrupt(path, 0, what);
+    if data.len() < 10 || &data[..6] != b"\x93NUMPY" {
+        return Err(bad("not a .npy file (bad magic)".into()));
+    }
+    let (len, start) = match data[6] {
+        1 => (u16::from_le_bytes([data[8], data[9]]) as usize, 10),
+        2 | 3 => {
+            let b = data
+                .get(8..12)
+                .ok_or_else(|| bad("truncated header".into()))?;
+            (u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize, 12)
+        }
+        v => return Err(bad(format!("unsupported .npy format version {v}"))),
+    };
+    let header = data
+        .get(start..start + len)
+        .ok_or_else(|| bad("truncated header".into()))?;
+    let header = std::str::from_utf8(header).map_err(|_| bad("header is not text".into()))?;
+    let field = |key: &str| -> Result<&str> {
+        let at = header
+            .find(&format!("'{key}'"))
+            .ok_or_else(|| bad(format!("header has no '{key}'")))?;
+        let rest = header[at + key.len() + 2..].trim_start();
+        rest.strip_prefix(':')
+            .map(str::trim_start)
+            .ok_or_else(|| bad(format!("malformed '{key}' in header")))
+    };
+    let descr = field("descr")?;
+    let descr = descr
+        .strip_prefix('\'')
+        .and_then(|d| d.split('\'').next())
+        .ok_or_else(|| bad("malformed descr".into()))?;
+    let (dtype, _) = dtype_of(descr).ok_or_else(|| {
+        let hint = if descr.starts_with('>') {
+            " (big-endian: convert with `a.astype(a.dtype.newbyteorder('<'))`)"
+        } else {
+            " (supported: bool, uint8, int8, int32, int64, float16, float32, float64)"
+        };
+        Error::Invalid(format!(
+            "{}: unsupported dtype `{descr}`{hint}",
+            path.display()
+        ))
+    })?;
+    if field("fortran_order")?.starts_with("True") {
+        return Err(Error::Invalid(format!(
+            "{}: Fortran-ordered arrays are not supported; save `np.ascontiguousarray(a)` instead",
+            path.display()
+        )));
+    }
+    let shape_text = field("shape")?;
+    let inner = shape_text
+        .strip_prefix('(')
+        .and_then(|s| s.split(')').next())
+        .ok_or_else(|| bad("malformed shape".into()))?;
+    let shape = inner
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<usize>()
+                .map_err(|_| bad(format!("bad shape entry `{s}`")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((dtype, shape, start + len))
+}
+
+impl NpyArray {
+    fn new(path: &Path, bytes_of_file: Bytes) -> Result<Self> {
+        let data = bytes_of_file.as_slice();
+        let (dtype, shape, offset) = parse_header(data, path)?;
+        let elem = dtype.size().unwrap_or(1);
+        let needed = shape.iter().product::<usize>() * elem;
+        if data.len() < offset + needed {
+            return Err(Error::corrupt(
+                path,
+                offset as u64,
+                format!(
+                    "data holds {} bytes, shape {shape:?} needs {needed}",
+                    data.len().saturating_sub(offset)
+                ),
+            ));
+        }
+        let bytes = match bytes_of_file {
+            Bytes::Mapped(m, r) => Bytes::Mapped(m, r.start + offset..r.start + offset + needed),
+            Bytes::Owned(mut v) => {
+                v.drain(..offset);
+                v.truncate(needed);
+                Bytes::Owned(v)
+            }
+        };
+        Ok(NpyArray {
+            path: path.to_path_buf(),
+            dtype,
+            shape,
+            bytes,
+        })
+    }
+
+    /// Whether the data is read from a memory map (rather than inflated into memory).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.bytes, Bytes::Mapped(..))
+    }
+
+    /// Copies the whole array into an in-memory [`Array`].
+    pub fn to_array(&self) -> Result<Array> {
+        let n = self.records();
+        let mut out = Array::zeros(self.dtype, self.shape.clone());
+        if n > 0 {
+            self.gather(&mut (0..n), &mut out)?;
+        }
+        Ok(out)
+    }
+}
+
+macro_rules! decode_rows {
+    ($bytes:expr, $out:expr, $rows:expr, $w:expr, $n:expr, $path:expr; $($variant:ident => $size:expr, $conv:expr);*) => {
+        match $out {
+            $(Data::$variant(d) => {
+                for (i, r) in $rows.enumerate() {
+                    if r >= $n || (i + 1) * $w > d.len() {
+                        return Err(biobatch_core::Error::Invalid(format!(
+                            "{}: row {r} of {} records, or more rows than the target holds", $path.display(), $n
+                        )));
+                    }
+                    let src = &$bytes[r * $w * $size..(r + 1) * $w * $size];
+                    for (o, c) in d[i * $w..(i + 1) * $w].iter_mut().zip(src.chunks_exact($size)) {
+                        *o = $conv(c);
+                    }
+                }
+            })*
+            other => {
+                return Err(biobatch_core::Error::Invalid(format!("unexpected target dtype {}", other.dtype())));
+            }
+        }
+    };
+}
+
+impl RowSource for NpyArray {
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn gather(
+        &self,
+        rows: &mut dyn Iterator<Item = usize>,
+        out: &mut Array,
+    ) -> biobatch_core::Result<()> {
+        let w = check_gather_target(self.dtype, &self.shape, out)?;
+        let n = self.records();
+        let bytes = self.bytes.as_slice();
+        decode_rows!(bytes, out.data_mut(), rows, w, n, self.path;
+            Bool => 1, |c: &[u8]| c[0] != 0;
+            U8 => 1, |c: &[u8]| c[0];
+            I8 => 1, |c: &[u8]| c[0] as i8;
+            I32 => 4, |c: &[u8]| i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            I64 => 8, |c: &[u8]| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            F16 => 2, |c: &[u8]| f16::from_le_bytes([c[0], c[1]]);
+            F32 => 4, |c: &[u8]| f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            F64 => 8, |c: &[u8]| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+        );
+        Ok(())
+    }
+}
+
+fn map_file(path: &Path) -> Result<Arc<Mmap>> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: read-only map; the file must not be truncated while in use.
+    Ok(Arc::new(
+        unsafe { Mmap::map(&f) }.map_err(|e| Error::io(path, e))?,
+    ))
+}
+
+/// Opens a `.npy` file, memory-mapped.
+pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
+    let path = path.as_ref();
+    let m = map_file(path)?;
+    let len = m.len();
+    NpyArray::new(path, Bytes::Mapped(m, 0..len))
+}
+
+fn u16_at(d: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(d.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn u32_at(d: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(d.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn u64_at(d: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(d.get(at..at + 8)?.try_into().ok()?))
+}
+
+/// Opens a `.npz` archive: `(name, array)` per member in archive order (names without
+/// `.npy`). Stored members (`np.savez`) stay memory-mapped; deflated members
+/// (`np.savez_compressed`) are inflated into memory once.
+pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, NpyArray)>> {
+    let path = path.as_ref();
+    let m = map_file(path)?;
+    let d: &[u8] = &m;
+    let corrupt = |off: usize, what: &str| Error::corrupt(path, off as u64, format!("zip: {what}"));
+    // End of central directory: the last "PK\5\6" within the final 64 KiB + 22 bytes.
+    let lo = d.len().saturating_sub(65_536 + 22);
+    let eocd = (lo..d.len().saturating_sub(21))
+        .rev()
+        .find(|&i| &d[i..i + 4] == b"PK\x05\x06")
+        .ok_or_else(|| {
+            corrupt(
+                d.len(),
+                "no end-of-central-directory record (not a zip / .npz file?)",
+            )
+        })?;
+    let entries = u16_at(d, eocd + 10).ok_or_else(|| corrupt(eocd, "truncated"))? as usize;
+    let cd_off = u32_at(d, eocd + 16).ok_or_else(|| corrupt(eocd, "truncated"))?;
+    if cd_off == u32::MAX || entries == u16::MAX as usize {
+        return Err(Error::Invalid(format!(
+            "{}: zip64 archives (over 4 GiB or 65,535 members) are not supported yet",
+            path.display()
+        )));
+    }
+    let mut out = Vec::with_capacity(entries);
+    let mut p = cd_off as usize;
+    for _ in 0..entries {
+        if d.get(p..p + 4) != Some(b"PK\x01\x02") {
+            return Err(corrupt(p, "bad central directory entry"));
+        }
+        let field16 = |at| u16_at(d, p + at).ok_or_else(|| corrupt(p, "truncated entry"));
+        let field32 = |at| u32_at(d, p + at).ok_or_else(|| corrupt(p, "truncated entry"));
+        let method = field16(10)?;
+        let mut csize = field32(20)? as u64;
+        let mut usize_ = field32(24)? as u64;
+        let (nlen, elen, clen) = (
+            field16(28)? as usize,
+            field16(30)? as usize,
+            field16(32)? as usize,
+        );
+        let mut local = field32(42)? as u64;
+        let name_bytes = d
+            .get(p + 46..p + 46 + nlen)
+            .ok_or_else(|| corrupt(p, "truncated name"))?;
+        let name = String::from_utf8_lossy(name_bytes).into_owned();
+        // Zip64 extra field: 64-bit values for the fields that read 0xFFFFFFFF, in order.
+        let extra = d.get(p + 46 + nlen..p + 46 + nlen + elen).unwrap_or(&[]);
+        let mut e = 0;
+        while e + 4 <= extra.len() {
+            let (id, size) = (
+                u16_at(extra, e).unwrap_or(0),
+                u16_at(extra, e + 2).unwrap_or(0) as usize,
+            );
+            if id == 1 {
+                let mut q = e + 4;
+                for v in [&mut usize_, &mut csize, &mut local] {
+                    if *v == u32::MAX as u64 {
+                        *v = u64_at(extra, q).ok_or_else(|| corrupt(p, "truncated zip64 field"))?;
+                        q += 8;
+                    }
+                }
+            }
+            e += 4 + size;
+        }
+        p += 46 + nlen + elen + clen;
+        let lh = local as usize;
+        if d.get(lh..lh + 4) != Some(b"PK\x03\x04") {
+            return Err(corrupt(lh, &format!("bad local header for `{name}`")));
+        }
+        let data_at = lh
+            + 30
+            + u16_at(d, lh + 26).unwrap_or(0) as usize
+            + u16_at(d, lh + 28).unwrap_or(0) as usize;
+        let data_end = data_at + csize as usize;
+        if data_end > d.len() {
+            return Err(corrupt(
+                data_at,
+                &format!("member `{name}` runs past the end of the file"),
+            ));
+        }
+        let member_path = path.join(&name);
+        let bytes = match method {
+            0 => Bytes::Mapped(Arc::clone(&m), data_at..data_end),
+            8 => {
+                let mut v = Vec::with_capacity(usize_ as usize);
+                flate2::read::DeflateDecoder::new(&d[data_at..data_end])
+                    .read_to_end(&mut v)
+                    .map_err(|e| {
+                        corrupt(data_at, &format!("member `{name}` does not inflate: {e}"))
+                    })?;
+                Bytes::Owned(v)
+            }
+            other => {
+                return Err(Error::Invalid(format!(
+                    "{}: member `{name}` uses zip compression method {other}; only stored and deflate are supported",
+                    path.display()
+                )));
+            }
+        };
+        let array = NpyArray::new(&member_path, bytes)?;
+        out.push((
+            name.strip_suffix(".npy").unwrap_or(&name).to_string(),
+            array,
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut h = header.to_string();
+        while !(10 + h.len() + 1).is_multiple_of(64) {
+            h.push(' ');
+        }
+        h.push('\n');
+        let mut v = b"\x93NUMPY\x01\x00".to_vec();
+        v.extend_from_slice(&(h.len() as u16).to_le_bytes());
+        v.extend_from_slice(h.as_bytes());
+        v.extend_from_slice(data);
+        v
+    }
+
+    #[test]
+    fn header_errors_are_clear() {
+        let p = Path::new("x.npy");
+        let ok = npy(
+            "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }",
+            &[1, 0, 0, 0, 2, 0, 0, 0],
+        );
+        let a = NpyArray::new(p, Bytes::Owned(ok)).unwrap();
+        assert_eq!(a.to_array().unwrap().as_slice::<i32>().unwrap(), &[1, 2]);
+        let short = npy(
+            "{'descr': '<i4', 'fortran_order': False, 'shape': (3,), }",
+            &[1, 0, 0, 0],
+        );
+        assert!(
+            NpyArray::new(p, Bytes::Owned(short))
+                .unwrap_err()
+                .to_string()
+                .contains("needs 12")
+        );
+        let u16s = npy(
+            "{'descr': '<u2', 'fortran_order': False, 'shape': (1,), }",
+            &[1, 0],
+        );
+        assert!(
+            NpyArray::new(p, Bytes::Owned(u16s))
+                .unwrap_err()
+                .to_string()
+                .contains("unsupported dtype `<u2`")
+        );
+        assert!(NpyArray::new(p, Bytes::Owned(b"hello".to_vec())).is_err());
+        let scalar = npy(
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (), }",
+            &1.5f64.to_le_bytes(),
+        );
+        assert_eq!(
+            NpyArray::new(p, Bytes::Owned(scalar)).unwrap().shape(),
+            &[] as &[usize]
+        );
+    }
+}
