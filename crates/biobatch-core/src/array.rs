@@ -349,6 +349,11 @@ impl Array {
         }
     }
 
+    /// The shape and the typed buffer, without copying.
+    pub fn into_parts(self) -> (Vec<usize>, Data) {
+        (self.shape, self.data)
+    }
+
     /// Converts into an owned `ndarray` array without copying.
     pub fn into_ndarray<T: Element>(self) -> Result<ArrayD<T>> {
         let dtype = self.dtype();

@@ -95,6 +95,10 @@ pub enum Error {
     Core(#[from] biobatch_core::Error),
 }
 
+#[cfg_attr(
+    not(all(feature = "fasta", feature = "bed", feature = "bigwig")),
+    allow(dead_code)
+)]
 impl Error {
     /// Wraps an I/O error with the file it happened on.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {

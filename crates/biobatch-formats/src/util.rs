@@ -52,6 +52,7 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 /// Parses a non-negative decimal integer from ASCII, without allocation.
+#[cfg_attr(not(any(feature = "fasta", feature = "bed")), allow(dead_code))]
 #[inline]
 pub fn parse_u64(s: &[u8]) -> Option<u64> {
     if s.is_empty() || s.len() > 19 {

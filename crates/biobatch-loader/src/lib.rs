@@ -19,6 +19,9 @@
 //! - [`LoaderStats`]: batches, samples, bytes, the consumer's wait ("stall") time and the
 //!   workers' busy time; a summary line is logged at the end of each epoch.
 //!
+//! With the `burn` feature, `burn::BurnLoader` implements burn 0.22's `DataLoader<O>` and batch
+//! trees become `TensorData` without copying.
+//!
 //! Dataset kinds ([`dataset`]): [`BatchDataset`] (fills batches: the fast path),
 //! [`Dataset`] + [`Collated`] (samples, collated by Kipoi's rules: [`collate`]), [`Preloaded`]
 //! (a whole batch tree in memory), [`ArrayDataset`] (named arrays or memory-mapped `.npy` /
@@ -47,6 +50,8 @@
 #![warn(missing_docs)]
 
 mod arrays;
+#[cfg(feature = "burn")]
+pub mod burn;
 mod collate;
 pub mod dataset;
 mod error;

@@ -29,6 +29,16 @@ pub struct LoaderConfig {
     pub drop_last: bool,
 }
 
+impl LoaderConfig {
+    /// Checks the settings.
+    pub fn check(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            return Err(Error::Invalid("batch_size must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
 impl Default for LoaderConfig {
     fn default() -> Self {
         LoaderConfig {
@@ -82,12 +92,19 @@ impl Loader {
         plan: impl Plan + 'static,
         config: LoaderConfig,
     ) -> Result<Self> {
-        if config.batch_size == 0 {
-            return Err(Error::Invalid("batch_size must be at least 1".into()));
-        }
+        Self::from_arcs(Arc::new(dataset), Arc::new(plan), config)
+    }
+
+    /// A loader over a shared dataset and plan.
+    pub fn from_arcs(
+        dataset: Arc<dyn BatchDataset>,
+        plan: Arc<dyn Plan>,
+        config: LoaderConfig,
+    ) -> Result<Self> {
+        config.check()?;
         Ok(Loader {
-            dataset: Arc::new(dataset),
-            plan: Arc::new(plan),
+            dataset,
+            plan,
             config,
             pool: Arc::new(Pool::default()),
         })

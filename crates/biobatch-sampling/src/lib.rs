@@ -55,6 +55,7 @@ mod order;
 mod partition;
 pub mod rng;
 mod sampler;
+mod slice;
 mod split;
 mod weighted;
 
@@ -65,5 +66,6 @@ pub use mixture::{Mixture, MixtureConfig, MixtureEpoch};
 pub use order::{Order, Permutation, epoch_order, io_batches, shuffled};
 pub use partition::{Layout, Partition, Policy, batch_positions, num_batches, worker_batches};
 pub use sampler::{Augment, EpochSampler, Sample, Sampler, SamplerConfig, Source};
+pub use slice::Sliced;
 pub use split::{SplitMethod, random_split};
 pub use weighted::{Weighted, WeightedConfig};
