@@ -8,8 +8,8 @@
 //!   keep f32 end to end for tensors that go to burn.
 //! - GPU backends: [`HostBatch::stage`] calls `Device::staging`, which moves the host buffers
 //!   into pinned (page-locked) memory, so `Tensor::from_data` only issues the device copy.
-//!   [`BurnLoader`] stages every batch before handing it to the batch function. On CPU
-//!   backends staging is a no-op.
+//!   [`BurnLoader`] does this on a prefetch thread of its own (up to `prefetch` staged batches
+//!   ahead), so the training thread only builds tensors. On CPU backends staging is a no-op.
 //!
 //! Batches converted this way leave the loader's buffer pool (their memory now belongs to the
 //! tensors), so the pool allocates replacements.
@@ -219,8 +219,57 @@ impl<O: Send + 'static> BurnLoader<O> {
     }
 }
 
+/// The prefetch thread of a [`BurnLoader`] epoch: takes batches from the loader in plan
+/// order, moves them into `TensorData` and stages them (pinned memory on GPU backends), so the
+/// training thread only builds tensors from ready buffers.
+struct Staged {
+    rx: Option<crossbeam_channel::Receiver<(usize, Result<HostBatch>)>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Staged {
+    fn start(mut batches: Batches, device: Device, depth: usize) -> Result<Self> {
+        let (tx, rx) = crossbeam_channel::bounded(depth.max(1));
+        let handle = std::thread::Builder::new()
+            .name("biobatch-loader-stage".into())
+            .spawn(move || {
+                for b in batches.by_ref() {
+                    let item = b.and_then(|b| {
+                        let batch = b.into_inner();
+                        let n = batch.batch_size().ok().flatten().unwrap_or(0);
+                        let mut host = HostBatch::from_batch(batch)?;
+                        let _span = tracing::trace_span!("stage").entered();
+                        host.stage(&device);
+                        Ok((n, host))
+                    });
+                    let msg = match item {
+                        Ok((n, host)) => (n, Ok(host)),
+                        Err(e) => (0, Err(e)),
+                    };
+                    if tx.send(msg).is_err() {
+                        break; // the training loop dropped the iterator
+                    }
+                }
+            })
+            .map_err(|e| Error::Invalid(format!("cannot start the staging thread: {e}")))?;
+        Ok(Staged {
+            rx: Some(rx),
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        self.rx = None; // the staging thread's next send fails; dropping its Batches joins the workers
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
 struct BurnIter<'a, O> {
-    batches: Option<Batches>,
+    staged: Option<Staged>,
     error: Option<Error>,
     loader: &'a BurnLoader<O>,
     items_total: usize,
@@ -234,14 +283,9 @@ impl<O: Send + 'static> Iterator for BurnIter<'_, O> {
         if let Some(e) = self.error.take() {
             return Some(Err(DatasetError::new(e)));
         }
-        let batch = self.batches.as_mut()?.next()?;
-        let out = batch.and_then(|b| {
-            let batch = b.into_inner();
-            self.items_done += batch.batch_size().ok().flatten().unwrap_or(0);
-            let mut host = HostBatch::from_batch(batch)?;
-            host.stage(&self.loader.device);
-            (self.loader.batch_fn)(host, &self.loader.device)
-        });
+        let (n, host) = self.staged.as_ref()?.rx.as_ref()?.recv().ok()?;
+        self.items_done += n;
+        let out = host.and_then(|h| (self.loader.batch_fn)(h, &self.loader.device));
         Some(out.map_err(DatasetError::new))
     }
 }
@@ -268,12 +312,14 @@ impl<O: Send + 'static> DataLoader<O> for BurnLoader<O> {
             None => l.epoch(self.next_epoch.fetch_add(1, Ordering::SeqCst)),
         });
         let items_total = self.num_items();
-        let (batches, error) = match started {
-            Ok(b) => (Some(b), None),
+        let started =
+            started.and_then(|b| Staged::start(b, self.device.clone(), self.config.prefetch));
+        let (staged, error) = match started {
+            Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e)),
         };
         Box::new(BurnIter {
-            batches,
+            staged,
             error,
             loader: self,
             items_total,

@@ -75,6 +75,7 @@ pub struct Loader {
     plan: Arc<dyn Plan>,
     config: LoaderConfig,
     pool: Arc<Pool>,
+    progress: bool,
 }
 
 impl std::fmt::Debug for Loader {
@@ -107,7 +108,16 @@ impl Loader {
             plan,
             config,
             pool: Arc::new(Pool::default()),
+            progress: false,
         })
+    }
+
+    /// Shows a progress bar on standard error (batches, rate and the consumer's stall share)
+    /// while an epoch runs. Off by default; nothing is drawn when standard error is not a
+    /// terminal.
+    pub fn with_progress(mut self, on: bool) -> Self {
+        self.progress = on;
+        self
     }
 
     /// The settings.
@@ -173,7 +183,19 @@ impl Loader {
             samples: Vec::new(),
             done: false,
             stats: LoaderStats::new(self.config.num_workers),
+            bar: None,
         };
+        if self.progress && it.next < end {
+            let bar = indicatif::ProgressBar::new(end - it.next);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "epoch {prefix} {bar:30} {pos}/{len} batches {per_sec} eta {eta} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar.set_prefix(epoch.to_string());
+            it.bar = Some(bar);
+        }
         if self.config.num_workers > 0 && it.next < end {
             let (job_tx, job_rx) = crossbeam_channel::unbounded::<u64>();
             let (res_tx, res_rx) = crossbeam_channel::unbounded::<Done>();
@@ -390,6 +412,7 @@ pub struct Batches {
     samples: Vec<Sample>,
     done: bool,
     stats: LoaderStats,
+    bar: Option<indicatif::ProgressBar>,
 }
 
 impl Batches {
@@ -426,6 +449,9 @@ impl Batches {
             let _ = h.join();
         }
         self.results = None;
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
         if self.stats.batches > 0 {
             tracing::info!(epoch = self.epoch, "{}", self.stats.summary());
         }
@@ -439,6 +465,15 @@ impl Batches {
         match result {
             Ok(batch) => {
                 self.stats.record(&batch);
+                if let Some(bar) = &self.bar {
+                    bar.inc(1);
+                    if self.stats.batches.is_multiple_of(32) {
+                        bar.set_message(format!(
+                            "stall {:.1}%",
+                            self.stats.stall_fraction() * 100.0
+                        ));
+                    }
+                }
                 let p = ((index + 1) * self.config.batch_size as u64).min(self.plan.positions());
                 Some(Ok(LoadedBatch {
                     batch: Some(batch),

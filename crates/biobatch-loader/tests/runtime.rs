@@ -139,6 +139,11 @@ fn identical_batches_for_any_worker_count() {
         );
         assert!(got == reference, "workers {w}, prefetch {prefetch}");
     }
+    // A progress bar changes nothing in the stream (it draws nothing without a terminal).
+    let with_bar = Loader::new(Synthetic::new(3), mixture(), cfg(2, 4))
+        .unwrap()
+        .with_progress(true);
+    assert!(stream(&with_bar, 2) == reference);
     // Epochs differ.
     assert_ne!(reference[0].2, reference[13].2);
 }
