@@ -121,6 +121,15 @@ impl Node {
         }
     }
 
+    /// Calls `f` for every leaf, depth first, without building paths (no allocation).
+    pub fn for_each_array<'a>(&'a self, f: &mut dyn FnMut(&'a Array)) {
+        match self {
+            Node::Array(a) => f(a),
+            Node::Map(m) => m.values().for_each(|v| v.for_each_array(f)),
+            Node::List(l) => l.iter().for_each(|v| v.for_each_array(f)),
+        }
+    }
+
     /// All leaves with their paths (relative to `prefix`).
     pub fn leaves(&self, prefix: &str) -> Vec<(String, &Array)> {
         let mut out = Vec::new();
@@ -241,15 +250,34 @@ impl Batch {
         Ok(())
     }
 
+    /// Calls `f` for every leaf of every part, without building paths (no allocation).
+    pub fn for_each_array<'a>(&'a self, f: &mut dyn FnMut(&'a Array)) {
+        for (_, node) in self.parts() {
+            node.for_each_array(f);
+        }
+    }
+
     /// Total payload bytes of all leaves.
     pub fn nbytes(&self) -> usize {
-        self.leaves().iter().map(|(_, a)| a.nbytes()).sum()
+        let mut n = 0;
+        self.for_each_array(&mut |a| n += a.nbytes());
+        n
     }
 
     /// The common first-axis length of all leaves (`None` for a batch without leaves).
     ///
     /// Errors name the first leaf that is a scalar or disagrees with the others.
     pub fn batch_size(&self) -> Result<Option<usize>> {
+        // Fast path without paths (no allocation); paths only to name an offender.
+        let (mut len, mut ok) = (None, true);
+        self.for_each_array(&mut |a| match (a.batch_len(), len) {
+            (None, _) => ok = false,
+            (Some(l), None) => len = Some(l),
+            (Some(l), Some(first)) => ok &= l == first,
+        });
+        if ok {
+            return Ok(len);
+        }
         let mut first: Option<(String, usize)> = None;
         for (path, a) in self.leaves() {
             let Some(len) = a.batch_len() else {

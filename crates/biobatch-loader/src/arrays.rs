@@ -37,7 +37,8 @@ enum Part {
 /// ```
 #[derive(Clone, Default)]
 pub struct ArrayDataset {
-    arrays: Vec<(Part, String, Arc<dyn RowSource>)>,
+    /// (part, name, path in the batch tree, source)
+    arrays: Vec<(Part, String, String, Arc<dyn RowSource>)>,
     records: Option<usize>,
 }
 
@@ -46,7 +47,7 @@ impl std::fmt::Debug for ArrayDataset {
         let names: Vec<String> = self
             .arrays
             .iter()
-            .map(|(p, n, s)| format!("{p:?}/{n}: {} {:?}", s.dtype(), s.shape()))
+            .map(|(_, _, path, s)| format!("{path}: {} {:?}", s.dtype(), s.shape()))
             .collect();
         f.debug_struct("ArrayDataset")
             .field("arrays", &names)
@@ -76,10 +77,19 @@ impl ArrayDataset {
             }
             _ => self.records = Some(n),
         }
-        if self.arrays.iter().any(|(p, k, _)| *p == part && k == name) {
+        if self
+            .arrays
+            .iter()
+            .any(|(p, k, _, _)| *p == part && k == name)
+        {
             return Err(Error::Invalid(format!("array `{name}` added twice")));
         }
-        self.arrays.push((part, name.to_string(), source));
+        let path = match part {
+            Part::Inputs => format!("inputs/{name}"),
+            Part::Targets => format!("targets/{name}"),
+            Part::Metadata => format!("metadata/{name}"),
+        };
+        self.arrays.push((part, name.to_string(), path, source));
         Ok(self)
     }
 
@@ -112,7 +122,7 @@ impl ArrayDataset {
 impl BatchDataset for ArrayDataset {
     fn new_buffer(&self, batch_size: usize) -> std::result::Result<Batch, BoxError> {
         let mut b = Batch::new(Node::map());
-        for (part, name, src) in &self.arrays {
+        for (part, name, _, src) in &self.arrays {
             let mut shape = src.shape().to_vec();
             shape[0] = batch_size;
             let leaf = Array::zeros(src.dtype(), shape);
@@ -131,13 +141,8 @@ impl BatchDataset for ArrayDataset {
         if let Some(s) = samples.iter().find(|s| s.index >= n) {
             return Err(format!("record {} out of range ({n} records)", s.index).into());
         }
-        for (part, name, src) in &self.arrays {
-            let path = match part {
-                Part::Inputs => format!("inputs/{name}"),
-                Part::Targets => format!("targets/{name}"),
-                Part::Metadata => format!("metadata/{name}"),
-            };
-            let dst = out.array_mut(&path)?;
+        for (_, _, path, src) in &self.arrays {
+            let dst = out.array_mut(path)?;
             src.gather(&mut samples.iter().map(|s| s.index as usize), dst)?;
         }
         Ok(())

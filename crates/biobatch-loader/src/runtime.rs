@@ -1,7 +1,6 @@
 //! The loader: worker threads compute whole batches by index, a reorder stage yields them in
 //! plan order, prefetch is bounded, buffers come from a pool.
 
-use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
@@ -179,7 +178,7 @@ impl Loader {
             job_drain: None,
             results: None,
             workers: Vec::new(),
-            pending: BTreeMap::new(),
+            pending: (0..self.config.prefetch.max(1)).map(|_| None).collect(),
             samples: Vec::new(),
             done: false,
             stats: LoaderStats::new(self.config.num_workers),
@@ -197,8 +196,11 @@ impl Loader {
             it.bar = Some(bar);
         }
         if self.config.num_workers > 0 && it.next < end {
-            let (job_tx, job_rx) = crossbeam_channel::unbounded::<u64>();
-            let (res_tx, res_rx) = crossbeam_channel::unbounded::<Done>();
+            // Bounded (array-backed) channels: no allocation per message. At most `prefetch`
+            // batches are in flight, so neither side ever blocks on a full channel.
+            let window = self.config.prefetch.max(1);
+            let (job_tx, job_rx) = crossbeam_channel::bounded::<u64>(window);
+            let (res_tx, res_rx) = crossbeam_channel::bounded::<Done>(window);
             for w in 0..self.config.num_workers {
                 let ctx = WorkerCtx {
                     worker: w,
@@ -408,7 +410,9 @@ pub struct Batches {
     job_drain: Option<Receiver<u64>>,
     results: Option<Receiver<Done>>,
     workers: Vec<JoinHandle<()>>,
-    pending: BTreeMap<u64, Done>,
+    /// Reorder slots: batch `i` waits in slot `i % prefetch` (in-flight batches span at most
+    /// `prefetch` consecutive indices, so slots never collide).
+    pending: Vec<Option<Done>>,
     samples: Vec<Sample>,
     done: bool,
     stats: LoaderStats,
@@ -530,7 +534,12 @@ impl Iterator for Batches {
             self.submitted += 1;
         }
         let done = loop {
-            if let Some(d) = self.pending.remove(&index) {
+            let slot = (index % self.pending.len() as u64) as usize;
+            if self.pending[slot]
+                .as_ref()
+                .is_some_and(|d| d.index == index)
+                && let Some(d) = self.pending[slot].take()
+            {
                 break d;
             }
             let Some(rx) = &self.results else {
@@ -540,7 +549,8 @@ impl Iterator for Batches {
             match rx.recv() {
                 Ok(d) => {
                     self.stats.wait += t.elapsed();
-                    self.pending.insert(d.index, d);
+                    let slot = (d.index % self.pending.len() as u64) as usize;
+                    self.pending[slot] = Some(d);
                 }
                 Err(_) => {
                     return self.finish(
