@@ -284,9 +284,13 @@ fn compute(
     samples: &mut Vec<Sample>,
 ) -> std::result::Result<Batch, Error> {
     let _span = tracing::trace_span!("fetch", epoch, batch = index).entered();
-    let positions = batch_positions(index, config.batch_size as u64, plan.positions());
-    samples.clear();
-    samples.extend(positions.map(|p| plan.sample(p)));
+    {
+        let _plan = tracing::trace_span!("plan").entered();
+        let positions = batch_positions(index, config.batch_size as u64, plan.positions());
+        samples.clear();
+        samples.extend(positions.map(|p| plan.sample(p)));
+    }
+    let _assemble = tracing::trace_span!("assemble").entered();
     let outcome = catch_unwind(AssertUnwindSafe(
         || -> std::result::Result<Batch, crate::error::BoxError> {
             let mut buf = match pool.take() {
@@ -466,6 +470,7 @@ impl Batches {
         index: u64,
         result: std::result::Result<Batch, Error>,
     ) -> Option<Result<LoadedBatch>> {
+        let _span = tracing::trace_span!("handoff", epoch = self.epoch, batch = index).entered();
         match result {
             Ok(batch) => {
                 self.stats.record(&batch);
