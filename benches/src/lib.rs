@@ -7,6 +7,7 @@
 
 pub mod formats;
 pub mod loader;
+pub mod peaks;
 pub mod sampling;
 
 use std::time::Instant;

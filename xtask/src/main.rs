@@ -30,7 +30,7 @@ enum Command {
     },
     /// Run a benchmark area and print one JSON line per case.
     Bench {
-        /// Which area: `formats`, `sampling` or `loader`.
+        /// Which area: `formats`, `sampling`, `loader` or `peaks`.
         area: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -107,7 +107,7 @@ fn main() -> Result<()> {
             quick,
             only,
         } => {
-            if area == "formats" {
+            if area == "formats" || area == "peaks" {
                 ensure_bench_data(&data)?;
             }
             let mut emit = |v: serde_json::Value| println!("{v}");
@@ -130,8 +130,18 @@ fn main() -> Result<()> {
                     let opts = biobatch_benches::loader::Options { runs, quick };
                     biobatch_benches::loader::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
                 }
+                "peaks" => {
+                    let opts = biobatch_benches::peaks::Options {
+                        data,
+                        runs,
+                        workers: 2,
+                    };
+                    biobatch_benches::peaks::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
+                }
                 other => {
-                    bail!("unknown bench area `{other}` (available: formats, sampling, loader)")
+                    bail!(
+                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks)"
+                    )
                 }
             }
         }

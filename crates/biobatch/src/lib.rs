@@ -11,6 +11,7 @@
 //! | `biobatch-formats` | [`formats`] | FASTA (+.fai, bgzip), BED / narrowPeak, bigWig |
 //! | `biobatch-sampling` | [`sampling`] | deterministic, resumable, partitioned index plans |
 //! | `biobatch-loader` | [`loader`] | dataset contracts, collation, ordered parallel prefetch, resume |
+//! | `biobatch-datasets` | [`datasets`] | concrete datasets: the BPNet peak/negative loader |
 //!
 //! # Feature flags
 //!
@@ -27,6 +28,7 @@
 //! Loading:
 //! - `loader` *(default)*: the loader runtime (workers, ordered prefetch, pooled buffers,
 //!   resume, stall accounting) and the dataset contracts.
+//! - `datasets` *(default)*: concrete datasets (`PeakDataset`).
 //!
 //! Tools:
 //! - `cli` *(default)*: the `biobatch` binary.
@@ -46,6 +48,9 @@
 
 #[doc(inline)]
 pub use biobatch_core as core;
+#[cfg(feature = "datasets")]
+#[doc(inline)]
+pub use biobatch_datasets as datasets;
 #[doc(inline)]
 pub use biobatch_formats as formats;
 #[cfg(feature = "loader")]

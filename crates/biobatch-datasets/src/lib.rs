@@ -1,0 +1,11 @@
+//! Concrete datasets on top of the formats, sampling and loader crates.
+//!
+//! - [`peaks`]: the BPNet / ChromBPNet peak-and-negative loader ([`PeakDataset`]): sequence
+//!   one-hot, stranded signal and control tracks, jitter, reverse complement with strand swap.
+#![warn(missing_docs)]
+
+mod error;
+pub mod peaks;
+
+pub use error::{Error, Result};
+pub use peaks::{DropCounts, OneHotDtype, PeakConfig, PeakDataset};

@@ -1,0 +1,208 @@
+//! Assembling batches of a [`PeakDataset`] into pooled buffers.
+
+use std::cell::RefCell;
+
+use biobatch_core::{Array, Batch, DType, Node};
+use biobatch_formats::sequence::{self, Layout, OneHot};
+use biobatch_loader::{BatchDataset, BoxError};
+use biobatch_sampling::{Sample, Source};
+
+use super::{OneHotDtype, PeakDataset, Store};
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+const ENCODER: OneHot = OneHot {
+    layout: Layout::ChannelsFirst,
+    ambiguous: sequence::Ambiguous::Zeros,
+};
+
+/// Copies `src` to `dst`, reversed when `rev`.
+#[inline]
+fn copy_track(src: &[f32], dst: &mut [f32], rev: bool) {
+    if rev {
+        for (d, s) in dst.iter_mut().zip(src.iter().rev()) {
+            *d = *s;
+        }
+    } else {
+        dst.copy_from_slice(src);
+    }
+}
+
+impl PeakDataset {
+    fn store(&self, s: &Sample) -> &Store {
+        match s.source {
+            Source::Primary => &self.peaks,
+            Source::Negative => &self.negatives,
+        }
+    }
+}
+
+impl BatchDataset for PeakDataset {
+    fn new_buffer(&self, b: usize) -> Result<Batch, BoxError> {
+        let c = self.config();
+        let (inw, outw) = (c.in_window as usize, c.out_window as usize);
+        let seq_dtype = match c.onehot_dtype {
+            OneHotDtype::U8 => DType::U8,
+            OneHotDtype::F32 => DType::F32,
+        };
+        let mut batch = Batch::new(Node::from_iter([(
+            "seq",
+            Array::zeros(seq_dtype, vec![b, 4, inw]),
+        )]));
+        if self.num_control_tracks() > 0 {
+            batch.inputs.insert(
+                "controls",
+                Array::zeros(DType::F32, vec![b, self.num_control_tracks(), inw]),
+            )?;
+        }
+        let mut targets = Node::map();
+        if self.num_signal_tracks() > 0 {
+            targets.insert(
+                "signal",
+                Array::zeros(DType::F32, vec![b, self.num_signal_tracks(), outw]),
+            )?;
+        }
+        targets.insert("is_peak", Array::zeros(DType::U8, vec![b]))?;
+        batch.targets = Some(targets);
+        let ranges = Node::from_iter([
+            ("chr", Array::zeros(DType::Str, vec![b])),
+            ("start", Array::zeros(DType::I64, vec![b])),
+            ("end", Array::zeros(DType::I64, vec![b])),
+            ("id", Array::zeros(DType::Str, vec![b])),
+            ("strand", Array::zeros(DType::Str, vec![b])),
+        ]);
+        batch.metadata = Some(Node::from_iter([
+            ("ranges", ranges),
+            ("jitter", Node::Array(Array::zeros(DType::I64, vec![b]))),
+            ("row", Node::Array(Array::zeros(DType::I64, vec![b]))),
+        ]));
+        Ok(batch)
+    }
+
+    fn fill(&self, samples: &[Sample], out: &mut Batch) -> Result<(), BoxError> {
+        let c = self.config();
+        let (inw, outw) = (c.in_window as usize, c.out_window as usize);
+        let (t, ct) = (self.num_signal_tracks(), self.num_control_tracks());
+        for s in samples {
+            let store = self.store(s);
+            if s.index as usize >= store.loci.len() {
+                return Err(
+                    format!("locus {} out of range ({} loci)", s.index, store.loci.len()).into(),
+                );
+            }
+        }
+        // Sequence one-hot.
+        SCRATCH.with(|scratch| -> Result<(), BoxError> {
+            let mut scratch = scratch.borrow_mut();
+            scratch.resize(inw, 0);
+            let seq = out.array_mut("inputs/seq")?;
+            for (i, s) in samples.iter().enumerate() {
+                let store = self.store(s);
+                let off = s.index as usize * store.seq_len + s.jitter as usize;
+                let window = &store.seq[off..off + inw];
+                let bases: &[u8] = if s.reverse_complement {
+                    scratch.copy_from_slice(window);
+                    sequence::reverse_complement(&mut scratch);
+                    &scratch
+                } else {
+                    window
+                };
+                match c.onehot_dtype {
+                    OneHotDtype::U8 => ENCODER.encode(
+                        bases,
+                        &mut seq.as_slice_mut::<u8>()?[i * 4 * inw..(i + 1) * 4 * inw],
+                    ),
+                    OneHotDtype::F32 => ENCODER.encode(
+                        bases,
+                        &mut seq.as_slice_mut::<f32>()?[i * 4 * inw..(i + 1) * 4 * inw],
+                    ),
+                }
+                .map_err(|e| format!("locus {}: {e}", s.index))?;
+            }
+            Ok(())
+        })?;
+        // Signal and control tracks: same jitter; reverse and swap strands under RC.
+        for (path, tracks, len, swap, is_signal) in [
+            ("targets/signal", t, outw, &self.signal_swap, true),
+            ("inputs/controls", ct, inw, &self.control_swap, false),
+        ] {
+            if tracks == 0 {
+                continue;
+            }
+            let dst = out.array_mut(path)?.as_slice_mut::<f32>()?;
+            for (i, s) in samples.iter().enumerate() {
+                let store = self.store(s);
+                let (src_all, span) = if is_signal {
+                    (&store.signal, store.sig_len)
+                } else {
+                    (&store.control, store.seq_len)
+                };
+                for k in 0..tracks {
+                    let from = if s.reverse_complement { swap[k] } else { k };
+                    let off = (s.index as usize * tracks + from) * span + s.jitter as usize;
+                    copy_track(
+                        &src_all[off..off + len],
+                        &mut dst[(i * tracks + k) * len..(i * tracks + k + 1) * len],
+                        s.reverse_complement,
+                    );
+                }
+            }
+        }
+        let is_peak = out.array_mut("targets/is_peak")?.as_slice_mut::<u8>()?;
+        for (i, s) in samples.iter().enumerate() {
+            is_peak[i] = (s.source == Source::Primary) as u8;
+        }
+        // Metadata: the input window's range, strand, jitter, and the locus's row.
+        for (key, value) in [
+            ("metadata/jitter", 0),
+            ("metadata/row", 1),
+            ("metadata/ranges/start", 2),
+            ("metadata/ranges/end", 3),
+        ] {
+            let col = out.array_mut(key)?.as_slice_mut::<i64>()?;
+            for (i, s) in samples.iter().enumerate() {
+                let store = self.store(s);
+                let l = store.loci[s.index as usize];
+                let start = l.centre - (store.seq_len / 2) as i64 + s.jitter as i64;
+                col[i] = match value {
+                    0 => s.jitter as i64,
+                    1 => l.row as i64,
+                    2 => start,
+                    _ => start + inw as i64,
+                };
+            }
+        }
+        for key in [
+            "metadata/ranges/chr",
+            "metadata/ranges/strand",
+            "metadata/ranges/id",
+        ] {
+            let col = out.array_mut(key)?.as_slice_mut::<String>()?;
+            for (i, s) in samples.iter().enumerate() {
+                let l = self.store(s).loci[s.index as usize];
+                let text: &str = match key {
+                    "metadata/ranges/chr" => self.chrom_name(l.chrom),
+                    "metadata/ranges/strand" => {
+                        if s.reverse_complement {
+                            "-"
+                        } else {
+                            "+"
+                        }
+                    }
+                    _ => {
+                        if s.source == Source::Primary {
+                            "peak"
+                        } else {
+                            "negative"
+                        }
+                    }
+                };
+                col[i].clear();
+                col[i].push_str(text);
+            }
+        }
+        Ok(())
+    }
+}
