@@ -83,6 +83,17 @@ pub struct PeakConfig {
     pub onehot_dtype: OneHotDtype,
     /// Chromosomes absent from a bigWig: `error` or read as zeros (warned once).
     pub missing: AbsentChrom,
+    /// Drop peaks whose total signal exceeds 1.2 × the 0.99 quantile (as cherimoya does).
+    pub outlier_filter: bool,
+    /// Drop peaks whose total signal (all signal tracks, over the out window) is below this.
+    pub min_counts: Option<f64>,
+    /// Drop peaks whose total signal is above this.
+    pub max_counts: Option<f64>,
+    /// Apply `min_counts` / `max_counts` to negatives too.
+    pub counts_filter_negatives: bool,
+    /// BED files of regions to exclude: a locus whose full (jittered) span overlaps one is
+    /// dropped.
+    pub exclusion_lists: Vec<PathBuf>,
 }
 
 impl Default for PeakConfig {
@@ -106,6 +117,11 @@ impl Default for PeakConfig {
             num_workers: 2,
             onehot_dtype: OneHotDtype::U8,
             missing: AbsentChrom::Error,
+            outlier_filter: true,
+            min_counts: None,
+            max_counts: None,
+            counts_filter_negatives: false,
+            exclusion_lists: Vec::new(),
         }
     }
 }
@@ -117,6 +133,22 @@ pub struct DropCounts {
     pub off_chromosome: u64,
     /// Not on a chromosome listed in `chroms`.
     pub chrom_filter: u64,
+    /// The span overlaps an exclusion-list region.
+    pub excluded: u64,
+    /// Total signal outside `min_counts..=max_counts`.
+    pub count_filter: u64,
+    /// Total signal above 1.2 × the 0.99 quantile (outlier filter).
+    pub outlier: u64,
+}
+
+impl DropCounts {
+    /// A one-line account, e.g. for errors and logs.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} off the chromosome ends, {} not in `chroms`, {} excluded, {} outside the count limits, {} outliers",
+            self.off_chromosome, self.chrom_filter, self.excluded, self.count_filter, self.outlier
+        )
+    }
 }
 
 /// One locus: chromosome (index into the FASTA), centre, and its row in its files.
@@ -137,10 +169,39 @@ pub(crate) struct Store {
     pub sig_len: usize,
     /// `[n, seq_len]` bases as stored in the FASTA.
     pub seq: Vec<u8>,
-    /// `[n, T, sig_len]`.
+    /// Signal tracks.
+    pub tracks: usize,
+    /// Control tracks.
+    pub control_tracks: usize,
+    /// `[n, tracks, sig_len]` (a locus's tracks side by side: one region per locus).
     pub signal: Vec<f32>,
-    /// `[n, C, seq_len]`.
+    /// `[n, control_tracks, seq_len]`.
     pub control: Vec<f32>,
+}
+
+impl Store {
+    /// Keeps the loci whose `keep` is true (rows of every array follow); returns how many
+    /// were dropped.
+    fn retain(&mut self, keep: &[bool]) -> u64 {
+        fn compact<T: Copy>(v: &mut Vec<T>, width: usize, keep: &[bool]) {
+            let mut w = 0;
+            for (r, &k) in keep.iter().enumerate() {
+                if k {
+                    if w != r {
+                        v.copy_within(r * width..(r + 1) * width, w * width);
+                    }
+                    w += 1;
+                }
+            }
+            v.truncate(w * width);
+        }
+        let before = self.loci.len();
+        compact(&mut self.loci, 1, keep);
+        compact(&mut self.seq, self.seq_len, keep);
+        compact(&mut self.signal, self.tracks * self.sig_len, keep);
+        compact(&mut self.control, self.control_tracks * self.seq_len, keep);
+        (before - self.loci.len()) as u64
+    }
 }
 
 /// The peak-and-negative dataset: everything extracted at open, batches assembled from
@@ -196,12 +257,14 @@ impl PeakDataset {
         let j = c.max_jitter as i64;
         let peak_seq = (c.in_window as i64 + 2 * j) as usize;
         let peak_sig = (c.out_window as i64 + 2 * j) as usize;
+        let exclusions = Exclusions::load(&c.exclusion_lists, &fasta)?;
         let peak_loci = load_loci(
             &c.peaks,
             c.summits,
             &c.chroms,
             &fasta,
             peak_seq.max(peak_sig),
+            &exclusions,
             &mut drops,
         )?;
         let neg_loci = load_loci(
@@ -210,12 +273,13 @@ impl PeakDataset {
             &c.chroms,
             &fasta,
             c.in_window.max(c.out_window) as usize,
+            &exclusions,
             &mut negative_drops,
         )?;
         if peak_loci.is_empty() {
             return Err(Error::Invalid(format!(
-                "no peaks left: {} off the chromosome ends, {} not in `chroms`",
-                drops.off_chromosome, drops.chrom_filter
+                "no peaks left: {}",
+                drops.describe()
             )));
         }
         let opts = ReadOptions {
@@ -240,7 +304,7 @@ impl PeakDataset {
             &controls,
             opts,
         )?;
-        let negatives = extract(
+        let mut negatives = extract(
             neg_loci,
             c.in_window as usize,
             c.out_window as usize,
@@ -250,13 +314,60 @@ impl PeakDataset {
             &controls,
             opts,
         )?;
+        let mut peaks = peaks;
+        // Count filters, then the outlier filter over what remains (totals over the
+        // unjittered out window, all signal tracks).
+        let (t, out) = (signal_swap.len(), c.out_window as usize);
+        let totals = |st: &Store, skip: usize| -> Vec<f64> {
+            (0..st.loci.len())
+                .map(|i| {
+                    (0..st.tracks)
+                        .map(|k| {
+                            let off = (i * st.tracks + k) * st.sig_len + skip;
+                            st.signal[off..off + out]
+                                .iter()
+                                .map(|&v| v as f64)
+                                .sum::<f64>()
+                        })
+                        .sum()
+                })
+                .collect()
+        };
+        let in_limits =
+            |x: f64| c.min_counts.is_none_or(|m| x >= m) && c.max_counts.is_none_or(|m| x <= m);
+        if c.min_counts.is_some() || c.max_counts.is_some() {
+            if t == 0 {
+                return Err(Error::Invalid(
+                    "min_counts / max_counts need signal tracks".into(),
+                ));
+            }
+            let keep: Vec<bool> = totals(&peaks, j as usize)
+                .into_iter()
+                .map(in_limits)
+                .collect();
+            drops.count_filter += peaks.retain(&keep);
+            if c.counts_filter_negatives {
+                let keep: Vec<bool> = totals(&negatives, 0).into_iter().map(in_limits).collect();
+                negative_drops.count_filter += negatives.retain(&keep);
+            }
+        }
+        if c.outlier_filter && t > 0 && !peaks.loci.is_empty() {
+            let tot = totals(&peaks, j as usize);
+            let threshold = 1.2 * quantile(&tot, 0.99);
+            let keep: Vec<bool> = tot.iter().map(|&x| x <= threshold).collect();
+            drops.outlier += peaks.retain(&keep);
+        }
+        if peaks.loci.is_empty() {
+            return Err(Error::Invalid(format!(
+                "no peaks left: {}",
+                drops.describe()
+            )));
+        }
         tracing::info!(
             peaks = peaks.loci.len(),
             negatives = negatives.loci.len(),
-            peaks_off_chromosome = drops.off_chromosome,
-            peaks_chrom_filter = drops.chrom_filter,
-            negatives_off_chromosome = negative_drops.off_chromosome,
-            negatives_chrom_filter = negative_drops.chrom_filter,
+            peaks_dropped = %drops.describe(),
+            negatives_dropped = %negative_drops.describe(),
             "peak dataset extracted"
         );
         Ok(PeakDataset {
@@ -330,6 +441,56 @@ impl PeakDataset {
     }
 }
 
+/// Exclusion-list regions per chromosome (FASTA index), merged and sorted.
+#[derive(Debug, Default)]
+struct Exclusions {
+    by_chrom: Vec<Vec<(i64, i64)>>,
+}
+
+impl Exclusions {
+    fn load(files: &[PathBuf], fasta: &Fasta) -> Result<Self> {
+        let mut by_chrom: Vec<Vec<(i64, i64)>> = vec![Vec::new(); fasta.index().len()];
+        for f in files {
+            for r in read_bed(f)? {
+                // Regions on chromosomes the genome lacks cannot overlap any locus.
+                if let Some(c) = fasta.chrom_id(&r.chrom) {
+                    by_chrom[c].push((r.start as i64, r.end as i64));
+                }
+            }
+        }
+        for v in &mut by_chrom {
+            v.sort_unstable();
+            let mut merged: Vec<(i64, i64)> = Vec::with_capacity(v.len());
+            for &(s, e) in v.iter() {
+                match merged.last_mut() {
+                    Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                    _ => merged.push((s, e)),
+                }
+            }
+            *v = merged;
+        }
+        Ok(Exclusions { by_chrom })
+    }
+
+    /// Whether `[start, end)` on `chrom` overlaps a region (exact interval overlap).
+    fn overlaps(&self, chrom: usize, start: i64, end: i64) -> bool {
+        let Some(v) = self.by_chrom.get(chrom) else {
+            return false;
+        };
+        let i = v.partition_point(|&(_, e)| e <= start);
+        v.get(i).is_some_and(|&(s, _)| s < end)
+    }
+}
+
+/// The `q` quantile with numpy's default (linear) interpolation.
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let pos = (v.len() - 1) as f64 * q;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
 /// Reads loci from BED files; drops (and counts) those filtered out or whose `span`-wide
 /// window leaves the chromosome.
 fn load_loci(
@@ -338,6 +499,7 @@ fn load_loci(
     chroms: &[String],
     fasta: &Fasta,
     span: usize,
+    exclusions: &Exclusions,
     drops: &mut DropCounts,
 ) -> Result<Vec<Locus>> {
     let mut out = Vec::new();
@@ -377,6 +539,10 @@ fn load_loci(
                 drops.off_chromosome += 1;
                 continue;
             }
+            if exclusions.overlaps(chrom, start, start + span as i64) {
+                drops.excluded += 1;
+                continue;
+            }
             out.push(Locus {
                 chrom: chrom as u32,
                 centre,
@@ -387,6 +553,49 @@ fn load_loci(
     Ok(out)
 }
 
+/// Reads one bigWig at every locus's centred window of `len` values into `rows` (one row
+/// per locus). Loci are read in chunks with one reader, so blocks are inflated about once
+/// when the loci are sorted, and the temporary buffer stays small.
+fn read_track_into(
+    bw: &Arc<BigWig>,
+    loci: &[Locus],
+    chrom_names: &[String],
+    len: usize,
+    opts: ReadOptions,
+    mut rows: Vec<&mut [f32]>,
+) -> Result<()> {
+    const CHUNK: usize = 4096;
+    let mut reader = bw.reader_with(opts);
+    let mut buf = vec![0f32; CHUNK.min(loci.len()) * len];
+    let mut windows = Vec::with_capacity(CHUNK);
+    for (c, chunk) in loci.chunks(CHUNK).enumerate() {
+        windows.clear();
+        windows.extend(chunk.iter().map(|l| {
+            let s = l.centre - (len / 2) as i64;
+            Window::new(&chrom_names[l.chrom as usize], s, s + len as i64)
+        }));
+        let buf = &mut buf[..chunk.len() * len];
+        reader.read_windows(&windows, buf)?;
+        for (i, src) in buf.chunks_exact(len).enumerate() {
+            rows[c * CHUNK + i].copy_from_slice(src);
+        }
+    }
+    Ok(())
+}
+
+/// Splits `[n, t, len]` into `t` lists of row slices, one list per track.
+fn track_rows(buf: &mut [f32], t: usize, len: usize) -> Vec<Vec<&mut [f32]>> {
+    let mut per: Vec<Vec<&mut [f32]>> = (0..t).map(|_| Vec::new()).collect();
+    if len > 0 {
+        for (i, row) in buf.chunks_exact_mut(len).enumerate() {
+            per[i % t].push(row);
+        }
+    }
+    per
+}
+
+/// Extracts sequence, signal and control windows for `loci`, the sequence and every track
+/// on threads of their own.
 #[allow(clippy::too_many_arguments)]
 fn extract(
     loci: Vec<Locus>,
@@ -399,54 +608,127 @@ fn extract(
     opts: ReadOptions,
 ) -> Result<Store> {
     let n = loci.len();
-    let mut seq = vec![0u8; n * seq_len];
-    for (l, dst) in loci.iter().zip(seq.chunks_exact_mut(seq_len.max(1))) {
-        let start = l.centre - (seq_len / 2) as i64;
-        fasta.fetch_id_into(
-            l.chrom as usize,
-            start,
-            start + seq_len as i64,
-            Padding::Error,
-            dst,
-        )?;
-        if let Err(bad) = sequence::validate(dst) {
-            return Err(Error::Invalid(format!(
-                "{}: invalid base {:?} at {}:{} (0-based)",
-                fasta.path().display(),
-                bad.byte as char,
-                chrom_names[l.chrom as usize],
-                start + bad.pos as i64
-            )));
-        }
-    }
-    let read_tracks = |files: &[Arc<BigWig>], len: usize| -> Result<Vec<f32>> {
-        let t = files.len();
-        let mut out = vec![0f32; n * t * len];
-        let mut buf = vec![0f32; n * len];
-        let windows: Vec<Window> = loci
-            .iter()
-            .map(|l| {
-                let s = l.centre - (len / 2) as i64;
-                Window::new(&chrom_names[l.chrom as usize], s, s + len as i64)
-            })
-            .collect();
-        for (k, bw) in files.iter().enumerate() {
-            bw.reader_with(opts).read_windows(&windows, &mut buf)?;
-            for i in 0..n {
-                out[(i * t + k) * len..(i * t + k + 1) * len]
-                    .copy_from_slice(&buf[i * len..(i + 1) * len]);
+    let loci_ref = &loci;
+    let (t, ct) = (signals.len(), controls.len());
+    let mut signal = vec![0f32; n * t * sig_len];
+    let mut control = vec![0f32; n * ct * seq_len];
+    let sig_rows = track_rows(&mut signal, t.max(1), sig_len);
+    let ctl_rows = track_rows(&mut control, ct.max(1), seq_len);
+    let (seq, reads) =
+        std::thread::scope(|scope| {
+            let seq = scope.spawn(move || -> Result<Vec<u8>> {
+                let mut seq = vec![0u8; n * seq_len];
+                for (l, dst) in loci_ref.iter().zip(seq.chunks_exact_mut(seq_len.max(1))) {
+                    let start = l.centre - (seq_len / 2) as i64;
+                    fasta.fetch_id_into(
+                        l.chrom as usize,
+                        start,
+                        start + seq_len as i64,
+                        Padding::Error,
+                        dst,
+                    )?;
+                    if let Err(bad) = sequence::validate(dst) {
+                        return Err(Error::Invalid(format!(
+                            "{}: invalid base {:?} at {}:{} (0-based)",
+                            fasta.path().display(),
+                            bad.byte as char,
+                            chrom_names[l.chrom as usize],
+                            start + bad.pos as i64
+                        )));
+                    }
+                }
+                Ok(seq)
+            });
+            let mut handles = Vec::new();
+            for (bw, rows) in signals.iter().zip(sig_rows) {
+                handles.push(scope.spawn(move || {
+                    read_track_into(bw, loci_ref, chrom_names, sig_len, opts, rows)
+                }));
             }
-        }
-        Ok(out)
-    };
-    let signal = read_tracks(signals, sig_len)?;
-    let control = read_tracks(controls, seq_len)?;
+            for (bw, rows) in controls.iter().zip(ctl_rows) {
+                handles.push(scope.spawn(move || {
+                    read_track_into(bw, loci_ref, chrom_names, seq_len, opts, rows)
+                }));
+            }
+            let reads: Result<()> = handles.into_iter().try_for_each(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::Invalid("a bigWig extraction thread panicked".into()))
+                })
+            });
+            let seq = seq.join().unwrap_or_else(|_| {
+                Err(Error::Invalid(
+                    "the sequence extraction thread panicked".into(),
+                ))
+            });
+            (seq, reads)
+        });
+    let seq = seq?;
+    reads?;
     Ok(Store {
-        loci,
         seq_len,
         sig_len,
         seq,
+        tracks: t,
+        control_tracks: ct,
         signal,
         control,
+        loci,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_matches_numpy_linear_interpolation() {
+        // numpy.quantile([1, 2, 3, 4, 100], 0.99) == 96.16
+        assert!((quantile(&[100.0, 1.0, 3.0, 2.0, 4.0], 0.99) - 96.16).abs() < 1e-9);
+        assert_eq!(quantile(&[5.0], 0.99), 5.0);
+        assert_eq!(quantile(&[1.0, 2.0], 0.5), 1.5);
+    }
+
+    #[test]
+    fn exclusion_overlap_is_exact_and_merged() {
+        let ex = Exclusions {
+            by_chrom: vec![vec![(10, 20), (30, 40)]],
+        };
+        assert!(
+            !ex.overlaps(0, 0, 10),
+            "touching the start is not overlapping"
+        );
+        assert!(ex.overlaps(0, 0, 11));
+        assert!(ex.overlaps(0, 19, 25));
+        assert!(!ex.overlaps(0, 20, 30));
+        assert!(ex.overlaps(0, 25, 31));
+        assert!(!ex.overlaps(1, 0, 100), "a chromosome without regions");
+    }
+
+    #[test]
+    fn retain_keeps_rows_of_every_array_together() {
+        let mut st = Store {
+            loci: (0..4)
+                .map(|i| Locus {
+                    chrom: 0,
+                    centre: i,
+                    row: i as u64,
+                })
+                .collect(),
+            seq_len: 2,
+            sig_len: 3,
+            seq: (0..8).collect(),
+            tracks: 2,
+            control_tracks: 1,
+            signal: (0..4 * 2 * 3).map(|x| x as f32).collect(),
+            control: (0..4 * 2).map(|x| x as f32).collect(),
+        };
+        assert_eq!(st.retain(&[true, false, true, false]), 2);
+        assert_eq!(st.loci.iter().map(|l| l.row).collect::<Vec<_>>(), [0, 2]);
+        assert_eq!(st.seq, [0, 1, 4, 5]);
+        assert_eq!(
+            st.signal,
+            [0., 1., 2., 3., 4., 5., 12., 13., 14., 15., 16., 17.]
+        );
+        assert_eq!(st.control, [0., 1., 4., 5.]);
+    }
 }

@@ -240,6 +240,42 @@ fn windows_jitter_and_reverse_complement_are_aligned() {
 }
 
 #[test]
+fn exclusion_lists_and_count_filters_drop_and_count() {
+    let f = fixture();
+    let d = f.config.peaks[0].parent().unwrap();
+    // Peak row 1 (centre 540) spans [527, 553): a region starting at 553 misses it, one
+    // starting at 552 hits it.
+    std::fs::write(d.join("miss.bed"), "chr1\t553\t560\n").unwrap();
+    std::fs::write(d.join("hit.bed"), "chr1\t552\t560\n").unwrap();
+    let mut c = f.config.clone();
+    c.exclusion_lists = vec![d.join("miss.bed")];
+    assert_eq!(PeakDataset::open(&c).unwrap().drops().excluded, 0);
+    c.exclusion_lists = vec![d.join("hit.bed")];
+    let ds = PeakDataset::open(&c).unwrap();
+    assert_eq!((ds.num_peaks(), ds.drops().excluded), (3, 1));
+
+    // Totals over the unjittered out window of both strands: 1,000,000 + 20·centre, i.e.
+    // 1,002,600 / 1,010,800 / 1,018,000 / 1,033,980 for centres 130, 540, 900, 1699.
+    let mut c = f.config.clone();
+    c.min_counts = Some(1_010_000.0);
+    c.max_counts = Some(1_030_000.0);
+    let ds = PeakDataset::open(&c).unwrap();
+    assert_eq!((ds.num_peaks(), ds.drops().count_filter), (2, 2));
+    assert_eq!(ds.drops().outlier, 0);
+    assert_eq!(
+        ds.num_negatives(),
+        2,
+        "negatives are not count-filtered unless asked"
+    );
+    c.min_counts = Some(2_000_000.0);
+    let e = PeakDataset::open(&c).unwrap_err().to_string();
+    assert!(
+        e.contains("no peaks left") && e.contains("4 outside the count limits"),
+        "{e}"
+    );
+}
+
+#[test]
 fn batches_are_identical_for_any_worker_count() {
     let f = fixture();
     let a = epoch(PeakDataset::open(&f.config).unwrap(), 0, 1);
