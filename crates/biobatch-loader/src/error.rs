@@ -56,3 +56,11 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 }
+
+/// The message of a caught panic (a `&str` or `String` payload).
+pub(crate) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_string())
+}

@@ -311,18 +311,11 @@ fn compute(
             index,
             source,
         }),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "non-string panic payload".to_string());
-            Err(Error::Panic {
-                epoch,
-                index,
-                message,
-            })
-        }
+        Err(panic) => Err(Error::Panic {
+            epoch,
+            index,
+            message: crate::error::panic_message(panic),
+        }),
     }
 }
 

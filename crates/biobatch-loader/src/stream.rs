@@ -13,7 +13,7 @@ use biobatch_core::Batch;
 use crossbeam_channel::Receiver;
 
 use crate::collate::collate;
-use crate::error::BoxError;
+use crate::error::{BoxError, panic_message};
 use crate::stats::LoaderStats;
 use crate::{Error, Result};
 
@@ -31,13 +31,6 @@ impl Streamed {
     pub fn stats(&self) -> &LoaderStats {
         &self.stats
     }
-}
-
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".to_string())
 }
 
 fn spawn<F>(prefetch: usize, produce: F) -> Result<Streamed>
