@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch.
 
+mod peaks;
 mod view;
 
 use std::fmt;
@@ -42,6 +43,9 @@ enum Command {
     /// Print the contents of genomic files.
     #[command(subcommand)]
     View(view::View),
+    /// The BPNet peak/negative loader: benchmark it, digest its batches, check its inputs.
+    #[command(subcommand)]
+    Peaks(Box<peaks::Peaks>),
     /// Write the `.fai` index of a FASTA file (plain or bgzip) next to it.
     Index {
         /// The FASTA file.
@@ -77,6 +81,15 @@ impl From<biobatch::formats::Error> for CliError {
     }
 }
 
+impl From<biobatch::loader::Error> for CliError {
+    fn from(e: biobatch::loader::Error) -> Self {
+        CliError {
+            message: e.to_string(),
+            broken_pipe: false,
+        }
+    }
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError {
@@ -99,6 +112,7 @@ impl From<String> for CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::View(v) => view::run(v),
+        Command::Peaks(p) => peaks::run(*p),
         Command::Index { fasta } => {
             let fa = biobatch::formats::fasta::Fasta::open_with(
                 &fasta,

@@ -194,3 +194,86 @@ fn help_lists_every_command() {
         assert!(text.contains(flag), "{text}");
     }
 }
+
+fn lines(out: Output) -> Vec<String> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn peaks_digest_is_the_same_for_any_worker_count_and_resumes() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "peaks",
+            "digest",
+            "--example",
+            "--batches",
+            "6",
+            "--epochs",
+            "2",
+        ];
+        args.extend_from_slice(extra);
+        lines(biobatch(&args))
+    };
+    let inline = run(&["--workers", "0"]);
+    assert_eq!(inline.len(), 6);
+    assert_eq!(run(&["--workers", "3"]), inline);
+    // Resume after the second line: the rest of the same lines.
+    let cursor = inline[1].split('\t').nth(3).unwrap().to_string();
+    let rest = lines(biobatch(&[
+        "peaks",
+        "digest",
+        "--example",
+        "--batches",
+        "4",
+        "--epochs",
+        "2",
+        "--resume",
+        &cursor,
+    ]));
+    assert_eq!(rest, inline[2..]);
+    // Another seed gives other batches.
+    assert_ne!(run(&["--seed", "2"])[0], inline[0]);
+}
+
+#[test]
+fn peaks_check_and_bench_report_counts_as_json() {
+    let check = lines(biobatch(&["peaks", "check", "--example"]));
+    let v: serde_json::Value = serde_json::from_str(&check[0]).unwrap();
+    let kept = v["peaks_kept"].as_u64().unwrap();
+    assert!(kept > 200 && kept <= 300, "{v}");
+    let dropped = &v["peaks_dropped"];
+    let total_dropped: u64 = [
+        "off_chromosome",
+        "chrom_filter",
+        "excluded",
+        "count_filter",
+        "outlier",
+    ]
+    .iter()
+    .map(|k| dropped[k].as_u64().unwrap())
+    .sum();
+    assert_eq!(
+        kept + total_dropped,
+        300,
+        "every peak is kept or dropped for a reason"
+    );
+
+    let bench = lines(biobatch(&["peaks", "bench", "--example", "--batches", "3"]));
+    let b: serde_json::Value = serde_json::from_str(&bench[0]).unwrap();
+    assert_eq!(b["batches"], 3);
+    assert_eq!(b["examples"], 3 * 64);
+    assert!(b["examples_per_s"].as_f64().unwrap() > 0.0);
+
+    let err = biobatch(&["peaks", "check"]);
+    assert_eq!(err.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("give --peaks and --fasta"));
+}
