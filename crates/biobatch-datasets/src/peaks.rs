@@ -159,6 +159,83 @@ pub(crate) struct Locus {
     pub row: u64,
 }
 
+/// Track values at rest: `u16` when every value is an integer in `0..=65535` (count tracks:
+/// lossless, half the memory), `f32` otherwise.
+#[derive(Debug)]
+pub(crate) enum Values {
+    F32(Vec<f32>),
+    U16(Vec<u16>),
+}
+
+impl Default for Values {
+    fn default() -> Self {
+        Values::U16(Vec::new())
+    }
+}
+
+impl Values {
+    /// Copies `dst.len()` values from `off` into `dst`, reversed when `rev`.
+    #[inline]
+    pub fn copy_to(&self, off: usize, dst: &mut [f32], rev: bool) {
+        let n = dst.len();
+        match self {
+            Values::F32(v) => {
+                let src = &v[off..off + n];
+                if rev {
+                    dst.iter_mut()
+                        .zip(src.iter().rev())
+                        .for_each(|(d, s)| *d = *s);
+                } else {
+                    dst.copy_from_slice(src);
+                }
+            }
+            Values::U16(v) => {
+                let src = &v[off..off + n];
+                if rev {
+                    dst.iter_mut()
+                        .zip(src.iter().rev())
+                        .for_each(|(d, s)| *d = *s as f32);
+                } else {
+                    dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s as f32);
+                }
+            }
+        }
+    }
+
+    /// The sum of `len` values from `off`.
+    pub fn sum(&self, off: usize, len: usize) -> f64 {
+        match self {
+            Values::F32(v) => v[off..off + len].iter().map(|&x| x as f64).sum(),
+            Values::U16(v) => v[off..off + len].iter().map(|&x| x as f64).sum(),
+        }
+    }
+
+    /// Whether the values are stored as `u16`.
+    pub fn is_compact(&self) -> bool {
+        matches!(self, Values::U16(_))
+    }
+}
+
+/// An element type track values can be written in; `put` refuses values it cannot hold
+/// exactly.
+trait Sink: Copy + Default + Send + Sync {
+    fn put(v: f32) -> Option<Self>;
+}
+
+impl Sink for f32 {
+    #[inline]
+    fn put(v: f32) -> Option<Self> {
+        Some(v)
+    }
+}
+
+impl Sink for u16 {
+    #[inline]
+    fn put(v: f32) -> Option<Self> {
+        ((0.0..=65_535.0).contains(&v) && v.fract() == 0.0).then_some(v as u16)
+    }
+}
+
 /// Extracted windows of one set of loci: sequence bytes, signal and control values.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
@@ -174,9 +251,9 @@ pub(crate) struct Store {
     /// Control tracks.
     pub control_tracks: usize,
     /// `[n, tracks, sig_len]` (a locus's tracks side by side: one region per locus).
-    pub signal: Vec<f32>,
+    pub signal: Values,
     /// `[n, control_tracks, seq_len]`.
-    pub control: Vec<f32>,
+    pub control: Values,
 }
 
 impl Store {
@@ -198,8 +275,15 @@ impl Store {
         let before = self.loci.len();
         compact(&mut self.loci, 1, keep);
         compact(&mut self.seq, self.seq_len, keep);
-        compact(&mut self.signal, self.tracks * self.sig_len, keep);
-        compact(&mut self.control, self.control_tracks * self.seq_len, keep);
+        for (values, width) in [
+            (&mut self.signal, self.tracks * self.sig_len),
+            (&mut self.control, self.control_tracks * self.seq_len),
+        ] {
+            match values {
+                Values::F32(v) => compact(v, width, keep),
+                Values::U16(v) => compact(v, width, keep),
+            }
+        }
         (before - self.loci.len()) as u64
     }
 }
@@ -324,10 +408,7 @@ impl PeakDataset {
                     (0..st.tracks)
                         .map(|k| {
                             let off = (i * st.tracks + k) * st.sig_len + skip;
-                            st.signal[off..off + out]
-                                .iter()
-                                .map(|&v| v as f64)
-                                .sum::<f64>()
+                            st.signal.sum(off, out)
                         })
                         .sum()
                 })
@@ -405,6 +486,15 @@ impl PeakDataset {
     /// Negatives dropped at open, by reason.
     pub fn negative_drops(&self) -> DropCounts {
         self.negative_drops
+    }
+
+    /// Whether the peaks' signal and control values are held compactly (`u16`, lossless for
+    /// integer counts up to 65,535) rather than as `f32`.
+    pub fn compact_tracks(&self) -> (bool, bool) {
+        (
+            self.peaks.signal.is_compact(),
+            self.peaks.control.is_compact(),
+        )
     }
 
     /// Signal tracks (stranded groups count two).
@@ -555,15 +645,16 @@ fn load_loci(
 
 /// Reads one bigWig at every locus's centred window of `len` values into `rows` (one row
 /// per locus). Loci are read in chunks with one reader, so blocks are inflated about once
-/// when the loci are sorted, and the temporary buffer stays small.
-fn read_track_into(
+/// when the loci are sorted, and the temporary buffer stays small. `Ok(false)` when a value
+/// does not fit the element type.
+fn read_track_into<T: Sink>(
     bw: &Arc<BigWig>,
     loci: &[Locus],
     chrom_names: &[String],
     len: usize,
     opts: ReadOptions,
-    mut rows: Vec<&mut [f32]>,
-) -> Result<()> {
+    mut rows: Vec<&mut [T]>,
+) -> Result<bool> {
     const CHUNK: usize = 4096;
     let mut reader = bw.reader_with(opts);
     let mut buf = vec![0f32; CHUNK.min(loci.len()) * len];
@@ -577,21 +668,72 @@ fn read_track_into(
         let buf = &mut buf[..chunk.len() * len];
         reader.read_windows(&windows, buf)?;
         for (i, src) in buf.chunks_exact(len).enumerate() {
-            rows[c * CHUNK + i].copy_from_slice(src);
+            for (d, &v) in rows[c * CHUNK + i].iter_mut().zip(src) {
+                match T::put(v) {
+                    Some(x) => *d = x,
+                    None => return Ok(false),
+                }
+            }
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Splits `[n, t, len]` into `t` lists of row slices, one list per track.
-fn track_rows(buf: &mut [f32], t: usize, len: usize) -> Vec<Vec<&mut [f32]>> {
-    let mut per: Vec<Vec<&mut [f32]>> = (0..t).map(|_| Vec::new()).collect();
+fn track_rows<T>(buf: &mut [T], t: usize, len: usize) -> Vec<Vec<&mut [T]>> {
+    let mut per: Vec<Vec<&mut [T]>> = (0..t).map(|_| Vec::new()).collect();
     if len > 0 {
         for (i, row) in buf.chunks_exact_mut(len).enumerate() {
             per[i % t].push(row);
         }
     }
     per
+}
+
+/// Reads a group of tracks (each on a thread of its own) into `[n, T, len]` of `T`; `None`
+/// when some value does not fit `T`.
+fn read_group<T: Sink>(
+    files: &[Arc<BigWig>],
+    loci: &[Locus],
+    chrom_names: &[String],
+    len: usize,
+    opts: ReadOptions,
+) -> Result<Option<Vec<T>>> {
+    let t = files.len();
+    let mut out = vec![T::default(); loci.len() * t * len];
+    let rows = track_rows(&mut out, t.max(1), len);
+    let fits = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .iter()
+            .zip(rows)
+            .map(|(bw, rows)| {
+                scope.spawn(move || read_track_into(bw, loci, chrom_names, len, opts, rows))
+            })
+            .collect();
+        handles.into_iter().try_fold(true, |all, h| {
+            let ok = h.join().unwrap_or_else(|_| {
+                Err(Error::Invalid("a bigWig extraction thread panicked".into()))
+            })?;
+            Ok::<bool, Error>(all && ok)
+        })
+    })?;
+    Ok(fits.then_some(out))
+}
+
+/// Reads a group compactly (`u16`) when every value allows it, else as `f32`.
+fn read_values(
+    files: &[Arc<BigWig>],
+    loci: &[Locus],
+    chrom_names: &[String],
+    len: usize,
+    opts: ReadOptions,
+) -> Result<Values> {
+    if let Some(v) = read_group::<u16>(files, loci, chrom_names, len, opts)? {
+        return Ok(Values::U16(v));
+    }
+    let v = read_group::<f32>(files, loci, chrom_names, len, opts)?
+        .ok_or_else(|| Error::Invalid("f32 holds every value; this cannot fail".into()))?;
+    Ok(Values::F32(v))
 }
 
 /// Extracts sequence, signal and control windows for `loci`, the sequence and every track
@@ -610,60 +752,43 @@ fn extract(
     let n = loci.len();
     let loci_ref = &loci;
     let (t, ct) = (signals.len(), controls.len());
-    let mut signal = vec![0f32; n * t * sig_len];
-    let mut control = vec![0f32; n * ct * seq_len];
-    let sig_rows = track_rows(&mut signal, t.max(1), sig_len);
-    let ctl_rows = track_rows(&mut control, ct.max(1), seq_len);
-    let (seq, reads) =
-        std::thread::scope(|scope| {
-            let seq = scope.spawn(move || -> Result<Vec<u8>> {
-                let mut seq = vec![0u8; n * seq_len];
-                for (l, dst) in loci_ref.iter().zip(seq.chunks_exact_mut(seq_len.max(1))) {
-                    let start = l.centre - (seq_len / 2) as i64;
-                    fasta.fetch_id_into(
-                        l.chrom as usize,
-                        start,
-                        start + seq_len as i64,
-                        Padding::Error,
-                        dst,
-                    )?;
-                    if let Err(bad) = sequence::validate(dst) {
-                        return Err(Error::Invalid(format!(
-                            "{}: invalid base {:?} at {}:{} (0-based)",
-                            fasta.path().display(),
-                            bad.byte as char,
-                            chrom_names[l.chrom as usize],
-                            start + bad.pos as i64
-                        )));
-                    }
+    let (seq, signal, control) = std::thread::scope(|scope| {
+        let seq = scope.spawn(move || -> Result<Vec<u8>> {
+            let mut seq = vec![0u8; n * seq_len];
+            for (l, dst) in loci_ref.iter().zip(seq.chunks_exact_mut(seq_len.max(1))) {
+                let start = l.centre - (seq_len / 2) as i64;
+                fasta.fetch_id_into(
+                    l.chrom as usize,
+                    start,
+                    start + seq_len as i64,
+                    Padding::Error,
+                    dst,
+                )?;
+                if let Err(bad) = sequence::validate(dst) {
+                    return Err(Error::Invalid(format!(
+                        "{}: invalid base {:?} at {}:{} (0-based)",
+                        fasta.path().display(),
+                        bad.byte as char,
+                        chrom_names[l.chrom as usize],
+                        start + bad.pos as i64
+                    )));
                 }
-                Ok(seq)
-            });
-            let mut handles = Vec::new();
-            for (bw, rows) in signals.iter().zip(sig_rows) {
-                handles.push(scope.spawn(move || {
-                    read_track_into(bw, loci_ref, chrom_names, sig_len, opts, rows)
-                }));
             }
-            for (bw, rows) in controls.iter().zip(ctl_rows) {
-                handles.push(scope.spawn(move || {
-                    read_track_into(bw, loci_ref, chrom_names, seq_len, opts, rows)
-                }));
-            }
-            let reads: Result<()> = handles.into_iter().try_for_each(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::Invalid("a bigWig extraction thread panicked".into()))
-                })
-            });
-            let seq = seq.join().unwrap_or_else(|_| {
-                Err(Error::Invalid(
-                    "the sequence extraction thread panicked".into(),
-                ))
-            });
-            (seq, reads)
+            Ok(seq)
         });
-    let seq = seq?;
-    reads?;
+        let signal =
+            scope.spawn(move || read_values(signals, loci_ref, chrom_names, sig_len, opts));
+        let control =
+            scope.spawn(move || read_values(controls, loci_ref, chrom_names, seq_len, opts));
+        let panicked =
+            |what: &str| Error::Invalid(format!("the {what} extraction thread panicked"));
+        (
+            seq.join().unwrap_or_else(|_| Err(panicked("sequence"))),
+            signal.join().unwrap_or_else(|_| Err(panicked("signal"))),
+            control.join().unwrap_or_else(|_| Err(panicked("control"))),
+        )
+    });
+    let (seq, signal, control) = (seq?, signal?, control?);
     Ok(Store {
         seq_len,
         sig_len,
@@ -679,6 +804,15 @@ fn extract(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn u16_holds_only_exact_counts() {
+        assert_eq!(<u16 as Sink>::put(7.0), Some(7));
+        assert_eq!(<u16 as Sink>::put(65_535.0), Some(65_535));
+        for v in [-1.0, 0.5, 65_536.0, f32::NAN, f32::INFINITY] {
+            assert_eq!(<u16 as Sink>::put(v), None, "{v}");
+        }
+    }
 
     #[test]
     fn quantile_matches_numpy_linear_interpolation() {
@@ -719,16 +853,16 @@ mod tests {
             seq: (0..8).collect(),
             tracks: 2,
             control_tracks: 1,
-            signal: (0..4 * 2 * 3).map(|x| x as f32).collect(),
-            control: (0..4 * 2).map(|x| x as f32).collect(),
+            signal: Values::F32((0..4 * 2 * 3).map(|x| x as f32).collect()),
+            control: Values::U16((0..4 * 2).collect()),
         };
         assert_eq!(st.retain(&[true, false, true, false]), 2);
         assert_eq!(st.loci.iter().map(|l| l.row).collect::<Vec<_>>(), [0, 2]);
         assert_eq!(st.seq, [0, 1, 4, 5]);
-        assert_eq!(
-            st.signal,
-            [0., 1., 2., 3., 4., 5., 12., 13., 14., 15., 16., 17.]
-        );
-        assert_eq!(st.control, [0., 1., 4., 5.]);
+        let (mut sig, mut ctl) = (vec![0f32; 12], vec![0f32; 4]);
+        st.signal.copy_to(0, &mut sig, false);
+        st.control.copy_to(0, &mut ctl, false);
+        assert_eq!(sig, [0., 1., 2., 3., 4., 5., 12., 13., 14., 15., 16., 17.]);
+        assert_eq!(ctl, [0., 1., 4., 5.]);
     }
 }

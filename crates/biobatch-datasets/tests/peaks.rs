@@ -124,6 +124,8 @@ fn windows_jitter_and_reverse_complement_are_aligned() {
     let ds = PeakDataset::open(&f.config).unwrap();
     assert_eq!((ds.num_peaks(), ds.num_negatives()), (4, 2));
     assert_eq!((ds.drops().off_chromosome, ds.drops().chrom_filter), (2, 0));
+    // Minus-strand values reach 100,000 (f32); control values stay below 65,536 (u16).
+    assert_eq!(ds.compact_tracks(), (false, true));
     // Centres (summit = start + column 10): rows 0, 1, 2, 5.
     let centres = [(0u64, 130i64), (1, 540), (2, 900), (5, 1699)];
     let neg_centres = [(0u64, 1250i64), (1, 60)];

@@ -18,18 +18,6 @@ const ENCODER: OneHot = OneHot {
     ambiguous: sequence::Ambiguous::Zeros,
 };
 
-/// Copies `src` to `dst`, reversed when `rev`.
-#[inline]
-fn copy_track(src: &[f32], dst: &mut [f32], rev: bool) {
-    if rev {
-        for (d, s) in dst.iter_mut().zip(src.iter().rev()) {
-            *d = *s;
-        }
-    } else {
-        dst.copy_from_slice(src);
-    }
-}
-
 impl PeakDataset {
     fn store(&self, s: &Sample) -> &Store {
         match s.source {
@@ -142,8 +130,8 @@ impl BatchDataset for PeakDataset {
                 for k in 0..tracks {
                     let from = if s.reverse_complement { swap[k] } else { k };
                     let off = (s.index as usize * tracks + from) * span + s.jitter as usize;
-                    copy_track(
-                        &src_all[off..off + len],
+                    src_all.copy_to(
+                        off,
                         &mut dst[(i * tracks + k) * len..(i * tracks + k + 1) * len],
                         s.reverse_complement,
                     );
