@@ -22,17 +22,6 @@ pub struct Options {
     pub workers: usize,
 }
 
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 /// The bench configuration of the issue: in 2114, out 1000, jitter 128, ratio 0.33, RC on,
 /// batch 64, u8 one-hot, one stranded signal pair and one stranded control pair.
 pub fn bench_config(data: &std::path::Path, workers: usize) -> PeakConfig {
@@ -113,7 +102,7 @@ pub fn run(opts: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
             "peaks": peaks,
             "negatives": negatives,
             "dropped_off_chromosome": drops.off_chromosome,
-            "peak_rss_mb": peak_rss_mb(),
+            "peak_rss_mb": biobatch_loader::peak_rss_mb(),
         }),
         opts.runs,
     ));

@@ -91,11 +91,12 @@ fn collate_node(nodes: &[&Node], path: &str) -> Result<Node> {
             }
             let mut out = BTreeMap::new();
             for k in m0.keys() {
+                // Every node was checked above to be a map with exactly m0's keys.
                 let children: Vec<&Node> = nodes
                     .iter()
-                    .map(|n| match n {
-                        Node::Map(m) => &m[k],
-                        _ => unreachable!("checked above: every node is a map with key k"),
+                    .filter_map(|n| match n {
+                        Node::Map(m) => m.get(k),
+                        _ => None,
                     })
                     .collect();
                 out.insert(k.clone(), collate_node(&children, &join(path, k))?);
@@ -124,11 +125,12 @@ fn collate_node(nodes: &[&Node], path: &str) -> Result<Node> {
             }
             let mut out = Vec::with_capacity(l0.len());
             for j in 0..l0.len() {
+                // Every node was checked above to be a list of l0's length.
                 let children: Vec<&Node> = nodes
                     .iter()
-                    .map(|n| match n {
-                        Node::List(l) => &l[j],
-                        _ => unreachable!("checked above: every node is a list of this length"),
+                    .filter_map(|n| match n {
+                        Node::List(l) => l.get(j),
+                        _ => None,
                     })
                     .collect();
                 out.push(collate_node(&children, &join(path, &j.to_string()))?);

@@ -64,4 +64,4 @@ pub use collate::collate;
 pub use dataset::{BatchDataset, Collated, Dataset, Preloaded};
 pub use error::{BoxError, Error, Result};
 pub use runtime::{Batches, LoadedBatch, Loader, LoaderConfig};
-pub use stats::LoaderStats;
+pub use stats::{LoaderStats, peak_rss_mb};

@@ -322,7 +322,9 @@ fn compute(
 /// A batch from the loader. Dereferences to the [`Batch`]; dropping it returns the buffer to
 /// the loader's pool (use [`LoadedBatch::into_inner`] to keep it instead).
 pub struct LoadedBatch {
-    batch: Option<Batch>,
+    batch: Batch,
+    /// Set by `into_inner`: the buffer left with the caller, so it is not pooled on drop.
+    taken: bool,
     epoch: u64,
     index: u64,
     cursor_after: Cursor,
@@ -347,9 +349,9 @@ impl LoadedBatch {
 
     /// Takes the batch out (its buffer is not returned to the pool).
     pub fn into_inner(mut self) -> Batch {
-        self.batch
-            .take()
-            .unwrap_or_else(|| Batch::new(biobatch_core::Node::map()))
+        self.taken = true;
+        // An empty map allocates nothing; the placeholder is dropped with `self`.
+        std::mem::replace(&mut self.batch, Batch::new(biobatch_core::Node::map()))
     }
 }
 
@@ -357,25 +359,20 @@ impl Deref for LoadedBatch {
     type Target = Batch;
 
     fn deref(&self) -> &Batch {
-        // `batch` is Some from construction until `into_inner` consumes self.
-        self.batch
-            .as_ref()
-            .expect("a LoadedBatch holds its batch until consumed")
+        &self.batch
     }
 }
 
 impl DerefMut for LoadedBatch {
     fn deref_mut(&mut self) -> &mut Batch {
-        // As in `deref`: only `into_inner`, which consumes self, empties it.
-        self.batch
-            .as_mut()
-            .expect("a LoadedBatch holds its batch until consumed")
+        &mut self.batch
     }
 }
 
 impl Drop for LoadedBatch {
     fn drop(&mut self) {
-        if let Some(b) = self.batch.take() {
+        if !self.taken {
+            let b = std::mem::replace(&mut self.batch, Batch::new(biobatch_core::Node::map()));
             self.pool.give(b);
         }
     }
@@ -478,7 +475,8 @@ impl Batches {
                 }
                 let p = ((index + 1) * self.config.batch_size as u64).min(self.plan.positions());
                 Some(Ok(LoadedBatch {
-                    batch: Some(batch),
+                    batch,
+                    taken: false,
                     epoch: self.epoch,
                     index,
                     cursor_after: self.stream_plan.cursor(self.epoch, p),

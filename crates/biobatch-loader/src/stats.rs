@@ -83,3 +83,16 @@ impl LoaderStats {
         )
     }
 }
+
+/// The process's peak resident memory in MiB (`VmHWM` of `/proc/self/status`), or NaN where
+/// that is not available.
+pub fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}

@@ -251,17 +251,6 @@ fn digest(b: &Batch) -> u64 {
     h
 }
 
-fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 fn memcpy_bytes_per_s(bytes: usize) -> f64 {
     const CHUNK: usize = 8 << 20;
     let src = vec![1u8; CHUNK];
@@ -356,7 +345,7 @@ pub fn run(p: Peaks) -> Result<(), CliError> {
                 "ratio_to_memcpy": bytes as f64 / secs / memcpy,
                 "construction_s": construction_s,
                 "first_batch_s": first_batch_s,
-                "peak_rss_mb": peak_rss_mb(),
+                "peak_rss_mb": biobatch::loader::peak_rss_mb(),
                 "batches": n_batches,
                 "examples": examples,
                 "workers": c.num_workers,
