@@ -177,6 +177,32 @@ impl OneHot {
     /// assert_eq!(enc.encode(b"AX!", &mut out).unwrap_err().pos(), Some(1));
     /// ```
     pub fn encode<T: OneHotValue>(&self, seq: &[u8], out: &mut [T]) -> Result<(), EncodeError> {
+        validate(seq).map_err(EncodeError::Base)?;
+        self.encode_validated(seq, out, false)
+    }
+
+    /// Encodes `seq` like [`OneHot::encode`], reverse-complemented first when
+    /// `reverse_complement`, without validating the bases again: for sequences that already
+    /// passed [`validate`] (the hot path of batch assembly). A byte that is not a nucleotide
+    /// letter encodes as an all-zero column; it is never an error or undefined behaviour.
+    ///
+    /// ```
+    /// use biobatch_formats::sequence::{Layout, OneHot, reverse_complement};
+    ///
+    /// let enc = OneHot { layout: Layout::ChannelsFirst, ..Default::default() };
+    /// let (mut fused, mut plain) = ([0u8; 16], [0u8; 16]);
+    /// enc.encode_validated(b"AACG", &mut fused, true).unwrap();
+    /// let mut rc = *b"AACG";
+    /// reverse_complement(&mut rc);
+    /// enc.encode(&rc, &mut plain).unwrap();
+    /// assert_eq!(fused, plain);
+    /// ```
+    pub fn encode_validated<T: OneHotValue>(
+        &self,
+        seq: &[u8],
+        out: &mut [T],
+        reverse_complement: bool,
+    ) -> Result<(), EncodeError> {
         let l = seq.len();
         if out.len() != 4 * l {
             return Err(EncodeError::Length {
@@ -188,7 +214,13 @@ impl OneHot {
             Ambiguous::Zeros => None,
             Ambiguous::Quarter => Some(T::QUARTER.ok_or(EncodeError::QuarterNeedsFloat)?),
         };
-        validate(seq).map_err(EncodeError::Base)?;
+        // Under reverse complement, output position i holds the complement of seq[l-1-i]:
+        // channel A is set where the source has T, and so on.
+        let letters = if reverse_complement {
+            *b"TGCA"
+        } else {
+            *b"ACGT"
+        };
         let one = T::ONE;
         let zero = T::default();
         match self.layout {
@@ -197,16 +229,23 @@ impl OneHot {
                 let (a, rest) = out.split_at_mut(l);
                 let (c, rest) = rest.split_at_mut(l);
                 let (g, t) = rest.split_at_mut(l);
-                for (ch, letter) in [(a, b'A'), (c, b'C'), (g, b'G'), (t, b'T')] {
-                    for (o, &b) in ch.iter_mut().zip(seq) {
-                        *o = if b & 0xDF == letter { one } else { zero };
+                for (ch, letter) in [a, c, g, t].into_iter().zip(letters) {
+                    if reverse_complement {
+                        for (o, &b) in ch.iter_mut().zip(seq.iter().rev()) {
+                            *o = if b & 0xDF == letter { one } else { zero };
+                        }
+                    } else {
+                        for (o, &b) in ch.iter_mut().zip(seq) {
+                            *o = if b & 0xDF == letter { one } else { zero };
+                        }
                     }
                 }
                 if let Some(q) = quarter {
                     for (i, &b) in seq.iter().enumerate() {
                         if CODE[b as usize] == 4 {
+                            let at = if reverse_complement { l - 1 - i } else { i };
                             for k in 0..4 {
-                                out[k * l + i] = q;
+                                out[k * l + at] = q;
                             }
                         }
                     }
@@ -214,37 +253,21 @@ impl OneHot {
             }
             Layout::LengthFirst => {
                 let q = quarter.unwrap_or(zero);
-                for (o, &b) in out.chunks_exact_mut(4).zip(seq) {
+                let column = |o: &mut [T], b: u8| {
                     let u = b & 0xDF;
-                    let amb = CODE[b as usize] == 4;
-                    o[0] = if u == b'A' {
-                        one
-                    } else if amb {
-                        q
-                    } else {
-                        zero
-                    };
-                    o[1] = if u == b'C' {
-                        one
-                    } else if amb {
-                        q
-                    } else {
-                        zero
-                    };
-                    o[2] = if u == b'G' {
-                        one
-                    } else if amb {
-                        q
-                    } else {
-                        zero
-                    };
-                    o[3] = if u == b'T' {
-                        one
-                    } else if amb {
-                        q
-                    } else {
-                        zero
-                    };
+                    let fill = if CODE[b as usize] == 4 { q } else { zero };
+                    for (x, letter) in o.iter_mut().zip(letters) {
+                        *x = if u == letter { one } else { fill };
+                    }
+                };
+                if reverse_complement {
+                    for (o, &b) in out.chunks_exact_mut(4).zip(seq.iter().rev()) {
+                        column(o, b);
+                    }
+                } else {
+                    for (o, &b) in out.chunks_exact_mut(4).zip(seq) {
+                        column(o, b);
+                    }
                 }
             }
         }
@@ -405,6 +428,32 @@ mod tests {
                 for i in 0..l {
                     prop_assert_eq!(rev[k * l + i], fwd[(3 - k) * l + (l - 1 - i)]);
                 }
+            }
+        }
+
+        #[test]
+        fn fused_reverse_complement_equals_reverse_complement_then_encode(
+            s in prop::collection::vec(any_base(), 0..200),
+            cf in any::<bool>(),
+            quarter in any::<bool>(),
+        ) {
+            let layout = if cf { Layout::ChannelsFirst } else { Layout::LengthFirst };
+            let ambiguous = if quarter { Ambiguous::Quarter } else { Ambiguous::Zeros };
+            let enc = OneHot { layout, ambiguous };
+            let mut rc = s.clone();
+            reverse_complement(&mut rc);
+            let (mut want, mut got) = (vec![9f32; 4 * s.len()], vec![7f32; 4 * s.len()]);
+            enc.encode(&rc, &mut want).unwrap();
+            enc.encode_validated(&s, &mut got, true).unwrap();
+            prop_assert_eq!(&got, &want);
+            enc.encode(&s, &mut want).unwrap();
+            enc.encode_validated(&s, &mut got, false).unwrap();
+            prop_assert_eq!(&got, &want);
+            if !quarter {
+                let (mut want, mut got) = (vec![9u8; 4 * s.len()], vec![7u8; 4 * s.len()]);
+                enc.encode(&rc, &mut want).unwrap();
+                enc.encode_validated(&s, &mut got, true).unwrap();
+                prop_assert_eq!(got, want);
             }
         }
     }
