@@ -16,6 +16,14 @@ pub enum Error {
     /// A loader could not be built.
     #[error(transparent)]
     Loader(#[from] biobatch_loader::Error),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
     /// An invalid configuration or input, with what to change.
     #[error("{0}")]
     Invalid(String),

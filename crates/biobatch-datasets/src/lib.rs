@@ -4,8 +4,11 @@
 //!   one-hot, stranded signal and control tracks, jitter, reverse complement with strand swap.
 #![warn(missing_docs)]
 
+mod cache;
+mod column;
 mod error;
 pub mod peaks;
 
+pub use cache::default_cache_dir;
 pub use error::{Error, Result};
-pub use peaks::{DropCounts, OneHotDtype, PeakConfig, PeakDataset};
+pub use peaks::{CacheStatus, DropCounts, MissingChrom, OneHotDtype, PeakConfig, PeakDataset};

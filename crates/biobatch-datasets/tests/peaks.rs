@@ -1,122 +1,11 @@
 //! PeakDataset semantics on a small fixture whose signal values encode their position, so
 //! every window's alignment, jitter, reverse complement and strand swap can be checked.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-use biobatch_core::Batch;
-use biobatch_datasets::{OneHotDtype, PeakConfig, PeakDataset};
-use biobatch_formats::bigwig::{BedGraphEntry, write_bigwig};
+use biobatch_datasets::{MissingChrom, OneHotDtype, PeakDataset};
 use biobatch_formats::sequence::{Layout, decode, reverse_complement};
-use biobatch_loader::{Loader, LoaderConfig};
-use biobatch_sampling::Partition;
-
-const CHR1: usize = 2_000;
-
-fn chr1() -> Vec<u8> {
-    let mut x = 12345u64;
-    (0..CHR1)
-        .map(|i| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let b = b"ACGT"[(x >> 62) as usize];
-            if (500..560).contains(&i) {
-                b.to_ascii_lowercase()
-            } else {
-                b
-            }
-        })
-        .collect()
-}
-
-fn track(dir: &Path, name: &str, f: impl Fn(usize) -> f32) -> PathBuf {
-    let p = dir.join(name);
-    let entries = (0..CHR1).map(|i| BedGraphEntry {
-        chrom: "chr1".into(),
-        start: i as u32,
-        end: i as u32 + 1,
-        value: f(i),
-    });
-    write_bigwig(
-        &p,
-        &[("chr1".into(), CHR1 as u32), ("chr2".into(), 300)],
-        entries,
-    )
-    .unwrap();
-    p
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    config: PeakConfig,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let mut fa = b">chr1\n".to_vec();
-    for line in chr1().chunks(60) {
-        fa.extend_from_slice(line);
-        fa.push(b'\n');
-    }
-    // chr2 is shorter than a peak's span; chr3 has no signal in the bigWigs.
-    fa.extend_from_slice(b">chr2\n");
-    fa.extend(std::iter::repeat_n(b'A', 20));
-    fa.extend_from_slice(b"\n>chr3\n");
-    fa.extend(std::iter::repeat_n(b'C', 300));
-    fa.push(b'\n');
-    std::fs::write(d.join("g.fa"), fa).unwrap();
-    // Peaks: narrowPeak with summits; one too close to chr1's end and one on the short chr2.
-    let peaks = "chr1\t100\t200\tp0\t0\t.\t1\t1\t1\t30\n\
-                 chr1\t480\t600\tp1\t0\t.\t1\t1\t1\t60\n\
-                 chr1\t900\t950\tp2\t0\t.\t1\t1\t1\t0\n\
-                 chr1\t1990\t2000\tedge\t0\t.\t1\t1\t1\t5\n\
-                 chr2\t5\t15\tshort\t0\t.\t1\t1\t1\t5\n\
-                 chr1\t1500\t1700\tp3\t0\t.\t1\t1\t1\t199\n";
-    std::fs::write(d.join("peaks.narrowPeak"), peaks).unwrap();
-    std::fs::write(d.join("neg.bed"), "chr1\t1200\t1300\nchr1\t50\t70\n").unwrap();
-    let plus = track(d, "plus.bw", |p| p as f32 + 1.0);
-    let minus = track(d, "minus.bw", |p| 100_000.0 + p as f32);
-    let ctl = track(d, "ctl.bw", |p| 50_000.0 + p as f32);
-    let config = PeakConfig {
-        peaks: vec![d.join("peaks.narrowPeak")],
-        negatives: vec![d.join("neg.bed")],
-        fasta: d.join("g.fa"),
-        signals: vec![vec![plus, minus]],
-        controls: vec![vec![ctl]],
-        in_window: 20,
-        out_window: 10,
-        max_jitter: 3,
-        negative_ratio: 0.5,
-        summits: true,
-        seed: Some(1),
-        batch_size: 3,
-        num_workers: 2,
-        onehot_dtype: OneHotDtype::U8,
-        ..Default::default()
-    };
-    Fixture { _dir: dir, config }
-}
-
-fn epoch(ds: PeakDataset, workers: usize, e: u64) -> Vec<Batch> {
-    let plan = ds.plan(Partition::single()).unwrap();
-    let loader = Loader::new(
-        ds,
-        plan,
-        LoaderConfig {
-            batch_size: 3,
-            num_workers: workers,
-            prefetch: 2,
-            drop_last: false,
-        },
-    )
-    .unwrap();
-    loader
-        .epoch(e)
-        .unwrap()
-        .map(|b| b.unwrap().into_inner())
-        .collect()
-}
+use common::{chr1, epoch, fixture};
 
 #[test]
 fn windows_jitter_and_reverse_complement_are_aligned() {
@@ -336,7 +225,7 @@ fn bad_inputs_are_clear_errors() {
         e.contains("plus.bw") && e.contains("no chromosome named `chr3`"),
         "{e}"
     );
-    c.missing = biobatch_formats::bigwig::AbsentChrom::Missing;
+    c.missing = MissingChrom::Zeros;
     let b = &epoch(PeakDataset::open(&c).unwrap(), 0, 0)[0];
     assert!(
         b.array("targets/signal")
@@ -356,4 +245,64 @@ fn bad_inputs_are_clear_errors() {
         (3 * 20) as f32,
         "one set channel per base"
     );
+}
+
+#[test]
+fn strict_turns_every_drop_into_an_error_naming_the_first_locus() {
+    let f = fixture();
+    let mut c = f.config.clone();
+    c.strict = true;
+    // Rows 3 (`edge`) and 4 (`short`) leave their chromosomes.
+    let e = PeakDataset::open(&c).unwrap_err().to_string();
+    assert!(
+        e.starts_with("strict: 2 peaks dropped (off_chromosome)")
+            && e.contains("peaks.narrowPeak:4")
+            && e.contains("leaves the chromosome")
+            && e.contains("turn `strict` off"),
+        "{e}"
+    );
+    // Without those rows nothing is dropped, and strict opens.
+    let d = f.dir.path();
+    let text = std::fs::read_to_string(&c.peaks[0]).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("edge") && !l.contains("short"))
+        .collect();
+    std::fs::write(d.join("inside.narrowPeak"), kept.join("\n")).unwrap();
+    c.peaks = vec![d.join("inside.narrowPeak")];
+    let ds = PeakDataset::open(&c).unwrap();
+    assert_eq!((ds.num_peaks(), ds.drops().total()), (4, 0));
+    // The `chroms` selection is not a drop: strict still opens.
+    c.chroms = vec!["chr1".into()];
+    assert_eq!(PeakDataset::open(&c).unwrap().num_peaks(), 4);
+    // A count filter is.
+    c.min_counts = Some(1_010_000.0);
+    let e = PeakDataset::open(&c).unwrap_err().to_string();
+    assert!(
+        e.contains("1 peaks dropped (count_filter)") && e.contains("inside.narrowPeak:1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_drop_drops_and_counts_loci_on_chromosomes_a_bigwig_lacks() {
+    let f = fixture();
+    let d = f.dir.path();
+    std::fs::write(d.join("mixed.bed"), "chr3\t100\t200\nchr1\t900\t950\n").unwrap();
+    let mut c = f.config.clone();
+    c.peaks = vec![d.join("mixed.bed")];
+    c.summits = false;
+    c.missing = MissingChrom::Drop;
+    let ds = PeakDataset::open(&c).unwrap();
+    assert_eq!((ds.num_peaks(), ds.drops().missing_chromosome), (1, 1));
+    let examples = ds.first_dropped_peaks();
+    assert_eq!(examples.len(), 1);
+    let first = &examples["missing_chromosome"];
+    assert!(
+        first.contains("mixed.bed:1") && first.contains("plus.bw"),
+        "{first}"
+    );
+    c.strict = true;
+    let e = PeakDataset::open(&c).unwrap_err().to_string();
+    assert!(e.contains("missing_chromosome"), "{e}");
 }

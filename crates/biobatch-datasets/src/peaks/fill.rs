@@ -1,17 +1,12 @@
 //! Assembling batches of a [`PeakDataset`] into pooled buffers.
 
-use std::cell::RefCell;
-
 use biobatch_core::{Array, Batch, DType, Node};
 use biobatch_formats::sequence::{self, Layout, OneHot};
 use biobatch_loader::{BatchDataset, BoxError};
 use biobatch_sampling::{Sample, Source};
 
-use super::{OneHotDtype, PeakDataset, Store};
-
-thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
+use super::store::Store;
+use super::{OneHotDtype, PeakDataset};
 
 const ENCODER: OneHot = OneHot {
     layout: Layout::ChannelsFirst,
@@ -81,36 +76,28 @@ impl BatchDataset for PeakDataset {
                 );
             }
         }
-        // Sequence one-hot.
-        SCRATCH.with(|scratch| -> Result<(), BoxError> {
-            let mut scratch = scratch.borrow_mut();
-            scratch.resize(inw, 0);
-            let seq = out.array_mut("inputs/seq")?;
-            for (i, s) in samples.iter().enumerate() {
-                let store = self.store(s);
-                let off = s.index as usize * store.seq_len + s.jitter as usize;
-                let window = &store.seq[off..off + inw];
-                let bases: &[u8] = if s.reverse_complement {
-                    scratch.copy_from_slice(window);
-                    sequence::reverse_complement(&mut scratch);
-                    &scratch
-                } else {
-                    window
-                };
-                match c.onehot_dtype {
-                    OneHotDtype::U8 => ENCODER.encode(
-                        bases,
-                        &mut seq.as_slice_mut::<u8>()?[i * 4 * inw..(i + 1) * 4 * inw],
-                    ),
-                    OneHotDtype::F32 => ENCODER.encode(
-                        bases,
-                        &mut seq.as_slice_mut::<f32>()?[i * 4 * inw..(i + 1) * 4 * inw],
-                    ),
-                }
-                .map_err(|e| format!("locus {}: {e}", s.index))?;
+        // Sequence one-hot, reverse-complemented in the same pass (the stores hold bases
+        // validated at extraction).
+        let seq = out.array_mut("inputs/seq")?;
+        for (i, s) in samples.iter().enumerate() {
+            let store = self.store(s);
+            let off = s.index as usize * store.seq_len + s.jitter as usize;
+            let bases = &store.seq[off..off + inw];
+            let rc = s.reverse_complement;
+            match c.onehot_dtype {
+                OneHotDtype::U8 => ENCODER.encode_validated(
+                    bases,
+                    &mut seq.as_slice_mut::<u8>()?[i * 4 * inw..(i + 1) * 4 * inw],
+                    rc,
+                ),
+                OneHotDtype::F32 => ENCODER.encode_validated(
+                    bases,
+                    &mut seq.as_slice_mut::<f32>()?[i * 4 * inw..(i + 1) * 4 * inw],
+                    rc,
+                ),
             }
-            Ok(())
-        })?;
+            .map_err(|e| format!("locus {}: {e}", s.index))?;
+        }
         // Signal and control tracks: same jitter; reverse and swap strands under RC.
         for (path, tracks, len, swap, is_signal) in [
             ("targets/signal", t, outw, &self.signal_swap, true),
@@ -127,10 +114,10 @@ impl BatchDataset for PeakDataset {
                 } else {
                     (&store.control, store.seq_len)
                 };
+                let off = s.index as usize * span + s.jitter as usize;
                 for k in 0..tracks {
                     let from = if s.reverse_complement { swap[k] } else { k };
-                    let off = (s.index as usize * tracks + from) * span + s.jitter as usize;
-                    src_all.copy_to(
+                    src_all[from].copy_to(
                         off,
                         &mut dst[(i * tracks + k) * len..(i * tracks + k + 1) * len],
                         s.reverse_complement,

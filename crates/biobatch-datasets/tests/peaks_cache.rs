@@ -1,0 +1,141 @@
+//! The extraction cache: a second open reads the same windows in place; touching an input,
+//! changing an extraction setting or damaging the file rebuilds it; settings that shape only
+//! sampling reuse it.
+
+mod common;
+
+use std::time::{Duration, SystemTime};
+
+use biobatch_datasets::{CacheStatus, PeakDataset};
+use common::{epoch, fixture};
+
+fn status(ds: &PeakDataset) -> &'static str {
+    ds.cache_status().name()
+}
+
+#[test]
+fn a_valid_cache_is_read_in_place_and_gives_identical_batches() {
+    let f = fixture();
+    let cache = tempfile::tempdir().unwrap();
+    let mut c = f.config.clone();
+    let reference = epoch(PeakDataset::open(&c).unwrap(), 0, 2);
+    c.cache_dir = Some(cache.path().to_path_buf());
+
+    let built = PeakDataset::open(&c).unwrap();
+    assert_eq!(status(&built), "built");
+    assert!(!built.is_mapped());
+    let CacheStatus::Built(path) = built.cache_status().clone() else {
+        unreachable!()
+    };
+    assert!(path.exists());
+    assert_eq!(epoch(built, 2, 2), reference);
+
+    let hit = PeakDataset::open(&c).unwrap();
+    assert_eq!(hit.cache_status(), &CacheStatus::Hit(path.clone()));
+    assert!(hit.is_mapped(), "windows are read from the mapped file");
+    assert_eq!((hit.num_peaks(), hit.num_negatives()), (4, 2));
+    assert_eq!(hit.drops().off_chromosome, 2, "drop counts are restored");
+    assert_eq!(
+        hit.compact_tracks(),
+        (false, true),
+        "both track dtypes restored"
+    );
+    assert_eq!(epoch(hit, 1, 2), reference);
+
+    // Settings that shape only sampling share the cache file.
+    let mut other = c.clone();
+    other.seed = Some(99);
+    other.negative_ratio = 1.0;
+    other.batch_size = 5;
+    assert_eq!(status(&PeakDataset::open(&other).unwrap()), "hit");
+    // Only the cache file itself is in the directory: no temporary files are left.
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn touching_an_input_or_changing_extraction_settings_rebuilds() {
+    let f = fixture();
+    let cache = tempfile::tempdir().unwrap();
+    let mut c = f.config.clone();
+    c.cache_dir = Some(cache.path().to_path_buf());
+    assert_eq!(status(&PeakDataset::open(&c).unwrap()), "built");
+
+    // Touch a signal bigWig: same bytes, new modification time.
+    let file = std::fs::File::options()
+        .write(true)
+        .open(&c.signals[0][1])
+        .unwrap();
+    file.set_modified(SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
+    let ds = PeakDataset::open(&c).unwrap();
+    match ds.cache_status() {
+        CacheStatus::Rebuilt(_, why) => assert!(why.contains("an input changed"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(status(&PeakDataset::open(&c).unwrap()), "hit");
+
+    // Rewriting the peaks with one row fewer is seen, and the new count is used.
+    let text = std::fs::read_to_string(&c.peaks[0]).unwrap();
+    let fewer: Vec<&str> = text.lines().filter(|l| !l.contains("p3")).collect();
+    std::fs::write(&c.peaks[0], fewer.join("\n")).unwrap();
+    let ds = PeakDataset::open(&c).unwrap();
+    assert_eq!((status(&ds), ds.num_peaks()), ("rebuilt", 3));
+
+    // An extraction setting gives a file of its own.
+    let mut wider = c.clone();
+    wider.in_window = 24;
+    let ds = PeakDataset::open(&wider).unwrap();
+    assert_eq!(status(&ds), "built");
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 2);
+    assert_eq!(status(&PeakDataset::open(&c).unwrap()), "hit");
+}
+
+#[test]
+fn a_damaged_cache_is_detected_and_rebuilt() {
+    let f = fixture();
+    let cache = tempfile::tempdir().unwrap();
+    let mut c = f.config.clone();
+    let reference = epoch(PeakDataset::open(&c).unwrap(), 0, 0);
+    c.cache_dir = Some(cache.path().to_path_buf());
+    let CacheStatus::Built(path) = PeakDataset::open(&c).unwrap().cache_status().clone() else {
+        panic!("expected a fresh file");
+    };
+    let good = std::fs::read(&path).unwrap();
+    // One flipped bit in the last section, in the header, and a truncated file.
+    let n = good.len();
+    for (what, bytes) in [
+        ("data", {
+            let mut b = good.clone();
+            b[n - 70] ^= 0x10;
+            b
+        }),
+        ("header", {
+            let mut b = good.clone();
+            b[40] ^= 0x01;
+            b
+        }),
+        ("truncated", good[..n / 2].to_vec()),
+    ] {
+        std::fs::write(&path, &bytes).unwrap();
+        let ds = PeakDataset::open(&c).unwrap();
+        match ds.cache_status() {
+            CacheStatus::Rebuilt(_, why) => assert!(!why.is_empty(), "{what}"),
+            other => panic!("{what}: {other:?}"),
+        }
+        assert_eq!(epoch(ds, 0, 0), reference, "{what}");
+        assert_eq!(std::fs::read(&path).unwrap(), good, "{what}: rewritten");
+    }
+}
+
+#[test]
+fn an_unwritable_cache_directory_is_reported_not_fatal() {
+    let f = fixture();
+    let mut c = f.config.clone();
+    // A regular file where the directory should be.
+    let blocker = f.dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "x").unwrap();
+    c.cache_dir = Some(blocker.join("cache"));
+    let ds = PeakDataset::open(&c).unwrap();
+    assert_eq!(status(&ds), "write_failed");
+    assert_eq!(ds.num_peaks(), 4);
+}
