@@ -9,8 +9,13 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Runs the binary with its default cache directory inside the test target directory.
 fn biobatch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_biobatch"))
+        .env(
+            "BIOBATCH_CACHE_DIR",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+        )
         .args(args)
         .output()
         .expect("the binary runs")
@@ -257,6 +262,7 @@ fn peaks_check_and_bench_report_counts_as_json() {
         "excluded",
         "count_filter",
         "outlier",
+        "missing_chromosome",
     ]
     .iter()
     .map(|k| dropped[k].as_u64().unwrap())
@@ -276,4 +282,52 @@ fn peaks_check_and_bench_report_counts_as_json() {
     let err = biobatch(&["peaks", "check"]);
     assert_eq!(err.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&err.stderr).contains("give --peaks and --fasta"));
+}
+
+#[test]
+fn peaks_cache_is_reused_and_gives_the_same_batches_and_strict_refuses_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("c");
+    let cache = cache.to_str().unwrap();
+    let status = |extra: &[&str]| {
+        let mut args = vec!["peaks", "check", "--example"];
+        args.extend_from_slice(extra);
+        let out = lines(biobatch(&args));
+        let v: serde_json::Value = serde_json::from_str(&out[0]).unwrap();
+        v["cache"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(status(&["--cache-dir", cache]), "built");
+    assert_eq!(status(&["--cache-dir", cache]), "hit");
+    assert_eq!(status(&["--no-cache"]), "off");
+    let digest = |extra: &[&str]| {
+        let mut args = vec!["peaks", "digest", "--example", "--batches", "4"];
+        args.extend_from_slice(extra);
+        lines(biobatch(&args))
+    };
+    assert_eq!(digest(&["--cache-dir", cache]), digest(&["--no-cache"]));
+
+    // The example drops peaks (exclusion list, outliers): --strict makes that an error
+    // naming the first dropped record.
+    let out = biobatch(&["peaks", "check", "--example", "--strict", "--no-cache"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("strict:") && err.contains("(excluded)") && err.contains("peaks.narrowPeak:"),
+        "{err}"
+    );
+    let out = biobatch(&[
+        "peaks",
+        "check",
+        "--example",
+        "--strict",
+        "--cache-dir",
+        cache,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a cache hit is as strict");
 }
