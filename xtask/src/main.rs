@@ -1,5 +1,6 @@
 //! Project automation for biobatch: `cargo xtask <command>`.
 
+mod compare;
 mod gen_data;
 
 use std::path::PathBuf;
@@ -47,7 +48,8 @@ enum Command {
     },
     /// Run a peer side by side with biobatch on the same files (installs it in `.venv`).
     Compare {
-        /// Which comparison: `bigwig` (pyBigWig, one 1 kb window per call).
+        /// Which comparison: `bigwig` (pyBigWig, one 1 kb window per call) or `peaks`
+        /// (cherimoya's PeakGenerator against `biobatch peaks bench`, same files and settings).
         what: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -55,9 +57,12 @@ enum Command {
         /// Timed runs per side (the median is reported).
         #[arg(long, default_value_t = 5)]
         runs: usize,
-        /// Windows per run.
+        /// Windows per run (`bigwig`).
         #[arg(long, default_value_t = 20_000)]
         windows: usize,
+        /// Epochs per side (`peaks`; the median epoch is reported).
+        #[arg(long, default_value_t = 3)]
+        epochs: usize,
     },
 }
 
@@ -150,51 +155,13 @@ fn main() -> Result<()> {
             data,
             runs,
             windows,
+            epochs,
         } => {
             ensure_bench_data(&data)?;
             match what.as_str() {
-                "bigwig" => {
-                    let python = venv(&["pyBigWig", "numpy"])?;
-                    let wfile = data.join("compare_windows_1kb.tsv");
-                    let ws =
-                        biobatch_benches::formats::write_compare_windows(&data, windows, &wfile)
-                            .map_err(anyhow::Error::msg)?;
-                    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                        .join("compare/bigwig_pybigwig.py");
-                    let out = std::process::Command::new(python)
-                        .arg(script)
-                        .arg(data.join("signal.plus.bw"))
-                        .arg(&wfile)
-                        .arg(runs.to_string())
-                        .output()?;
-                    if !out.status.success() {
-                        bail!(
-                            "pyBigWig run failed: {}",
-                            String::from_utf8_lossy(&out.stderr)
-                        );
-                    }
-                    let peer: serde_json::Value = serde_json::from_slice(&out.stdout)?;
-                    println!("{peer}");
-                    let peer_rate = peer["windows_per_s"].as_f64().unwrap_or(f64::NAN);
-                    let default_cache =
-                        biobatch_formats::bigwig::ReadOptions::default().cache_bytes;
-                    for cache in [default_cache, 0] {
-                        let ours =
-                            biobatch_benches::formats::time_per_call(&data, &ws, runs, cache)
-                                .map_err(anyhow::Error::msg)?;
-                        println!("{ours}");
-                        let ratio = ours["windows_per_s"].as_f64().unwrap_or(0.0) / peer_rate;
-                        let case = format!(
-                            "ratio_{}_over_pybigwig",
-                            ours["case"].as_str().unwrap_or("?")
-                        );
-                        println!(
-                            "{}",
-                            serde_json::json!({"area": "compare", "case": case, "ratio": ratio})
-                        );
-                    }
-                }
-                other => bail!("unknown comparison `{other}` (available: bigwig)"),
+                "bigwig" => compare::bigwig(&data, runs, windows)?,
+                "peaks" => compare::peaks(&data, epochs)?,
+                other => bail!("unknown comparison `{other}` (available: bigwig, peaks)"),
             }
         }
     }

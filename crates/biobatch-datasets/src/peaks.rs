@@ -282,6 +282,7 @@ impl PeakDataset {
             negatives = self.negatives.loci.len(),
             peaks_dropped = %self.drops.counts.describe(),
             negatives_dropped = %self.negative_drops.counts.describe(),
+            ambiguous_bases = self.peaks.ambiguous + self.negatives.ambiguous,
             cache = %self.cache,
             "peak dataset ready"
         );
@@ -321,6 +322,12 @@ impl PeakDataset {
     /// The first dropped negative of each reason, as [`PeakDataset::first_dropped_peaks`].
     pub fn first_dropped_negatives(&self) -> &BTreeMap<String, String> {
         &self.negative_drops.first
+    }
+
+    /// N and IUPAC bases in the extracted windows of peaks and of negatives (valid bases that
+    /// one-hot encodes as all-zero columns; reported so they are never silent).
+    pub fn ambiguous_bases(&self) -> (u64, u64) {
+        (self.peaks.ambiguous, self.negatives.ambiguous)
     }
 
     /// Whether the extraction came from the cache, was built, or was rebuilt (and why).

@@ -306,3 +306,42 @@ fn missing_drop_drops_and_counts_loci_on_chromosomes_a_bigwig_lacks() {
     let e = PeakDataset::open(&c).unwrap_err().to_string();
     assert!(e.contains("missing_chromosome"), "{e}");
 }
+
+#[test]
+fn ambiguous_bases_are_counted_and_malformed_records_name_file_and_line() {
+    let f = fixture();
+    let d = f.dir.path();
+    // Five Ns at chr1:120..125, inside peak row 0's extracted span [117, 143) only.
+    let mut genome = chr1();
+    genome[120..125].copy_from_slice(b"NNNNN");
+    let mut fa = b">chr1\n".to_vec();
+    for line in genome.chunks(60) {
+        fa.extend_from_slice(line);
+        fa.push(b'\n');
+    }
+    fa.extend_from_slice(b">chr2\nAAAAAAAAAAAAAAAAAAAA\n>chr3\n");
+    fa.extend(std::iter::repeat_n(b'C', 300));
+    fa.push(b'\n');
+    std::fs::write(d.join("n.fa"), fa).unwrap();
+    let mut c = f.config.clone();
+    c.fasta = d.join("n.fa");
+    let ds = PeakDataset::open(&c).unwrap();
+    assert_eq!(ds.ambiguous_bases(), (5, 0));
+
+    for (name, text, want) in [
+        ("rev.bed", "chr1\t10\t20\nchr1\t300\t200\n", "rev.bed:2"),
+        ("short.bed", "chr1\t10\n", "short.bed:1"),
+        (
+            "summit.narrowPeak",
+            "chr1\t100\t200\tp\t0\t.\t1\t1\t1\t150\n",
+            "summit.narrowPeak:1",
+        ),
+    ] {
+        std::fs::write(d.join(name), text).unwrap();
+        let mut c = f.config.clone();
+        c.peaks = vec![d.join(name)];
+        c.summits = name.ends_with("narrowPeak");
+        let e = PeakDataset::open(&c).unwrap_err().to_string();
+        assert!(e.contains(want), "{name}: {e}");
+    }
+}

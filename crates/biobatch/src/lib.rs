@@ -64,3 +64,8 @@ pub use biobatch_sampling as sampling;
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// The Rust example of docs/peaks.md, compiled as a doctest.
+#[cfg(all(doctest, feature = "datasets"))]
+#[doc = include_str!("../../../docs/peaks.md")]
+pub struct PeaksDocDoctests;

@@ -206,6 +206,7 @@ struct StoreMeta {
     n: usize,
     seq_len: usize,
     sig_len: usize,
+    ambiguous: u64,
     /// Element type of each signal track.
     signal: Vec<String>,
     /// Element type of each control track.
@@ -219,6 +220,7 @@ impl StoreMeta {
             n: st.loci.len(),
             seq_len: st.seq_len,
             sig_len: st.sig_len,
+            ambiguous: st.ambiguous,
             signal: names(&st.signal),
             control: names(&st.control),
         }
@@ -351,6 +353,7 @@ fn restore_store(
         seq_len: m.seq_len,
         sig_len: m.sig_len,
         seq,
+        ambiguous: m.ambiguous,
         signal: values("signal", &m.signal, m.n * m.sig_len)?,
         control: values("control", &m.control, m.n * m.seq_len)?,
     })

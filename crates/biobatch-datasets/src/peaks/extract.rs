@@ -257,8 +257,9 @@ pub(crate) fn extract(
         opts,
     } = *src;
     let (seq, signal, control) = std::thread::scope(|scope| {
-        let seq = scope.spawn(move || -> Result<Vec<u8>> {
+        let seq = scope.spawn(move || -> Result<(Vec<u8>, u64)> {
             let mut seq = vec![0u8; n * seq_len];
+            let mut ambiguous = 0u64;
             for (l, dst) in loci_ref.iter().zip(seq.chunks_exact_mut(seq_len.max(1))) {
                 let start = l.centre - (seq_len / 2) as i64;
                 fasta.fetch_id_into(
@@ -277,8 +278,13 @@ pub(crate) fn extract(
                         start + bad.pos as i64
                     )));
                 }
+                // N and IUPAC codes (valid, encoded as zeros): counted so they are reported.
+                ambiguous += dst
+                    .iter()
+                    .filter(|&&b| !matches!(b & 0xDF, b'A' | b'C' | b'G' | b'T'))
+                    .count() as u64;
             }
-            Ok(seq)
+            Ok((seq, ambiguous))
         });
         let signal =
             scope.spawn(move || read_tracks(signals, loci_ref, chrom_names, sig_len, opts));
@@ -292,8 +298,9 @@ pub(crate) fn extract(
             control.join().unwrap_or_else(|_| Err(panicked("control"))),
         )
     });
-    let (seq, signal, control) = (seq?, signal?, control?);
+    let ((seq, ambiguous), signal, control) = (seq?, signal?, control?);
     Ok(Store {
+        ambiguous,
         seq_len,
         sig_len,
         seq: seq.into(),

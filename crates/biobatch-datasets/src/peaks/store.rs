@@ -223,6 +223,8 @@ pub(crate) struct Store {
     pub sig_len: usize,
     /// `[n, seq_len]` bases as stored in the FASTA.
     pub seq: Column<u8>,
+    /// N and IUPAC bases among `seq` (valid; one-hot encodes them as zeros).
+    pub ambiguous: u64,
     /// One `[n, sig_len]` array per signal track.
     pub signal: Vec<Values>,
     /// One `[n, seq_len]` array per control track.
@@ -340,6 +342,7 @@ mod tests {
             seq_len: 2,
             sig_len: 3,
             seq: (0..8).collect::<Vec<u8>>().into(),
+            ambiguous: 0,
             signal: vec![
                 Values::F32((0..12).map(|x| x as f32).collect::<Vec<_>>().into()),
                 Values::U8((100..112).collect::<Vec<u8>>().into()),

@@ -348,6 +348,7 @@ pub fn run(p: Peaks) -> Result<(), CliError> {
                 "negatives_dropped": ds.negative_drops(),
                 "first_dropped_peak": ds.first_dropped_peaks(),
                 "first_dropped_negative": ds.first_dropped_negatives(),
+                "ambiguous_bases": {"peaks": ds.ambiguous_bases().0, "negatives": ds.ambiguous_bases().1},
                 "signal_tracks": ds.num_signal_tracks(),
                 "control_tracks": ds.num_control_tracks(),
                 "track_dtypes": {"signal": ds.track_dtypes().0, "control": ds.track_dtypes().1},

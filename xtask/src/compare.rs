@@ -1,0 +1,167 @@
+//! `cargo xtask compare …`: peers run side by side with biobatch on the same files.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+
+use crate::venv;
+
+/// pyBigWig against our reader, one 1 kb window per call.
+pub fn bigwig(data: &Path, runs: usize, windows: usize) -> Result<()> {
+    let python = venv(&["pyBigWig", "numpy"])?;
+    let wfile = data.join("compare_windows_1kb.tsv");
+    let ws = biobatch_benches::formats::write_compare_windows(data, windows, &wfile)
+        .map_err(anyhow::Error::msg)?;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("compare/bigwig_pybigwig.py");
+    let out = std::process::Command::new(python)
+        .arg(script)
+        .arg(data.join("signal.plus.bw"))
+        .arg(&wfile)
+        .arg(runs.to_string())
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "pyBigWig run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let peer: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    println!("{peer}");
+    let peer_rate = peer["windows_per_s"].as_f64().unwrap_or(f64::NAN);
+    let default_cache = biobatch_formats::bigwig::ReadOptions::default().cache_bytes;
+    for cache in [default_cache, 0] {
+        let ours = biobatch_benches::formats::time_per_call(data, &ws, runs, cache)
+            .map_err(anyhow::Error::msg)?;
+        println!("{ours}");
+        let ratio = ours["windows_per_s"].as_f64().unwrap_or(0.0) / peer_rate;
+        let case = format!(
+            "ratio_{}_over_pybigwig",
+            ours["case"].as_str().unwrap_or("?")
+        );
+        println!(
+            "{}",
+            serde_json::json!({"area": "compare", "case": case, "ratio": ratio})
+        );
+    }
+    Ok(())
+}
+
+/// Runs a command and parses the last line of its standard output as JSON.
+fn json_of(cmd: &mut Command, what: &str) -> Result<Value> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("could not run {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().last().unwrap_or_default();
+    serde_json::from_str(last).with_context(|| format!("{what} printed no JSON line: {text}"))
+}
+
+/// The release `biobatch` binary, built first.
+fn biobatch_binary() -> Result<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let ok = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "-p", "biobatch"])
+        .current_dir(&root)
+        .status()?
+        .success();
+    if !ok {
+        bail!("could not build the biobatch binary");
+    }
+    Ok(root.join("target/release/biobatch"))
+}
+
+/// cherimoya's PeakGenerator against `biobatch peaks bench`, each in a process of its own,
+/// on the same files and settings: examples/s, start-up and peak RSS, and the ratios.
+pub fn peaks(data: &Path, epochs: usize) -> Result<()> {
+    let python = venv(&["cherimoya==0.3.1"])?;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("compare/peaks_cherimoya.py");
+    let mut peers = Vec::new();
+    for workers in [0, 1] {
+        let v = json_of(
+            Command::new(&python)
+                .arg(&script)
+                .arg(data)
+                .arg(epochs.to_string())
+                .arg(workers.to_string()),
+            "cherimoya",
+        )?;
+        println!("{v}");
+        peers.push(v);
+    }
+    let bin = biobatch_binary()?;
+    let cache = data.join("compare-cache");
+    let _ = std::fs::remove_dir_all(&cache);
+    let d = |name: &str| data.join(name).display().to_string();
+    let signals = format!("{},{}", d("signal.plus.bw"), d("signal.minus.bw"));
+    let controls = format!("{},{}", d("control.plus.bw"), d("control.minus.bw"));
+    let ours = |cache_args: &[&str]| -> Result<Value> {
+        let epochs = epochs.to_string();
+        let mut cmd = Command::new(&bin);
+        cmd.args(["peaks", "bench", "--fasta", &d("genome.fa")])
+            .args(["--peaks", &d("peaks.narrowPeak")])
+            .args(["--negatives", &d("negatives.bed")])
+            .args(["--signals", &signals, "--controls", &controls])
+            .args([
+                "--negative-ratio",
+                "0.33",
+                "--seed",
+                "1",
+                "--batch-size",
+                "64",
+            ])
+            .args(["--workers", "2", "--epochs", &epochs])
+            .args(cache_args);
+        json_of(&mut cmd, "biobatch peaks bench")
+    };
+    let cache_s = cache.display().to_string();
+    let runs = [
+        ("biobatch_cold_no_cache", ours(&["--no-cache"])?),
+        (
+            "biobatch_cold_writing_cache",
+            ours(&["--cache-dir", &cache_s])?,
+        ),
+        ("biobatch_warm_cache", ours(&["--cache-dir", &cache_s])?),
+    ];
+    let _ = std::fs::remove_dir_all(&cache);
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let best = peers
+        .iter()
+        .max_by(|a, b| f(a, "examples_per_s").total_cmp(&f(b, "examples_per_s")))
+        .context("no cherimoya run")?;
+    for (name, v) in &runs {
+        let mut v = v.clone();
+        v["case"] = json!(name);
+        println!("{v}");
+    }
+    let peer_startup = f(best, "import_s") + f(best, "construction_s");
+    let peer_rss = f(best, "peak_rss_mb") + f(best, "peak_rss_children_mb");
+    for (name, v) in &runs {
+        println!(
+            "{}",
+            json!({
+                "area": "compare",
+                "case": format!("{name}_over_cherimoya"),
+                "cherimoya_num_workers": best["num_workers"],
+                "examples_per_s_ratio": f(v, "examples_per_s") / f(best, "examples_per_s"),
+                "startup_s": {"biobatch": f(v, "construction_s"), "cherimoya": peer_startup},
+                "startup_speedup": peer_startup / f(v, "construction_s"),
+                "peak_rss_mb": {"biobatch": f(v, "peak_rss_mb"), "cherimoya": peer_rss},
+                "peak_rss_ratio": f(v, "peak_rss_mb") / peer_rss,
+                "kept": {
+                    "biobatch": [v["counts"]["peaks_kept"], v["counts"]["negatives_kept"]],
+                    "cherimoya": [best["peaks_kept"], best["negatives_kept"]],
+                },
+            })
+        );
+    }
+    Ok(())
+}
