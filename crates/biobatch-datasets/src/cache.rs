@@ -28,8 +28,8 @@ use memmap2::{Mmap, MmapOptions};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::column::Column;
 use crate::{Error, Result};
+use biobatch_formats::column::Column;
 
 /// Version of the container layout above (not of what a dataset keeps in it).
 pub const FORMAT_VERSION: u32 = 1;
@@ -156,10 +156,14 @@ pub(crate) fn write(
         sections: entries,
     })
     .map_err(|e| Error::Invalid(format!("cannot encode a cache header: {e}")))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(|e| io_error(dir, e))?;
+    remove_stale_temporaries(dir);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-");
+    // Readable by others who share the cache directory (subject to the umask), as files
+    // written by any tool would be; tempfile's default is private.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let tmp = builder.tempfile_in(dir).map_err(|e| io_error(dir, e))?;
     {
         let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
         let zeros = [0u8; ALIGN];
@@ -181,6 +185,50 @@ pub(crate) fn write(
     Ok(())
 }
 
+/// Temporary files older than this are leftovers of a killed writer.
+const STALE_TEMPORARY: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Removes `.tmp-*` files in `dir` older than [`STALE_TEMPORARY`] (best effort).
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_TEMPORARY);
+        if old && e.file_name().to_string_lossy().starts_with(".tmp-") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Takes the build lock of the cache file `path` (an advisory lock on `path.lock`), waiting
+/// for another process that holds it; `None` when the lock file cannot be created.
+pub(crate) fn lock(path: &Path) -> Option<std::fs::File> {
+    let lock_path = crate::cache::sibling(path, ".lock");
+    if let Some(dir) = lock_path.parent() {
+        std::fs::create_dir_all(dir).ok()?;
+    }
+    let f = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .ok()?;
+    f.lock().ok()?;
+    Some(f)
+}
+
+fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
 /// What a lookup found.
 #[derive(Debug)]
 pub(crate) enum Lookup {
@@ -190,8 +238,11 @@ pub(crate) enum Lookup {
     Missing,
     /// A valid file for other inputs (an input changed since it was written).
     Stale,
-    /// A damaged or unreadable file, and why.
+    /// A damaged file, and why.
     Corrupt(String),
+    /// A file that cannot be opened or mapped (permissions, not a directory, …): not to be
+    /// overwritten.
+    Unreadable(String),
 }
 
 /// An open, verified cache file.
@@ -208,14 +259,14 @@ pub(crate) fn open(path: &Path, kind: &str, key: u128) -> Lookup {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Missing,
-        Err(e) => return Lookup::Corrupt(format!("cannot open: {e}")),
+        Err(e) => return Lookup::Unreadable(format!("cannot open: {e}")),
     };
     // SAFETY: cache files are only ever replaced by rename, never written in place, so the
     // mapped bytes do not change under us (an outside writer is caught by the checksums
     // below only if it wrote before this point; the cache directory is ours alone).
     let map = match unsafe { MmapOptions::new().populate().map(&file) } {
         Ok(m) => Arc::new(m),
-        Err(e) => return Lookup::Corrupt(format!("cannot map: {e}")),
+        Err(e) => return Lookup::Unreadable(format!("cannot map: {e}")),
     };
     match verify(&map, kind, key) {
         Ok(Some((meta, sections))) => Lookup::Hit(CacheFile {
@@ -244,6 +295,9 @@ fn verify(map: &[u8], kind: &str, key: u128) -> std::result::Result<Option<Verif
         ));
     }
     let h = word(12) as usize;
+    if PREAMBLE.checked_add(h).is_none_or(|end| end > map.len()) {
+        return Err("truncated header".into());
+    }
     let mut sum = [0u8; 8];
     sum.copy_from_slice(&map[16..24]);
     let header = map.get(PREAMBLE..PREAMBLE + h).ok_or("truncated header")?;
@@ -268,6 +322,9 @@ fn verify(map: &[u8], kind: &str, key: u128) -> std::result::Result<Option<Verif
     // every byte of the file is checked by something.
     let zero =
         |from: usize, to: usize| map.get(from..to).is_some_and(|p| p.iter().all(|&b| b == 0));
+    if data > map.len() {
+        return Err("truncated after the header".into());
+    }
     if !zero(PREAMBLE + h, data) {
         return Err("damaged header padding".into());
     }
@@ -275,7 +332,9 @@ fn verify(map: &[u8], kind: &str, key: u128) -> std::result::Result<Option<Verif
     let mut parts = Vec::new();
     let mut end_of_data = data;
     for e in &header.sections {
-        let (off, len) = (data + e.offset as usize, e.len as usize);
+        let (Some(off), len) = (data.checked_add(e.offset as usize), e.len as usize) else {
+            return Err(format!("section `{}` is misplaced", e.name));
+        };
         if !(e.offset as usize).is_multiple_of(ALIGN) || off != end_of_data {
             return Err(format!("section `{}` is misplaced", e.name));
         }
@@ -283,7 +342,7 @@ fn verify(map: &[u8], kind: &str, key: u128) -> std::result::Result<Option<Verif
             .checked_add(len)
             .and_then(|end| map.get(off..end))
             .ok_or_else(|| format!("section `{}` is truncated", e.name))?;
-        end_of_data = data + align(e.offset as usize + len);
+        end_of_data = data + align(off - data + len);
         if !zero(off + len, end_of_data) {
             return Err(format!(
                 "section `{}` is truncated or its padding damaged",

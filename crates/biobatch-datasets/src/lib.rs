@@ -5,7 +5,6 @@
 #![warn(missing_docs)]
 
 mod cache;
-mod column;
 mod error;
 pub mod peaks;
 

@@ -104,14 +104,26 @@ impl PeakDataset {
     /// settings (a stale or damaged one is rebuilt, never trusted).
     pub fn open(config: &PeakConfig) -> Result<Self> {
         check(config)?;
-        let mut build = None;
+        let (mut build, mut _lock) = (None, None);
         if let Some(dir) = &config.cache_dir {
-            match cached::lookup(config, dir)? {
-                cached::Found::Hit(ds) => {
-                    ds.check_strict()?;
-                    return Ok(*ds);
+            // Look, and on a miss take the build lock and look again: of several processes
+            // opening the same dataset at once (ranks on one node), one extracts and the
+            // others wait and read its file.
+            for attempt in 0..2 {
+                match cached::lookup(config, dir)? {
+                    cached::Found::Hit(ds) => {
+                        ds.check_strict()?;
+                        return Ok(*ds);
+                    }
+                    cached::Found::Build(status, key) if attempt == 0 => {
+                        _lock = status.path().and_then(crate::cache::lock);
+                        if _lock.is_none() {
+                            build = Some((status, key));
+                            break;
+                        }
+                    }
+                    cached::Found::Build(status, key) => build = Some((status, key)),
                 }
-                cached::Found::Build(status, key) => build = Some((status, key)),
             }
         }
         let mut ds = Self::extract(config)?;
@@ -223,14 +235,17 @@ impl PeakDataset {
             }
         }
         if c.outlier_filter && !signal_swap.is_empty() && !peaks.loci.is_empty() {
+            // The quantile of the finite totals; a peak with a NaN or infinite total (NaN
+            // values in a bigWig) is an outlier too.
             let tot = peaks.totals(j, outw);
-            let threshold = 1.2 * quantile(&tot, 0.99);
+            let finite: Vec<f64> = tot.iter().copied().filter(|x| x.is_finite()).collect();
+            let threshold = 1.2 * quantile(&finite, 0.99);
             let keep: Vec<bool> = tot.iter().map(|&x| x <= threshold).collect();
             if let Some(i) = keep.iter().position(|&k| !k) {
                 let first = describe(&c.peaks, &peaks, i, tot[i]);
                 let n = peaks.retain(&keep);
                 drops.add_n(Reason::Outlier, n, || {
-                    format!("{first} > {threshold} (1.2 × the 0.99 quantile)")
+                    format!("{first}, not ≤ {threshold} (1.2 × the 0.99 quantile of finite totals)")
                 });
             }
         }

@@ -345,3 +345,41 @@ fn ambiguous_bases_are_counted_and_malformed_records_name_file_and_line() {
         assert!(e.contains(want), "{name}: {e}");
     }
 }
+
+#[test]
+fn a_plan_with_more_jitter_than_the_dataset_is_an_error_not_a_panic() {
+    use biobatch_loader::{Loader, LoaderConfig};
+    use biobatch_sampling::{Augment, Mixture, MixtureConfig, Partition};
+    let f = fixture();
+    let ds = PeakDataset::open(&f.config).unwrap();
+    let plan = Mixture::new(
+        ds.num_peaks() as u64,
+        ds.num_negatives() as u64,
+        MixtureConfig {
+            seed: Some(1),
+            negative_ratio: 0.5,
+            shuffle: true,
+            augment: Augment {
+                max_jitter: 50,
+                reverse_complement: false,
+            },
+            partition: Partition::single(),
+        },
+    )
+    .unwrap();
+    let cfg = LoaderConfig {
+        batch_size: 6,
+        num_workers: 1,
+        prefetch: 1,
+        drop_last: false,
+    };
+    let loader = Loader::new(ds, plan, cfg).unwrap();
+    let e = loader
+        .epoch(0)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("max_jitter exceeds"), "{e}");
+}

@@ -13,6 +13,17 @@ fn status(ds: &PeakDataset) -> &'static str {
     ds.cache_status().name()
 }
 
+/// The cache files in `dir` (not their build locks).
+fn cache_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().ends_with(".bbcache")
+        })
+        .count()
+}
+
 #[test]
 fn a_valid_cache_is_read_in_place_and_gives_identical_batches() {
     let f = fixture();
@@ -48,8 +59,9 @@ fn a_valid_cache_is_read_in_place_and_gives_identical_batches() {
     other.negative_ratio = 1.0;
     other.batch_size = 5;
     assert_eq!(status(&PeakDataset::open(&other).unwrap()), "hit");
-    // Only the cache file itself is in the directory: no temporary files are left.
-    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 1);
+    // Only the cache file and its build lock are in the directory: no temporary files.
+    assert_eq!(cache_files(cache.path()), 1);
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 2);
 }
 
 #[test]
@@ -86,7 +98,7 @@ fn touching_an_input_or_changing_extraction_settings_rebuilds() {
     wider.in_window = 24;
     let ds = PeakDataset::open(&wider).unwrap();
     assert_eq!(status(&ds), "built");
-    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 2);
+    assert_eq!(cache_files(cache.path()), 2);
     assert_eq!(status(&PeakDataset::open(&c).unwrap()), "hit");
 }
 
@@ -119,7 +131,12 @@ fn a_damaged_cache_is_detected_and_rebuilt() {
         std::fs::write(&path, &bytes).unwrap();
         let ds = PeakDataset::open(&c).unwrap();
         match ds.cache_status() {
-            CacheStatus::Rebuilt(_, why) => assert!(!why.is_empty(), "{what}"),
+            CacheStatus::Rebuilt(_, why) => assert!(
+                ["checksum", "padding", "truncated", "misplaced"]
+                    .iter()
+                    .any(|w| why.contains(w)),
+                "{what}: {why}"
+            ),
             other => panic!("{what}: {other:?}"),
         }
         assert_eq!(epoch(ds, 0, 0), reference, "{what}");
@@ -138,4 +155,37 @@ fn an_unwritable_cache_directory_is_reported_not_fatal() {
     let ds = PeakDataset::open(&c).unwrap();
     assert_eq!(status(&ds), "write_failed");
     assert_eq!(ds.num_peaks(), 4);
+}
+
+#[test]
+fn processes_opening_at_once_build_once_and_all_get_the_same_batches() {
+    let f = fixture();
+    let cache = tempfile::tempdir().unwrap();
+    let mut c = f.config.clone();
+    let reference = epoch(PeakDataset::open(&c).unwrap(), 0, 1);
+    c.cache_dir = Some(cache.path().to_path_buf());
+    let statuses: Vec<&'static str> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let ds = PeakDataset::open(&c).unwrap();
+                    let st = status(&ds);
+                    assert_eq!(epoch(ds, 1, 1), reference);
+                    st
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == "built").count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == "hit").count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(cache_files(cache.path()), 1);
 }

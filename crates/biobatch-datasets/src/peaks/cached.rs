@@ -39,6 +39,17 @@ pub enum CacheStatus {
 }
 
 impl CacheStatus {
+    /// The cache file, when there is one.
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            CacheStatus::Off => None,
+            CacheStatus::Hit(p)
+            | CacheStatus::Built(p)
+            | CacheStatus::Rebuilt(p, _)
+            | CacheStatus::WriteFailed(p, _) => Some(p),
+        }
+    }
+
     /// `off`, `hit`, `built`, `rebuilt` or `write_failed`.
     pub fn name(&self) -> &'static str {
         match self {
@@ -67,6 +78,10 @@ impl fmt::Display for CacheStatus {
 #[derive(Serialize)]
 struct What<'a> {
     version: u32,
+    container: u32,
+    crate_version: &'static str,
+    /// The FASTA's `.fai`, when there is one (it defines the chromosomes read).
+    fai: Option<PathBuf>,
     peaks: Vec<PathBuf>,
     negatives: Vec<PathBuf>,
     fasta: PathBuf,
@@ -96,8 +111,12 @@ fn canonical(p: &Path) -> Result<PathBuf> {
 fn identify(c: &PeakConfig) -> Result<(u64, u128)> {
     let list = |v: &[PathBuf]| v.iter().map(|p| canonical(p)).collect::<Result<Vec<_>>>();
     let groups = |g: &[Vec<PathBuf>]| g.iter().map(|v| list(v)).collect::<Result<Vec<_>>>();
+    let fai = biobatch_formats::with_suffix(&c.fasta, ".fai");
     let what = What {
         version: EXTRACT_VERSION,
+        container: cache::FORMAT_VERSION,
+        crate_version: env!("CARGO_PKG_VERSION"),
+        fai: fai.exists().then(|| canonical(&fai)).transpose()?,
         peaks: list(&c.peaks)?,
         negatives: list(&c.negatives)?,
         fasta: canonical(&c.fasta)?,
@@ -120,6 +139,7 @@ fn identify(c: &PeakConfig) -> Result<(u64, u128)> {
     files.extend(what.signals.iter().flatten());
     files.extend(what.controls.iter().flatten());
     files.extend(&what.exclusion_lists);
+    files.extend(&what.fai);
     let mut identity = Vec::new();
     for f in files {
         let m = std::fs::metadata(f).map_err(|e| Error::Io {
@@ -131,19 +151,30 @@ fn identify(c: &PeakConfig) -> Result<(u64, u128)> {
             .ok()
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos());
+        // ctime (which no tool sets back), device and inode catch a same-size rewrite that
+        // kept the modification time (`cp -p`, `rsync -a --inplace`).
         #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&m);
+        let (ctime, device, inode) = {
+            use std::os::unix::fs::MetadataExt;
+            (
+                (m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128) as u128,
+                m.dev(),
+                m.ino(),
+            )
+        };
         #[cfg(not(unix))]
-        let inode = 0u64;
-        identity.push((m.len(), mtime, inode));
+        let (ctime, device, inode) = (0u128, 0u64, 0u64);
+        identity.push((m.len(), mtime, ctime, device, inode));
     }
     let what = serde_json::to_vec(&what)
         .map_err(|e| Error::Invalid(format!("cannot encode the cache key: {e}")))?;
     let name = xxhash_rust::xxh3::xxh3_64(&what);
     let mut keyed = what;
-    for (len, mtime, inode) in identity {
+    for (len, mtime, ctime, device, inode) in identity {
         keyed.extend_from_slice(&len.to_le_bytes());
         keyed.extend_from_slice(&mtime.to_le_bytes());
+        keyed.extend_from_slice(&ctime.to_le_bytes());
+        keyed.extend_from_slice(&device.to_le_bytes());
         keyed.extend_from_slice(&inode.to_le_bytes());
     }
     Ok((name, xxhash_rust::xxh3::xxh3_128(&keyed)))
@@ -177,6 +208,11 @@ pub(crate) fn lookup(c: &PeakConfig, dir: &Path) -> Result<Found> {
         Lookup::Missing => CacheStatus::Built(path),
         Lookup::Stale => CacheStatus::Rebuilt(path, "an input changed".into()),
         Lookup::Corrupt(why) => CacheStatus::Rebuilt(path, why),
+        // Someone else's file, or a directory problem: extract, and leave the file alone.
+        Lookup::Unreadable(why) => {
+            tracing::warn!(cache = %path.display(), reason = %why, "cannot use the peak cache");
+            CacheStatus::WriteFailed(path, why)
+        }
     };
     if let CacheStatus::Rebuilt(p, why) = &status {
         tracing::warn!(cache = %p.display(), reason = %why, "rebuilding the peak cache");
@@ -327,8 +363,12 @@ fn restore_store(
         }
         Ok(out)
     };
+    let size = |a: usize, b: usize| {
+        a.checked_mul(b)
+            .ok_or_else(|| format!("{name}: sizes overflow"))
+    };
     let seq = file.column::<u8>(&col("seq")).map_err(e)?;
-    if seq.len() != m.n * m.seq_len {
+    if seq.len() != size(m.n, m.seq_len)? {
         return Err(format!("{} has the wrong length", col("seq")));
     }
     let chrom = file.column::<u32>(&col("chrom")).map_err(e)?;
@@ -354,8 +394,8 @@ fn restore_store(
         sig_len: m.sig_len,
         seq,
         ambiguous: m.ambiguous,
-        signal: values("signal", &m.signal, m.n * m.sig_len)?,
-        control: values("control", &m.control, m.n * m.seq_len)?,
+        signal: values("signal", &m.signal, size(m.n, m.sig_len)?)?,
+        control: values("control", &m.control, size(m.n, m.seq_len)?)?,
     })
 }
 
@@ -376,8 +416,24 @@ fn restore(c: &PeakConfig, file: &CacheFile) -> std::result::Result<PeakDataset,
     let (t, ct) = (meta.signal_swap.len(), meta.control_swap.len());
     if [peaks.signal.len(), negatives.signal.len()] != [t; 2]
         || [peaks.control.len(), negatives.control.len()] != [ct; 2]
+        || meta.signal_swap.iter().any(|&k| k >= t)
+        || meta.control_swap.iter().any(|&k| k >= ct)
     {
         return Err("track counts disagree".into());
+    }
+    // The spans must be the ones these settings extract (fill relies on them).
+    let (inw, outw, j) = (
+        c.in_window as usize,
+        c.out_window as usize,
+        c.max_jitter as usize,
+    );
+    if (peaks.seq_len, peaks.sig_len) != (inw + 2 * j, outw + 2 * j)
+        || (negatives.seq_len, negatives.sig_len) != (inw, outw)
+    {
+        return Err("window spans disagree with the settings".into());
+    }
+    if peaks.loci.is_empty() {
+        return Err("no peaks".into());
     }
     Ok(PeakDataset {
         config: c.clone(),

@@ -12,6 +12,17 @@ use super::store::{Growing, Locus, Store, Values};
 use super::{Drops, MissingChrom, Reason};
 use crate::{Error, Result};
 
+/// Coordinates beyond this are refused: no genome is that long, and below it every window
+/// computation fits an `i64` with room to spare.
+const MAX_COORD: u64 = 1 << 62;
+
+fn too_large(f: &std::path::Path, line: u64, end: u64) -> Error {
+    Error::Invalid(format!(
+        "{}:{line}: end {end} is beyond any chromosome (coordinates must be below 2^62)",
+        f.display()
+    ))
+}
+
 /// Exclusion-list regions per chromosome (FASTA index), merged and sorted.
 #[derive(Debug, Default)]
 pub(crate) struct Exclusions {
@@ -23,6 +34,9 @@ impl Exclusions {
         let mut by_chrom: Vec<Vec<(i64, i64)>> = vec![Vec::new(); fasta.index().len()];
         for f in files {
             for r in read_bed(f)? {
+                if r.end > MAX_COORD {
+                    return Err(too_large(f, r.line, r.end));
+                }
                 // Regions on chromosomes the genome lacks cannot overlap any locus.
                 if let Some(c) = fasta.chrom_id(&r.chrom) {
                     by_chrom[c].push((r.start as i64, r.end as i64));
@@ -95,6 +109,9 @@ pub(crate) fn load_loci(src: &LociSource<'_>, drops: &mut Drops) -> Result<Vec<L
         for r in read_bed(f)? {
             let this = row;
             row += 1;
+            if r.end > MAX_COORD {
+                return Err(too_large(f, r.line, r.end));
+            }
             let at = || format!("{}:{}", f.display(), r.line);
             if !src.chroms.is_empty() && !src.chroms.contains(&r.chrom) {
                 drops.add(Reason::ChromFilter, || {
@@ -325,9 +342,25 @@ mod tests {
 
     #[test]
     fn exclusion_overlap_is_exact_and_merged() {
-        let ex = Exclusions {
-            by_chrom: vec![vec![(10, 20), (30, 40)]],
-        };
+        let dir = tempfile::tempdir().unwrap();
+        let fa = dir.path().join("g.fa");
+        std::fs::write(&fa, ">c\n".to_string() + &"A".repeat(100) + "\n").unwrap();
+        let bed = dir.path().join("x.bed");
+        // Overlapping (10-15, 12-20) and touching (30-35, 35-40) regions merge; chrZ is not
+        // in the genome and is ignored.
+        std::fs::write(
+            &bed,
+            "c\t30\t35\nc\t12\t20\nc\t10\t15\nchrZ\t0\t5\nc\t35\t40\n",
+        )
+        .unwrap();
+        let ex = Exclusions::load(std::slice::from_ref(&bed), &Fasta::open(&fa).unwrap()).unwrap();
+        assert_eq!(ex.by_chrom, vec![vec![(10, 20), (30, 40)]]);
+        std::fs::write(&bed, "c\t0\t9223372036854775807\n").unwrap();
+        let e = Exclusions::load(&[bed], &Fasta::open(&fa).unwrap()).unwrap_err();
+        assert!(
+            e.to_string().contains("x.bed:1") && e.to_string().contains("2^62"),
+            "{e}"
+        );
         assert!(
             !ex.overlaps(0, 0, 10),
             "touching the start is not overlapping"

@@ -75,6 +75,15 @@ impl BatchDataset for PeakDataset {
                     format!("locus {} out of range ({} loci)", s.index, store.loci.len()).into(),
                 );
             }
+            let j = s.jitter as usize;
+            if j + inw > store.seq_len || j + outw > store.sig_len {
+                return Err(format!(
+                    "jitter {j} does not fit the extracted span (in {inw} of {}, out {outw} of {}): \
+                     the plan's max_jitter exceeds the dataset's",
+                    store.seq_len, store.sig_len
+                )
+                .into());
+            }
         }
         // Sequence one-hot, reverse-complemented in the same pass (the stores hold bases
         // validated at extraction).

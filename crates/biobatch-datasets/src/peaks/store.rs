@@ -1,6 +1,6 @@
 //! The compact, locus-major store a [`super::PeakDataset`] assembles batches from.
 
-use crate::column::Column;
+use biobatch_formats::column::Column;
 
 /// One locus: chromosome (index into the FASTA), centre, its row across its files, and the
 /// file and line it came from (for messages).
