@@ -1,5 +1,21 @@
-//! `Column<T>`: a typed, read-mostly buffer that is either owned or a section of a memory map
-//! (a cache file), so a dataset restored from its cache reads the file's pages in place.
+//! [`Column<T>`]: a typed, read-mostly buffer that is either owned or a byte range of a memory
+//! map, so data restored from a file (a cache, a store's arrays) is read in place.
+//!
+//! ```
+//! use std::io::Write;
+//! use std::sync::Arc;
+//! use biobatch_formats::column::Column;
+//!
+//! let mut f = tempfile::tempfile()?;
+//! f.write_all(&[0u8; 8])?;
+//! f.write_all(bytemuck::cast_slice(&[1u32, 2, 3]))?;
+//! // SAFETY: the file is private to this example and not modified while mapped.
+//! let map = Arc::new(unsafe { memmap2::Mmap::map(&f)? });
+//! let c = Column::<u32>::mapped(map, 8, 12).expect("aligned and in range");
+//! assert_eq!(&c[..], &[1, 2, 3]);
+//! assert!(c.is_mapped());
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -11,7 +27,7 @@ use memmap2::Mmap;
 /// byte `offset` of a mapped file. For a mapped column, `offset` is a multiple of the type's
 /// alignment and the range lies inside the map (both checked by [`Column::mapped`]).
 #[derive(Debug)]
-pub(crate) struct Column<T> {
+pub struct Column<T> {
     owned: Vec<T>,
     mapped: Option<Mapped>,
 }

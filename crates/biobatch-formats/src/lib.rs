@@ -7,6 +7,9 @@
 //! | [`bed`] | BED3–BED6, narrowPeak | records with line-precise errors, gzip |
 //! | [`bigwig`] | bigWig | windows into caller buffers, many windows per call, writer |
 //! | [`npy`] | NumPy `.npy` / `.npz` | memory-mapped arrays, gathered by record |
+//! | [`soma`] | single-cell experiment store | Parquet obs/var, memory-mapped CSR layers, 10x import |
+//! | [`csr`] | compressed sparse rows | COO → CSR, merge, rows to dense / CSR without per-row allocation |
+//! | [`column`] | typed buffers | owned or in place over a memory map |
 //! | [`region`] | `chr:start-end` | samtools-style region strings |
 //!
 //! Everything is 0-based and half-open inside; the `region` parser converts the 1-based,
@@ -31,6 +34,8 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod column;
+pub mod csr;
 mod error;
 pub mod region;
 pub mod sequence;
@@ -42,8 +47,10 @@ pub mod bed;
 pub mod bigwig;
 #[cfg(feature = "fasta")]
 pub mod fasta;
-#[cfg(feature = "npy")]
+#[cfg(any(feature = "npy", feature = "soma"))]
 pub mod npy;
+#[cfg(feature = "soma")]
+pub mod soma;
 
 pub use error::{Error, Result};
 pub use util::{temp_sibling, with_suffix, write_atomic};

@@ -78,8 +78,9 @@ fn dtype_of(descr: &str) -> Option<(DType, usize)> {
     })
 }
 
-/// Parses the header of a `.npy` held in `data`; returns (dtype, shape, data offset).
-fn parse_header(data: &[u8], path: &Path) -> Result<(DType, Vec<usize>, usize)> {
+/// The raw header fields of a `.npy` held in `data`: `descr`, shape and data offset.
+/// Fortran order is refused.
+pub(crate) fn raw_header(data: &[u8], path: &Path) -> Result<(String, Vec<usize>, usize)> {
     let bad = |what: String| Error::corrupt(path, 0, what);
     if data.len() < 10 || &data[..6] != b"\x93NUMPY" {
         return Err(bad("not a .npy file (bad magic)".into()));
@@ -112,17 +113,6 @@ fn parse_header(data: &[u8], path: &Path) -> Result<(DType, Vec<usize>, usize)> 
         .strip_prefix('\'')
         .and_then(|d| d.split('\'').next())
         .ok_or_else(|| bad("malformed descr".into()))?;
-    let (dtype, _) = dtype_of(descr).ok_or_else(|| {
-        let hint = if descr.starts_with('>') {
-            " (big-endian: convert with `a.astype(a.dtype.newbyteorder('<'))`)"
-        } else {
-            " (supported: bool, uint8, int8, int32, int64, float16, float32, float64)"
-        };
-        Error::Invalid(format!(
-            "{}: unsupported dtype `{descr}`{hint}",
-            path.display()
-        ))
-    })?;
     if field("fortran_order")?.starts_with("True") {
         return Err(Error::Invalid(format!(
             "{}: Fortran-ordered arrays are not supported; save `np.ascontiguousarray(a)` instead",
@@ -143,7 +133,38 @@ fn parse_header(data: &[u8], path: &Path) -> Result<(DType, Vec<usize>, usize)> 
                 .map_err(|_| bad(format!("bad shape entry `{s}`")))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((dtype, shape, start + len))
+    Ok((descr.to_string(), shape, start + len))
+}
+
+/// Parses the header of a `.npy` held in `data`; returns (dtype, shape, data offset).
+fn parse_header(data: &[u8], path: &Path) -> Result<(DType, Vec<usize>, usize)> {
+    let (descr, shape, offset) = raw_header(data, path)?;
+    let (dtype, _) = dtype_of(&descr).ok_or_else(|| {
+        let hint = if descr.starts_with('>') {
+            " (big-endian: convert with `a.astype(a.dtype.newbyteorder('<'))`)"
+        } else {
+            " (supported: bool, uint8, int8, int32, int64, float16, float32, float64)"
+        };
+        Error::Invalid(format!(
+            "{}: unsupported dtype `{descr}`{hint}",
+            path.display()
+        ))
+    })?;
+    Ok((dtype, shape, offset))
+}
+
+/// The header of a version-1 `.npy` of a 1-D little-endian array of `len` values of numpy type
+/// `descr`, padded so the data starts at a multiple of 64 bytes (as numpy writes it).
+pub fn npy_header(descr: &str, len: usize) -> Vec<u8> {
+    let dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({len},), }}");
+    let unpadded = 10 + dict.len() + 1;
+    let total = unpadded.div_ceil(64) * 64;
+    let mut h = b"\x93NUMPY\x01\x00".to_vec();
+    h.extend_from_slice(&((total - 10) as u16).to_le_bytes());
+    h.extend_from_slice(dict.as_bytes());
+    h.resize(total - 1, b' ');
+    h.push(b'\n');
+    h
 }
 
 impl NpyArray {
