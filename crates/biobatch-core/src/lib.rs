@@ -43,6 +43,7 @@ mod error;
 mod ranges;
 mod rows;
 mod schema;
+mod sparse;
 mod tree;
 
 pub use array::{Array, Data, Element};
@@ -52,4 +53,5 @@ pub use half::f16;
 pub use ranges::{GenomicRanges, Strand};
 pub use rows::{RowSource, check_gather_target};
 pub use schema::{ArraySchema, DataSchema, SchemaNode, SpecialType};
+pub use sparse::SparseRows;
 pub use tree::{Batch, Node};

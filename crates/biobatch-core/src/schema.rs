@@ -98,16 +98,20 @@ impl ArraySchema {
 
     /// Whether a batch array (with its batch axis first) fits this schema.
     pub fn validate(&self, path: &str, a: &Array) -> Result<()> {
-        if let Some(dtype) = self.dtype
-            && dtype != a.dtype()
+        self.validate_parts(path, a.dtype(), a.shape())
+    }
+
+    /// Validates an array of `dtype` and `actual` shape (batch axis first) found at `path`.
+    pub fn validate_parts(&self, path: &str, dtype: crate::DType, actual: &[usize]) -> Result<()> {
+        if let Some(want) = self.dtype
+            && want != dtype
         {
             return Err(Error::Schema {
                 path: path.to_string(),
-                expected: format!("dtype {dtype}"),
-                actual: format!("dtype {}", a.dtype()),
+                expected: format!("dtype {want}"),
+                actual: format!("dtype {dtype}"),
             });
         }
-        let actual = a.shape();
         let fits = actual.len() == self.shape.len() + 1
             && self
                 .shape
@@ -142,6 +146,7 @@ fn kind(node: &Node) -> &'static str {
         Node::Array(_) => "an array",
         Node::Map(_) => "a map",
         Node::List(_) => "a list",
+        Node::Sparse(_) => "sparse rows",
     }
 }
 
@@ -158,6 +163,10 @@ impl SchemaNode {
         };
         match (self, node) {
             (SchemaNode::Array(s), Node::Array(a)) => s.validate(path, a),
+            // Sparse rows stand for the dense f32 array [rows, n_cols] they encode.
+            (SchemaNode::Array(s), Node::Sparse(sp)) => {
+                s.validate_parts(path, crate::DType::F32, &[sp.rows(), sp.n_cols()])
+            }
             (SchemaNode::Map(s), Node::Map(m)) => {
                 for (k, child) in s {
                     let p = format!("{path}/{k}");

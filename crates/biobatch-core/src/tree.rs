@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Array, Error, Result};
+use crate::{Array, Error, Result, SparseRows};
 
 /// One node of a batch tree.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +17,15 @@ pub enum Node {
     Map(BTreeMap<String, Node>),
     /// Positional children.
     List(Vec<Node>),
+    /// A leaf of sparse rows (one per example): its arrays are the leaves `indices`,
+    /// `indptr` and `values` below the node's path.
+    Sparse(SparseRows),
+}
+
+impl From<SparseRows> for Node {
+    fn from(s: SparseRows) -> Self {
+        Node::Sparse(s)
+    }
 }
 
 impl From<Array> for Node {
@@ -85,7 +94,7 @@ impl Node {
             node = match node {
                 Node::Map(m) => m.get(seg)?,
                 Node::List(l) => l.get(seg.parse::<usize>().ok()?)?,
-                Node::Array(_) => return None,
+                Node::Array(_) | Node::Sparse(_) => return None,
             };
         }
         Some(node)
@@ -98,16 +107,38 @@ impl Node {
             node = match node {
                 Node::Map(m) => m.get_mut(seg)?,
                 Node::List(l) => l.get_mut(seg.parse::<usize>().ok()?)?,
-                Node::Array(_) => return None,
+                Node::Array(_) | Node::Sparse(_) => return None,
             };
         }
         Some(node)
     }
 
-    /// Calls `f(path, array)` for every leaf, depth first, in key / index order.
+    /// The sparse rows, if this node is such a leaf.
+    pub fn as_sparse(&self) -> Option<&SparseRows> {
+        match self {
+            Node::Sparse(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The sparse rows mutably, if this node is such a leaf.
+    pub fn as_sparse_mut(&mut self) -> Option<&mut SparseRows> {
+        match self {
+            Node::Sparse(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Calls `f(path, array)` for every leaf array, depth first, in key / index order (the
+    /// arrays of a sparse leaf as `path/indices`, `path/indptr`, `path/values`).
     pub fn visit<'a>(&'a self, prefix: &str, f: &mut dyn FnMut(&str, &'a Array)) {
         match self {
             Node::Array(a) => f(prefix, a),
+            Node::Sparse(s) => {
+                for (name, a) in s.arrays() {
+                    f(&join(prefix, name), a);
+                }
+            }
             Node::Map(m) => {
                 for (k, v) in m {
                     v.visit(&join(prefix, k), f);
@@ -125,8 +156,37 @@ impl Node {
     pub fn for_each_array<'a>(&'a self, f: &mut dyn FnMut(&'a Array)) {
         match self {
             Node::Array(a) => f(a),
+            Node::Sparse(s) => s.arrays().into_iter().for_each(|(_, a)| f(a)),
             Node::Map(m) => m.values().for_each(|v| v.for_each_array(f)),
             Node::List(l) => l.iter().for_each(|v| v.for_each_array(f)),
+        }
+    }
+
+    /// Calls `f(path, batch length)` for every leaf — an array's first-axis length (`None`
+    /// for a scalar) or a sparse leaf's number of rows.
+    pub fn visit_lengths(&self, prefix: &str, f: &mut dyn FnMut(&str, Option<usize>)) {
+        match self {
+            Node::Array(a) => f(prefix, a.batch_len()),
+            Node::Sparse(s) => f(prefix, Some(s.rows())),
+            Node::Map(m) => {
+                for (k, v) in m {
+                    v.visit_lengths(&join(prefix, k), f);
+                }
+            }
+            Node::List(l) => {
+                for (i, v) in l.iter().enumerate() {
+                    v.visit_lengths(&join(prefix, &i.to_string()), f);
+                }
+            }
+        }
+    }
+
+    fn for_each_length(&self, f: &mut dyn FnMut(Option<usize>)) {
+        match self {
+            Node::Array(a) => f(a.batch_len()),
+            Node::Sparse(s) => f(Some(s.rows())),
+            Node::Map(m) => m.values().for_each(|v| v.for_each_length(f)),
+            Node::List(l) => l.iter().for_each(|v| v.for_each_length(f)),
         }
     }
 
@@ -213,6 +273,24 @@ impl Batch {
             })
     }
 
+    /// The sparse leaf at `path`, or an error naming the path.
+    pub fn sparse(&self, path: &str) -> Result<&SparseRows> {
+        self.get(path)
+            .and_then(Node::as_sparse)
+            .ok_or_else(|| Error::PathNotFound {
+                path: path.to_string(),
+            })
+    }
+
+    /// The sparse leaf at `path`, mutably.
+    pub fn sparse_mut(&mut self, path: &str) -> Result<&mut SparseRows> {
+        self.get_mut(path)
+            .and_then(Node::as_sparse_mut)
+            .ok_or_else(|| Error::PathNotFound {
+                path: path.to_string(),
+            })
+    }
+
     /// The leaf array at `path`, mutably.
     pub fn array_mut(&mut self, path: &str) -> Result<&mut Array> {
         self.get_mut(path)
@@ -236,6 +314,7 @@ impl Batch {
         fn walk(node: &mut Node, rows: usize) -> Result<()> {
             match node {
                 Node::Array(a) => a.set_rows(rows),
+                Node::Sparse(s) => s.set_rows(rows),
                 Node::Map(m) => m.values_mut().try_for_each(|n| walk(n, rows)),
                 Node::List(l) => l.iter_mut().try_for_each(|n| walk(n, rows)),
             }
@@ -270,17 +349,23 @@ impl Batch {
     pub fn batch_size(&self) -> Result<Option<usize>> {
         // Fast path without paths (no allocation); paths only to name an offender.
         let (mut len, mut ok) = (None, true);
-        self.for_each_array(&mut |a| match (a.batch_len(), len) {
-            (None, _) => ok = false,
-            (Some(l), None) => len = Some(l),
-            (Some(l), Some(first)) => ok &= l == first,
-        });
+        for (_, node) in self.parts() {
+            node.for_each_length(&mut |l| match (l, len) {
+                (None, _) => ok = false,
+                (Some(l), None) => len = Some(l),
+                (Some(l), Some(first)) => ok &= l == first,
+            });
+        }
         if ok {
             return Ok(len);
         }
+        let mut lengths = Vec::new();
+        for (name, node) in self.parts() {
+            node.visit_lengths(name, &mut |p, l| lengths.push((p.to_string(), l)));
+        }
         let mut first: Option<(String, usize)> = None;
-        for (path, a) in self.leaves() {
-            let Some(len) = a.batch_len() else {
+        for (path, len) in lengths {
+            let Some(len) = len else {
                 return Err(Error::NoBatchAxis { path });
             };
             match &first {
@@ -368,5 +453,32 @@ mod tests {
                 path: "inputs/seq".into()
             }
         );
+    }
+
+    #[test]
+    fn sparse_leaves_count_their_rows_and_show_their_arrays() {
+        let x = SparseRows::from_parts(5, vec![0, 2, 2, 3], vec![0, 4, 1], vec![1.0, 2.0, 3.0])
+            .unwrap();
+        let mut b = Batch::new(Node::from_iter([("x", Node::Sparse(x))]));
+        b.metadata = Some(Node::from_iter([("id", Array::zeros(DType::I64, vec![3]))]));
+        assert_eq!(b.batch_size().unwrap(), Some(3));
+        let paths: Vec<String> = b.leaves().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            paths,
+            [
+                "inputs/x/indices",
+                "inputs/x/indptr",
+                "inputs/x/values",
+                "metadata/id"
+            ]
+        );
+        assert_eq!(b.sparse("inputs/x").unwrap().nnz(), 3);
+        assert_eq!(b.nbytes(), 3 * 8 + 4 * 8 + 3 * 4 + 3 * 8);
+        b.set_rows(1).unwrap();
+        assert_eq!(b.batch_size().unwrap(), Some(1));
+        assert_eq!(b.sparse("inputs/x").unwrap().nnz(), 2);
+        b.metadata = Some(Node::from_iter([("id", Array::zeros(DType::I64, vec![2]))]));
+        let e = b.batch_size().unwrap_err().to_string();
+        assert!(e.contains("metadata/id") && e.contains("inputs/x"), "{e}");
     }
 }

@@ -241,15 +241,6 @@ fn descr_of(dtype: &str) -> Option<&'static str> {
     })
 }
 
-fn width_of(dtype: &str) -> usize {
-    match dtype {
-        "u8" => 1,
-        "u16" => 2,
-        "u32" | "i32" | "f32" => 4,
-        _ => 8,
-    }
-}
-
 fn map_file(path: &Path) -> Result<Arc<Mmap>> {
     let f = std::fs::File::open(path).map_err(|e| io(path, e))?;
     // SAFETY: store files are written once (into a temporary directory, then renamed) and
@@ -535,11 +526,14 @@ fn open_layer(
     Ok(layer)
 }
 
+/// A sink for a file's bytes.
+type Put<'a> = &'a mut dyn FnMut(&[u8]) -> Result<()>;
+
 /// Writes `bytes` (a header then data chunks) to `path`, returning its manifest entry.
 fn write_file(
     dir: &Path,
     rel: &str,
-    parts: &mut dyn FnMut(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
+    parts: &mut dyn FnMut(Put<'_>) -> Result<()>,
 ) -> Result<FileEntry> {
     let path = dir.join(rel);
     if let Some(parent) = path.parent() {

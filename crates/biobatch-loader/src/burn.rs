@@ -147,6 +147,14 @@ fn collect(path: String, node: biobatch_core::Node, out: &mut HostBatch) -> Resu
                 collect(format!("{path}/{i}"), v, out)?;
             }
         }
+        // Sparse rows travel as their three CSR arrays (`…/indptr`, `…/indices`,
+        // `…/values`), to be densified or used as sparse tensors on the device.
+        biobatch_core::Node::Sparse(sp) => {
+            for (name, a) in sp.arrays() {
+                out.data
+                    .insert(format!("{path}/{name}"), to_tensor_data(a.clone())?);
+            }
+        }
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ fn kind(n: &Node) -> &'static str {
         Node::Array(_) => "an array",
         Node::Map(_) => "a map",
         Node::List(_) => "a list",
+        Node::Sparse(_) => "sparse rows",
     }
 }
 
@@ -34,6 +35,24 @@ fn err(sample: usize, path: &str, what: String) -> Error {
 fn collate_node(nodes: &[&Node], path: &str) -> Result<Node> {
     let first = nodes[0];
     match first {
+        Node::Sparse(_) => {
+            let mut parts = Vec::with_capacity(nodes.len());
+            for (i, n) in nodes.iter().enumerate() {
+                match n {
+                    Node::Sparse(s) => parts.push(s),
+                    _ => {
+                        return Err(err(
+                            i,
+                            path,
+                            format!("expected sparse rows as in sample 0, found {}", kind(n)),
+                        ));
+                    }
+                }
+            }
+            biobatch_core::SparseRows::concat(&parts)
+                .map(Node::Sparse)
+                .map_err(|e| err(0, path, e.to_string()))
+        }
         Node::Array(a0) => {
             let mut data = Data::with_capacity(a0.dtype(), a0.len() * nodes.len());
             for (i, n) in nodes.iter().enumerate() {

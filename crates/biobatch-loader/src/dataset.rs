@@ -107,6 +107,7 @@ fn empty_like(node: &Node, rows: usize) -> Node {
                 .collect(),
         ),
         Node::List(l) => Node::List(l.iter().map(|v| empty_like(v, rows)).collect()),
+        Node::Sparse(s) => Node::Sparse(biobatch_core::SparseRows::empty(rows, s.n_cols())),
     }
 }
 
@@ -114,6 +115,11 @@ fn gather(src: &Node, dst: &mut Node, rows: &[Sample]) -> std::result::Result<()
     match (src, dst) {
         (Node::Array(s), Node::Array(d)) => {
             s.gather(&mut rows.iter().map(|r| r.index as usize), d)?;
+            Ok(())
+        }
+        (Node::Sparse(s), Node::Sparse(d)) => {
+            let picked: Vec<usize> = rows.iter().map(|r| r.index as usize).collect();
+            s.gather_into(&picked, d)?;
             Ok(())
         }
         (Node::Map(s), Node::Map(d)) => {

@@ -2,7 +2,7 @@
 //! coordinate format, 1-based), `barcodes.tsv[.gz]` and `features.tsv[.gz]` (or the older
 //! `genes.tsv[.gz]`).
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -249,7 +249,7 @@ fn parse_matrix(path: &Path) -> Result<(usize, usize, Entries)> {
                 path,
                 lineno,
                 "entry",
-                &format!("row in 1..={n_features} and column in 1..={n_barcodes}"),
+                format!("row in 1..={n_features} and column in 1..={n_barcodes}"),
                 line.trim_ascii(),
             ));
         }
@@ -390,6 +390,3 @@ pub fn import_mtx(dir: impl AsRef<Path>, out: impl AsRef<Path>, layer: &str) -> 
         sorted_by_cell: entries.sorted_by_cell,
     })
 }
-
-#[allow(dead_code)]
-fn _assert_read(_: &dyn Read) {}
