@@ -2,12 +2,16 @@
 //!
 //! - [`peaks`]: the BPNet / ChromBPNet peak-and-negative loader ([`PeakDataset`]): sequence
 //!   one-hot, stranded signal and control tracks, jitter, reverse complement with strand swap.
+//! - [`cells`]: single-cell experiments ([`ExperimentDataset`]): filtered, chunk-shuffled,
+//!   rank-partitioned cells of a SOMA-like store as dense or sparse batches.
 #![warn(missing_docs)]
 
 mod cache;
+pub mod cells;
 mod error;
 pub mod peaks;
 
 pub use cache::default_cache_dir;
+pub use cells::{CellsConfig, CellsDescription, ExperimentDataset, Vocabulary};
 pub use error::{Error, Result};
 pub use peaks::{CacheStatus, DropCounts, MissingChrom, OneHotDtype, PeakConfig, PeakDataset};

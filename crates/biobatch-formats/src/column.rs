@@ -26,13 +26,13 @@ use memmap2::Mmap;
 /// Values of one array of a dataset's store: owned (built by extraction) or `len` values at
 /// byte `offset` of a mapped file. For a mapped column, `offset` is a multiple of the type's
 /// alignment and the range lies inside the map (both checked by [`Column::mapped`]).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Column<T> {
     owned: Vec<T>,
     mapped: Option<Mapped>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Mapped {
     map: Arc<Mmap>,
     offset: usize,
@@ -66,6 +66,24 @@ impl<T: Pod> Column<T> {
     /// Whether the values are read in place from a mapped file.
     pub fn is_mapped(&self) -> bool {
         self.mapped.is_some()
+    }
+
+    /// Tells the kernel that values `range` will be read soon (`madvise(WILLNEED)`: it starts
+    /// reading those pages in the background). Nothing for an owned column; best effort.
+    pub fn will_need(&self, range: std::ops::Range<usize>) {
+        #[cfg(unix)]
+        if let Some(m) = &self.mapped {
+            let size = std::mem::size_of::<T>();
+            let start = range.start.min(m.bytes / size.max(1)) * size;
+            let end = (range.end * size).min(m.bytes);
+            if end > start {
+                let _ =
+                    m.map
+                        .advise_range(memmap2::Advice::WillNeed, m.offset + start, end - start);
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = range;
     }
 
     /// The owned values, copying a mapped column into memory first.

@@ -111,7 +111,7 @@ pub struct Manifest {
 }
 
 /// Column indices of a layer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Indices {
     /// For up to 65,536 genes.
     U16(Column<u16>),
@@ -120,7 +120,7 @@ pub enum Indices {
 }
 
 /// Values of a layer.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Values {
     /// Small counts.
     U8(Column<u8>),
@@ -141,8 +141,8 @@ pub trait CsrVisitor {
     fn visit<V: CsrValue, I: CsrIndex>(self, view: CsrView<'_, V, I>) -> Self::Out;
 }
 
-/// One X layer: a CSR matrix read in place from its files.
-#[derive(Debug)]
+/// One X layer: a CSR matrix read in place from its files (cloning shares the maps).
+#[derive(Debug, Clone)]
 pub struct Layer {
     name: String,
     dir: PathBuf,
@@ -174,6 +174,26 @@ impl Layer {
     /// The directory of the layer's files (for messages).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Asks the kernel to start reading the stored entries of rows `rows` (a contiguous range
+    /// of cells) in the background; best effort, nothing happens for rows out of range.
+    pub fn will_need(&self, rows: std::ops::Range<usize>) {
+        let p = self.indptr();
+        let (Some(&s), Some(&e)) = (p.get(rows.start), p.get(rows.end.min(p.len() - 1))) else {
+            return;
+        };
+        let r = s as usize..e as usize;
+        match &self.indices {
+            Indices::U16(c) => c.will_need(r.clone()),
+            Indices::U32(c) => c.will_need(r.clone()),
+        }
+        match &self.values {
+            Values::U8(c) => c.will_need(r),
+            Values::U16(c) => c.will_need(r),
+            Values::I32(c) => c.will_need(r),
+            Values::F32(c) => c.will_need(r),
+        }
     }
 
     /// `u8`, `u16`, `i32` or `f32`.

@@ -1,0 +1,734 @@
+//! Single-cell experiments: [`ExperimentDataset`] streams (shuffled) cells of a SOMA-like
+//! store ([`biobatch_formats::soma`]) as dense or sparse batches, with TileDB-SOMA-ML's
+//! knobs and what it lacks (see `docs/cells.md`).
+//!
+//! - **Selection**: an SQL-style value filter on obs (`tissue = 'lung' AND n_genes > 200`),
+//!   genes by id list or a filter on var; then optionally one part of a `random_split`.
+//! - **Order**: the chunk shuffle (`shuffle_chunk_size`, `io_batch_size`) of the sampling
+//!   crate, drawn from `(seed, epoch)` — every epoch differs, reproducibly — and applied
+//!   *before* the cells are partitioned across ranks (contiguous blocks of the global stream,
+//!   equal counts), so each rank reads whole chunks of a different random subset every epoch.
+//!   Or class-balanced weighted sampling by an obs key, with replacement.
+//! - **Outputs**: `inputs/X` — dense `f32 [B, genes]`, or sparse rows (CSR: `indptr`,
+//!   `indices`, `values`) with any number of workers; covariates as `inputs/<key>` and labels
+//!   as `targets/<key>` (`i64` codes; vocabularies in [`ExperimentDataset::vocabularies`]);
+//!   `metadata/soma_joinid` (the cell's row in the store) and requested obs columns under
+//!   `metadata/obs/<column>`.
+//! - **IO**: the layer's files are memory-mapped; a read-ahead thread asks the kernel for the
+//!   entries of the next IO batches of this rank while the current one is consumed, at most
+//!   `io_prefetch` IO batches ahead.
+
+mod labels;
+mod plan;
+pub mod query;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_array::{Array as _, RecordBatch};
+use biobatch_core::{Array, Batch, DType, Node, SparseRows};
+use biobatch_formats::csr::{CsrIndex, CsrValue, CsrView};
+use biobatch_formats::soma::{CsrVisitor, Experiment, Verify};
+use biobatch_loader::{BatchDataset, BoxError, Loader, LoaderConfig};
+use biobatch_sampling::{Partition, Sample, SplitMethod};
+use serde::{Deserialize, Serialize};
+
+pub use labels::Vocabulary;
+use plan::{CellsPlan, Progress};
+
+use crate::{Error, Result};
+
+/// Every setting of an [`ExperimentDataset`] (serde, so a run can be written down).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CellsConfig {
+    /// The store directory.
+    pub store: PathBuf,
+    /// The X layer (default: `counts` when present, else the only layer).
+    pub layer: Option<String>,
+    /// Keep cells for which this SQL boolean expression over obs columns holds.
+    pub obs_filter: Option<String>,
+    /// Keep these genes (values of var's first column, e.g. `var_id`), in this order.
+    pub var_ids: Vec<String>,
+    /// Keep genes for which this expression over var columns holds (in store order).
+    pub var_filter: Option<String>,
+    /// Cells per batch.
+    pub batch_size: usize,
+    /// Cells per IO batch (a multiple of `shuffle_chunk_size`).
+    pub io_batch_size: u64,
+    /// Shuffle (chunked) every epoch; otherwise store order.
+    pub shuffle: bool,
+    /// Contiguous cells per shuffle chunk.
+    pub shuffle_chunk_size: u64,
+    /// The seed (required when training on several ranks).
+    pub seed: Option<u64>,
+    /// Batches carry `inputs/X` as sparse rows (CSR) instead of a dense array.
+    pub return_sparse: bool,
+    /// obs columns returned as `metadata/obs/<column>`.
+    pub obs_columns: Vec<String>,
+    /// Keys (`col` or `col1+col2`) returned as integer codes in `inputs/<key>` (e.g. scVI's
+    /// batch key).
+    pub covariates: Vec<String>,
+    /// Keys returned as integer codes in `targets/<key>`.
+    pub labels: Vec<String>,
+    /// Sample with replacement, each class of this key equally often (class-balanced).
+    pub weight_by: Option<String>,
+    /// Samples per epoch when weighted (default: the number of selected cells).
+    pub epoch_len: Option<u64>,
+    /// Split the selected cells with these fractions (empty: no split) …
+    pub split: Vec<f64>,
+    /// … and use this part (0-based).
+    pub split_part: usize,
+    /// How part sizes are decided.
+    pub split_method: SplitMethod,
+    /// The split's seed (default: `seed`, else 0), fixed across epochs and ranks.
+    pub split_seed: Option<u64>,
+    /// Drop a last, short batch.
+    pub drop_last: bool,
+    /// Loader worker threads.
+    pub num_workers: usize,
+    /// Batches computed ahead.
+    pub prefetch: usize,
+    /// IO batches read ahead of the one being consumed.
+    pub io_prefetch: usize,
+    /// Check the store fully at open (checksums, every column index).
+    pub verify_full: bool,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+impl Default for CellsConfig {
+    fn default() -> Self {
+        CellsConfig {
+            store: PathBuf::new(),
+            layer: None,
+            obs_filter: None,
+            var_ids: Vec::new(),
+            var_filter: None,
+            batch_size: 256,
+            io_batch_size: 65_536,
+            shuffle: true,
+            shuffle_chunk_size: 64,
+            seed: None,
+            return_sparse: false,
+            obs_columns: Vec::new(),
+            covariates: Vec::new(),
+            labels: Vec::new(),
+            weight_by: None,
+            epoch_len: None,
+            split: Vec::new(),
+            split_part: 0,
+            split_method: SplitMethod::Deterministic,
+            split_seed: None,
+            drop_last: false,
+            num_workers: 2,
+            prefetch: 4,
+            io_prefetch: 1,
+            verify_full: false,
+            progress: false,
+        }
+    }
+}
+
+/// What a dataset serves, for logs and the CLI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellsDescription {
+    /// Cells in the store.
+    pub store_cells: usize,
+    /// Genes in the store.
+    pub store_genes: usize,
+    /// The layer read, and its value type.
+    pub layer: String,
+    /// Its value type.
+    pub value_dtype: String,
+    /// Cells passing the obs filter.
+    pub filtered_cells: usize,
+    /// Cells in the pool sampled from (after the split).
+    pub cells: usize,
+    /// Genes output per cell.
+    pub genes: usize,
+    /// Code vocabularies of covariates and labels.
+    pub vocabularies: Vec<Vocabulary>,
+}
+
+/// A coded key and where it goes.
+#[derive(Debug)]
+struct Coded {
+    path: String,
+    codes: Vec<i64>,
+    vocab: Vocabulary,
+}
+
+/// The single-cell dataset.
+#[derive(Debug)]
+pub struct ExperimentDataset {
+    config: CellsConfig,
+    exp: Experiment,
+    layer: String,
+    /// Store rows of the pool the plan draws from, ascending; a sample's index is a position
+    /// here.
+    pool: Arc<[u64]>,
+    filtered: usize,
+    /// Store gene → output column (`u32::MAX`: not output); `None` when all genes are output
+    /// in store order.
+    gene_map: Option<Vec<u32>>,
+    genes: usize,
+    coded: Vec<Coded>,
+    obs_out: Vec<(String, ObsValues)>,
+    weights: Option<Vec<f64>>,
+    progress: Arc<Progress>,
+}
+
+fn first_column_strings(t: &RecordBatch, what: &str) -> Result<Vec<String>> {
+    let col = t
+        .columns()
+        .first()
+        .ok_or_else(|| Error::Invalid(format!("{what} has no columns")))?;
+    let s = arrow_cast::cast(col, &arrow_schema::DataType::Utf8)
+        .map_err(|e| Error::Invalid(format!("{what}'s first column cannot be read as ids: {e}")))?;
+    let s = s
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .ok_or_else(|| Error::Invalid(format!("{what}'s ids are not text")))?;
+    Ok((0..s.len()).map(|i| s.value(i).to_string()).collect())
+}
+
+impl ExperimentDataset {
+    /// Opens the store and applies the selection, codes and weights of `config`.
+    pub fn open(config: &CellsConfig) -> Result<Self> {
+        let c = config;
+        if c.batch_size == 0 {
+            return Err(Error::Invalid("batch_size must be positive".into()));
+        }
+        let verify = if c.verify_full {
+            Verify::Full
+        } else {
+            Verify::Fast
+        };
+        let exp = Experiment::open_with(&c.store, verify)?;
+        let layer = match &c.layer {
+            Some(l) => l.clone(),
+            None => {
+                let names: Vec<&str> = exp.layer_names().collect();
+                match names.as_slice() {
+                    [one] => one.to_string(),
+                    _ if names.contains(&"counts") => "counts".into(),
+                    _ => {
+                        return Err(Error::Invalid(format!(
+                            "{}: choose a layer (layers: {})",
+                            c.store.display(),
+                            names.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        exp.layer(&layer)?;
+        // Cells.
+        let selected: Vec<u64> = match &c.obs_filter {
+            Some(f) => query::evaluate(exp.obs(), f, "obs")?
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| **k)
+                .map(|(i, _)| i as u64)
+                .collect(),
+            None => (0..exp.n_obs() as u64).collect(),
+        };
+        let filtered = selected.len();
+        if filtered == 0 {
+            return Err(Error::Invalid(format!(
+                "the obs filter `{}` selects no cells",
+                c.obs_filter.as_deref().unwrap_or("")
+            )));
+        }
+        let pool: Vec<u64> = if c.split.is_empty() {
+            selected
+        } else {
+            let seed = c.split_seed.or(c.seed).unwrap_or(0);
+            let parts =
+                biobatch_sampling::random_split(filtered as u64, &c.split, seed, c.split_method)?;
+            let part = parts.get(c.split_part).ok_or_else(|| {
+                Error::Invalid(format!(
+                    "split_part {} does not exist ({} parts)",
+                    c.split_part,
+                    parts.len()
+                ))
+            })?;
+            part.iter().map(|&i| selected[i as usize]).collect()
+        };
+        if pool.is_empty() {
+            return Err(Error::Invalid(format!(
+                "split part {} of {filtered} cells is empty",
+                c.split_part
+            )));
+        }
+        // Genes.
+        let n_vars = exp.n_vars();
+        let (gene_map, genes) = if !c.var_ids.is_empty() {
+            let ids = first_column_strings(exp.var(), "var")?;
+            let at: std::collections::HashMap<&str, usize> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.as_str(), i))
+                .collect();
+            let mut map = vec![u32::MAX; n_vars];
+            for (k, id) in c.var_ids.iter().enumerate() {
+                let j = *at.get(id.as_str()).ok_or_else(|| {
+                    Error::Invalid(format!("var has no gene `{id}` (in its first column)"))
+                })?;
+                if map[j] != u32::MAX {
+                    return Err(Error::Invalid(format!("gene `{id}` is listed twice")));
+                }
+                map[j] = k as u32;
+            }
+            (Some(map), c.var_ids.len())
+        } else if let Some(f) = &c.var_filter {
+            let keep = query::evaluate(exp.var(), f, "var")?;
+            let mut map = vec![u32::MAX; n_vars];
+            let mut k = 0u32;
+            for (j, &on) in keep.iter().enumerate() {
+                if on {
+                    map[j] = k;
+                    k += 1;
+                }
+            }
+            if k == 0 {
+                return Err(Error::Invalid(format!(
+                    "the var filter `{f}` selects no genes"
+                )));
+            }
+            (Some(map), k as usize)
+        } else {
+            (None, n_vars)
+        };
+        // Codes, obs columns, weights.
+        let mut coded = Vec::new();
+        for (keys, part) in [(&c.covariates, "inputs"), (&c.labels, "targets")] {
+            for key in keys {
+                let (codes, vocab) = labels::encode(exp.obs(), key, &pool)?;
+                coded.push(Coded {
+                    path: format!("{part}/{key}"),
+                    codes,
+                    vocab,
+                });
+            }
+        }
+        let mut obs_out = Vec::new();
+        for name in &c.obs_columns {
+            obs_out.push((name.clone(), ObsValues::of(exp.obs(), name, &pool)?));
+        }
+        let weights = match &c.weight_by {
+            Some(key) => {
+                let (codes, _) = labels::encode(exp.obs(), key, &pool)?;
+                let codes: Vec<u64> = codes.iter().map(|&k| k as u64).collect();
+                Some(biobatch_sampling::Weighted::class_balanced_weights(&codes))
+            }
+            None => None,
+        };
+        Ok(ExperimentDataset {
+            config: c.clone(),
+            exp,
+            layer,
+            pool: pool.into(),
+            filtered,
+            gene_map,
+            genes,
+            coded,
+            obs_out,
+            weights,
+            progress: Arc::new(Progress::default()),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &CellsConfig {
+        &self.config
+    }
+
+    /// Cells in the pool (after filter and split).
+    pub fn num_cells(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// Genes per output row.
+    pub fn num_genes(&self) -> usize {
+        self.genes
+    }
+
+    /// The store rows of the pool, ascending.
+    pub fn cells(&self) -> &[u64] {
+        &self.pool
+    }
+
+    /// Vocabularies of the covariates and labels, in settings order.
+    pub fn vocabularies(&self) -> Vec<Vocabulary> {
+        self.coded.iter().map(|c| c.vocab.clone()).collect()
+    }
+
+    /// What the dataset serves.
+    pub fn describe(&self) -> CellsDescription {
+        let dtype = self.layer().map_or("?", |l| l.value_dtype());
+        CellsDescription {
+            store_cells: self.exp.n_obs(),
+            store_genes: self.exp.n_vars(),
+            layer: self.layer.clone(),
+            value_dtype: dtype.to_string(),
+            filtered_cells: self.filtered,
+            cells: self.pool.len(),
+            genes: self.genes,
+            vocabularies: self.vocabularies(),
+        }
+    }
+
+    /// The open store.
+    pub fn experiment(&self) -> &Experiment {
+        &self.exp
+    }
+
+    fn layer(&self) -> Result<&biobatch_formats::soma::Layer> {
+        Ok(self.exp.layer(&self.layer)?)
+    }
+
+    /// The plan of this dataset's settings on `partition`: the chunk shuffle (or store
+    /// order, or weighted draws), partitioned in contiguous blocks with equal counts.
+    pub fn plan(&self, partition: Partition) -> Result<Arc<dyn biobatch_sampling::Plan>> {
+        Ok(Arc::new(CellsPlan::new(self, partition)?))
+    }
+
+    /// A loader over this dataset's plan on `partition`, with the configuration's batch
+    /// size, workers, prefetch, `drop_last` and progress bar.
+    pub fn into_loader(self, partition: Partition) -> Result<Loader> {
+        let plan = self.plan(partition)?;
+        let c = &self.config;
+        let cfg = LoaderConfig {
+            batch_size: c.batch_size,
+            num_workers: c.num_workers,
+            prefetch: c.prefetch.max(1),
+            drop_last: c.drop_last,
+        };
+        let progress = c.progress;
+        Ok(Loader::from_arcs(Arc::new(self), plan, cfg)?.with_progress(progress))
+    }
+}
+
+/// Gathers the rows of one batch into a dense buffer or sparse rows.
+struct Gather<'a> {
+    rows: &'a [u64],
+    map: Option<&'a [u32]>,
+    genes: usize,
+    dense: Option<&'a mut [f32]>,
+    sparse: Option<&'a mut SparseRows>,
+}
+
+impl CsrVisitor for Gather<'_> {
+    type Out = std::result::Result<(), BoxError>;
+
+    fn visit<V: CsrValue, I: CsrIndex>(self, view: CsrView<'_, V, I>) -> Self::Out {
+        let Gather {
+            rows,
+            map,
+            genes,
+            dense,
+            sparse,
+        } = self;
+        match (dense, sparse, map) {
+            (Some(out), _, None) => view.rows_to_dense(rows, out)?,
+            (Some(out), _, Some(map)) => {
+                for (&r, dst) in rows.iter().zip(out.chunks_exact_mut(genes.max(1))) {
+                    dst.fill(0.0);
+                    let (idx, val) = checked_row(&view, r)?;
+                    for (&c, &v) in idx.iter().zip(val) {
+                        match map.get(c.get()) {
+                            Some(&k) if k != u32::MAX => dst[k as usize] = v.to_f32(),
+                            Some(_) => {}
+                            None => return Err(bad_column(r, c.get(), view.n_cols)),
+                        }
+                    }
+                }
+            }
+            (None, Some(sp), map) => {
+                // Two passes: count the output entries, then write them into buffers sized
+                // once (capacity kept across batches).
+                let mut nnz = 0;
+                for &r in rows {
+                    let (idx, _) = checked_row(&view, r)?;
+                    nnz += match map {
+                        None => idx.len(),
+                        Some(m) => idx
+                            .iter()
+                            .filter(|c| m.get(c.get()).is_some_and(|&k| k != u32::MAX))
+                            .count(),
+                    };
+                }
+                let (p, out_idx, out_val) = sp.resize(rows.len(), nnz)?;
+                let mut at = 0usize;
+                p[0] = 0;
+                for (k, &r) in rows.iter().enumerate() {
+                    let (idx, val) = checked_row(&view, r)?;
+                    match map {
+                        None => {
+                            for (&c, &v) in idx.iter().zip(val) {
+                                if c.get() >= view.n_cols {
+                                    return Err(bad_column(r, c.get(), view.n_cols));
+                                }
+                                out_idx[at] = c.get() as i64;
+                                out_val[at] = v.to_f32();
+                                at += 1;
+                            }
+                        }
+                        Some(m) => {
+                            // Output columns follow the requested gene order: sort this row's
+                            // entries by output column.
+                            let start = at;
+                            for (&c, &v) in idx.iter().zip(val) {
+                                match m.get(c.get()) {
+                                    Some(&o) if o != u32::MAX => {
+                                        out_idx[at] = o as i64;
+                                        out_val[at] = v.to_f32();
+                                        at += 1;
+                                    }
+                                    Some(_) => {}
+                                    None => return Err(bad_column(r, c.get(), view.n_cols)),
+                                }
+                            }
+                            sort_row(&mut out_idx[start..at], &mut out_val[start..at]);
+                        }
+                    }
+                    p[k + 1] = at as i64;
+                }
+            }
+            _ => return Err("the batch buffer has no inputs/X".into()),
+        }
+        Ok(())
+    }
+}
+
+/// Sorts a short row by column (insertion sort: rows are a few thousand entries, usually
+/// already sorted when genes keep store order).
+fn sort_row(idx: &mut [i64], val: &mut [f32]) {
+    for i in 1..idx.len() {
+        let mut j = i;
+        while j > 0 && idx[j - 1] > idx[j] {
+            idx.swap(j - 1, j);
+            val.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+fn checked_row<'a, V: CsrValue, I: CsrIndex>(
+    view: &CsrView<'a, V, I>,
+    r: u64,
+) -> std::result::Result<(&'a [I], &'a [V]), BoxError> {
+    let r = r as usize;
+    match (view.indptr.get(r), view.indptr.get(r + 1)) {
+        (Some(&s), Some(&e))
+            if s <= e && e as usize <= view.indices.len().min(view.values.len()) =>
+        {
+            Ok((
+                &view.indices[s as usize..e as usize],
+                &view.values[s as usize..e as usize],
+            ))
+        }
+        _ => Err(format!("cell {r}: its indptr entries are out of range").into()),
+    }
+}
+
+fn bad_column(row: u64, col: usize, n: usize) -> BoxError {
+    format!("cell {row} has gene column {col}, but the store has {n} genes (damaged indices)")
+        .into()
+}
+
+impl BatchDataset for ExperimentDataset {
+    fn new_buffer(&self, b: usize) -> std::result::Result<Batch, BoxError> {
+        let x: Node = if self.config.return_sparse {
+            Node::Sparse(SparseRows::empty(b, self.genes))
+        } else {
+            Node::Array(Array::zeros(DType::F32, vec![b, self.genes]))
+        };
+        let mut batch = Batch::new(Node::from_iter([("X", x)]));
+        let mut meta = Node::from_iter([("soma_joinid", Array::zeros(DType::I64, vec![b]))]);
+        for c in &self.coded {
+            let (part, key) = c.path.split_once('/').unwrap_or(("inputs", &c.path));
+            let arr = Array::zeros(DType::I64, vec![b]);
+            match part {
+                "targets" => batch
+                    .targets
+                    .get_or_insert_with(Node::map)
+                    .insert(key, arr)?,
+                _ => batch.inputs.insert(key, arr)?,
+            }
+        }
+        if !self.obs_out.is_empty() {
+            let mut obs = Node::map();
+            for (name, col) in &self.obs_out {
+                obs.insert(name.as_str(), Array::zeros(col.dtype(), vec![b]))?;
+            }
+            meta.insert("obs", obs)?;
+        }
+        batch.metadata = Some(meta);
+        Ok(batch)
+    }
+
+    fn fill(&self, samples: &[Sample], out: &mut Batch) -> std::result::Result<(), BoxError> {
+        let n = self.pool.len();
+        if let Some(s) = samples.iter().find(|s| s.index as usize >= n) {
+            return Err(format!("sample {} out of range ({n} cells)", s.index).into());
+        }
+        let layer = self.layer()?;
+        let map = self.gene_map.as_deref();
+        ROWS.with_borrow_mut(|rows| -> std::result::Result<(), BoxError> {
+            rows.clear();
+            rows.extend(samples.iter().map(|s| self.pool[s.index as usize]));
+            let gather = |dense, sparse| Gather {
+                rows,
+                map,
+                genes: self.genes,
+                dense,
+                sparse,
+            };
+            if self.config.return_sparse {
+                layer.visit(gather(None, Some(out.sparse_mut("inputs/X")?)))?;
+            } else {
+                let x = out.array_mut("inputs/X")?.as_slice_mut::<f32>()?;
+                layer.visit(gather(Some(x), None))?;
+            }
+            let ids = out
+                .array_mut("metadata/soma_joinid")?
+                .as_slice_mut::<i64>()?;
+            for (d, &r) in ids.iter_mut().zip(rows.iter()) {
+                *d = r as i64;
+            }
+            Ok(())
+        })?;
+        for c in &self.coded {
+            let dst = out.array_mut(&c.path)?.as_slice_mut::<i64>()?;
+            for (d, s) in dst.iter_mut().zip(samples) {
+                *d = c.codes[s.index as usize];
+            }
+        }
+        for (name, col) in &self.obs_out {
+            // Paths are built per batch only when obs columns are requested.
+            col.copy_to(samples, out.array_mut(&format!("metadata/obs/{name}"))?)?;
+        }
+        self.progress.consumed(samples.len());
+        Ok(())
+    }
+}
+
+thread_local! {
+    /// Per-worker scratch of store rows (no allocation per batch).
+    static ROWS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An obs column's values for the pool's cells, in the type batches carry.
+#[derive(Debug)]
+enum ObsValues {
+    Bool(Vec<bool>),
+    I64(Vec<i64>),
+    F64(Vec<f64>),
+    Str(Vec<String>),
+}
+
+impl ObsValues {
+    /// Column `name` of `obs` at store rows `pool` (missing values: false, 0, NaN, "").
+    fn of(obs: &RecordBatch, name: &str, pool: &[u64]) -> Result<Self> {
+        use arrow_schema::DataType as T;
+        let col = obs
+            .column_by_name(name)
+            .ok_or_else(|| Error::Invalid(format!("obs has no column `{name}` to return")))?;
+        let cast = |to: &T| {
+            arrow_cast::cast(col, to)
+                .map_err(|e| Error::Invalid(format!("obs column `{name}`: {e}")))
+        };
+        let rows = pool.iter().map(|&r| r as usize);
+        Ok(match col.data_type() {
+            T::Boolean => {
+                let c = cast(&T::Boolean)?;
+                let c = c
+                    .as_any()
+                    .downcast_ref::<arrow_array::BooleanArray>()
+                    .ok_or_else(|| Error::Invalid(format!("obs column `{name}` is not boolean")))?;
+                ObsValues::Bool(rows.map(|r| c.is_valid(r) && c.value(r)).collect())
+            }
+            t if t.is_integer() => {
+                let c = cast(&T::Int64)?;
+                let c = c
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int64Array>()
+                    .ok_or_else(|| Error::Invalid(format!("obs column `{name}` is not integer")))?;
+                ObsValues::I64(
+                    rows.map(|r| if c.is_valid(r) { c.value(r) } else { 0 })
+                        .collect(),
+                )
+            }
+            t if t.is_floating() => {
+                let c = cast(&T::Float64)?;
+                let c = c
+                    .as_any()
+                    .downcast_ref::<arrow_array::Float64Array>()
+                    .ok_or_else(|| Error::Invalid(format!("obs column `{name}` is not float")))?;
+                ObsValues::F64(
+                    rows.map(|r| if c.is_valid(r) { c.value(r) } else { f64::NAN })
+                        .collect(),
+                )
+            }
+            _ => {
+                let c = cast(&T::Utf8)?;
+                let c = c
+                    .as_any()
+                    .downcast_ref::<arrow_array::StringArray>()
+                    .ok_or_else(|| Error::Invalid(format!("obs column `{name}` is not text")))?;
+                ObsValues::Str(
+                    rows.map(|r| {
+                        if c.is_valid(r) {
+                            c.value(r).to_string()
+                        } else {
+                            String::new()
+                        }
+                    })
+                    .collect(),
+                )
+            }
+        })
+    }
+
+    fn dtype(&self) -> DType {
+        match self {
+            ObsValues::Bool(_) => DType::Bool,
+            ObsValues::I64(_) => DType::I64,
+            ObsValues::F64(_) => DType::F64,
+            ObsValues::Str(_) => DType::Str,
+        }
+    }
+
+    fn copy_to(&self, samples: &[Sample], dst: &mut Array) -> std::result::Result<(), BoxError> {
+        let at = |s: &Sample| s.index as usize;
+        match self {
+            ObsValues::Bool(v) => dst
+                .as_slice_mut::<bool>()?
+                .iter_mut()
+                .zip(samples)
+                .for_each(|(d, s)| *d = v[at(s)]),
+            ObsValues::I64(v) => dst
+                .as_slice_mut::<i64>()?
+                .iter_mut()
+                .zip(samples)
+                .for_each(|(d, s)| *d = v[at(s)]),
+            ObsValues::F64(v) => dst
+                .as_slice_mut::<f64>()?
+                .iter_mut()
+                .zip(samples)
+                .for_each(|(d, s)| *d = v[at(s)]),
+            ObsValues::Str(v) => dst
+                .as_slice_mut::<String>()?
+                .iter_mut()
+                .zip(samples)
+                .for_each(|(d, s)| {
+                    d.clear();
+                    d.push_str(&v[at(s)]);
+                }),
+        }
+        Ok(())
+    }
+}
