@@ -1,6 +1,7 @@
 //! Project automation for biobatch: `cargo xtask <command>`.
 
 mod compare;
+mod gen_cells;
 mod gen_data;
 
 use std::path::PathBuf;
@@ -15,19 +16,52 @@ struct Cli {
     command: Command,
 }
 
+/// What `gen-data` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum DataKind {
+    /// The peak dataset (genome, peaks, negatives, bigWigs).
+    Peaks,
+    /// A single-cell store (and optionally its 10x MatrixMarket files).
+    Cells,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Generate a deterministic synthetic dataset (FASTA, narrowPeak, BED, bigWigs).
+    /// Generate a deterministic synthetic dataset: `peaks` (FASTA, narrowPeak, BED, bigWigs)
+    /// or `cells` (a single-cell store and, with --mtx, a 10x MatrixMarket directory).
     GenData {
-        /// `small` (~1 Mb, tests and examples) or `bench` (~100 Mb, benchmarks).
+        /// What to generate.
+        #[arg(value_enum, default_value_t = DataKind::Peaks)]
+        kind: DataKind,
+        /// `peaks`: `small` (~1 Mb, tests and examples) or `bench` (~100 Mb, benchmarks).
         #[arg(long, value_enum, default_value_t = gen_data::Scale::Small)]
         scale: gen_data::Scale,
+        /// `cells`: number of cells.
+        #[arg(long, default_value_t = 100_000)]
+        cells: usize,
+        /// `cells`: number of genes.
+        #[arg(long, default_value_t = 20_000)]
+        genes: usize,
+        /// `cells`: mean expressed genes per cell.
+        #[arg(long, default_value_t = 2_000)]
+        nnz_per_cell: usize,
+        /// `cells`: also write the matrix as a 10x MatrixMarket directory (`OUT/mtx`).
+        #[arg(long)]
+        mtx: bool,
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
         /// Random seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Run the whole test suite: installs the system libraries the tests need (the HDF5
+    /// library, for the `.h5ad` importer) when they are missing, then runs `cargo test` on
+    /// the workspace with the `h5ad` feature. Extra arguments go to `cargo test`.
+    Test {
+        /// Passed to `cargo test` (e.g. a test name filter after `--`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Run a benchmark area and print one JSON line per case.
     Bench {
@@ -100,11 +134,99 @@ fn venv(packages: &[&str]) -> Result<PathBuf> {
     Ok(python)
 }
 
+/// Whether the HDF5 development files are installed (pkg-config knows `hdf5`).
+fn have_hdf5() -> bool {
+    std::process::Command::new("pkg-config")
+        .args(["--exists", "hdf5"])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Installs Debian's `libhdf5-dev` (and pkg-config) with apt-get, as root or through
+/// `sudo -n`; explains what to do when neither is possible.
+fn install_hdf5() -> Result<()> {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let sudo_ok = !root
+        && std::process::Command::new("sudo")
+            .args(["-n", "true"])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !root && !sudo_ok {
+        bail!(
+            "the .h5ad tests need the HDF5 library: install it (Debian/Ubuntu: \
+             `apt-get install libhdf5-dev pkg-config`) and run again"
+        );
+    }
+    let apt = |args: &[&str]| -> Result<()> {
+        let mut cmd = if root {
+            std::process::Command::new("apt-get")
+        } else {
+            let mut c = std::process::Command::new("sudo");
+            c.args(["-n", "apt-get"]);
+            c
+        };
+        let ok = cmd
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()?
+            .success();
+        if !ok {
+            bail!("apt-get {} failed", args.join(" "));
+        }
+        Ok(())
+    };
+    eprintln!("installing libhdf5-dev (needed by the .h5ad importer tests) ...");
+    apt(&["update", "-qq"])?;
+    apt(&["install", "-y", "-qq", "libhdf5-dev", "pkg-config"])
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::GenData { scale, out, seed } => {
-            println!("{}", gen_data::generate(scale, &out, seed)?);
+        Command::Test { args } => {
+            if !have_hdf5() {
+                install_hdf5()?;
+            }
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+            let ok = std::process::Command::new(cargo)
+                .current_dir(root)
+                .args([
+                    "test",
+                    "--workspace",
+                    "--features",
+                    "biobatch-tests/h5ad,biobatch/h5ad",
+                ])
+                .args(&args)
+                .status()?
+                .success();
+            if !ok {
+                bail!("tests failed");
+            }
         }
+        Command::GenData {
+            kind,
+            scale,
+            cells,
+            genes,
+            nnz_per_cell,
+            mtx,
+            out,
+            seed,
+        } => match kind {
+            DataKind::Peaks => println!("{}", gen_data::generate(scale, &out, seed)?),
+            DataKind::Cells => {
+                let spec = gen_cells::CellsSpec {
+                    cells,
+                    genes,
+                    nnz_per_cell,
+                    seed,
+                };
+                println!("{}", gen_cells::generate(&spec, &out, mtx)?);
+            }
+        },
         Command::Bench {
             area,
             data,

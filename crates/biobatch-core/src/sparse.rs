@@ -1,8 +1,9 @@
 //! [`SparseRows`]: one sparse row per example, in CSR form, as a leaf of the batch tree.
 //!
-//! Its three arrays — `indptr` (`i64`, rows + 1, from 0 to nnz), `indices` (`i64` column of
-//! each value) and `values` (`f32`) — are what `torch.sparse_csr_tensor` and burn take, so a
-//! device can densify a batch itself. In a batch they appear as the leaves `…/indptr`,
+//! Its three arrays — `indptr` (`i32`, rows + 1, from 0 to nnz), `indices` (`i32` column of
+//! each value) and `values` (`f32`) — are what `torch.sparse_csr_tensor` takes (int32
+//! indices, as cuSPARSE prefers), so a device can densify a batch itself. A batch holds at
+//! most 2³¹ − 1 values and columns. In a batch they appear as the leaves `…/indptr`,
 //! `…/indices` and `…/values`; the node's batch length is its number of rows.
 
 use crate::{Array, DType, Error, Result};
@@ -17,12 +18,13 @@ pub struct SparseRows {
 }
 
 impl SparseRows {
-    /// `rows` empty rows.
+    /// `rows` empty rows (`n_cols` must fit an `i32`; larger counts are clamped, and
+    /// [`SparseRows::validate`] then refuses the columns beyond).
     pub fn empty(rows: usize, n_cols: usize) -> Self {
         SparseRows {
             n_cols,
-            indptr: Array::zeros(DType::I64, vec![rows + 1]),
-            indices: Array::zeros(DType::I64, vec![0]),
+            indptr: Array::zeros(DType::I32, vec![rows + 1]),
+            indices: Array::zeros(DType::I32, vec![0]),
             values: Array::zeros(DType::F32, vec![0]),
         }
     }
@@ -30,8 +32,8 @@ impl SparseRows {
     /// From CSR arrays, checked ([`SparseRows::validate`]).
     pub fn from_parts(
         n_cols: usize,
-        indptr: Vec<i64>,
-        indices: Vec<i64>,
+        indptr: Vec<i32>,
+        indices: Vec<i32>,
         values: Vec<f32>,
     ) -> Result<Self> {
         let s = SparseRows {
@@ -59,12 +61,12 @@ impl SparseRows {
         self.values.len()
     }
 
-    /// Row offsets, `i64`, `rows + 1`.
+    /// Row offsets, `i32`, `rows + 1`.
     pub fn indptr(&self) -> &Array {
         &self.indptr
     }
 
-    /// Column indices, `i64`, `nnz`.
+    /// Column indices, `i32`, `nnz`.
     pub fn indices(&self) -> &Array {
         &self.indices
     }
@@ -90,7 +92,7 @@ impl SparseRows {
         &mut self,
         rows: usize,
         nnz: usize,
-    ) -> Result<(&mut [i64], &mut [i64], &mut [f32])> {
+    ) -> Result<(&mut [i32], &mut [i32], &mut [f32])> {
         self.indptr.set_rows(rows + 1)?;
         self.indices.set_rows(nnz)?;
         self.values.set_rows(nnz)?;
@@ -104,7 +106,7 @@ impl SparseRows {
     /// Keeps the first `rows` rows (appending empty rows when growing).
     pub fn set_rows(&mut self, rows: usize) -> Result<()> {
         let old = self.rows();
-        let offsets = self.indptr.as_slice::<i64>()?;
+        let offsets = self.indptr.as_slice::<i32>()?;
         let keep = if rows <= old {
             offsets[rows]
         } else {
@@ -113,7 +115,7 @@ impl SparseRows {
         let keep = usize::try_from(keep).map_err(|_| Error::Invalid("negative indptr".into()))?;
         self.indptr.set_rows(rows + 1)?;
         if rows > old {
-            let p = self.indptr.as_slice_mut::<i64>()?;
+            let p = self.indptr.as_slice_mut::<i32>()?;
             let last = p[old];
             p[old + 1..].fill(last);
         }
@@ -125,8 +127,8 @@ impl SparseRows {
     /// Checks the structure: dtypes, `indptr` from 0 to nnz without decreasing, columns in
     /// range.
     pub fn validate(&self) -> Result<()> {
-        let p = self.indptr.as_slice::<i64>()?;
-        let idx = self.indices.as_slice::<i64>()?;
+        let p = self.indptr.as_slice::<i32>()?;
+        let idx = self.indices.as_slice::<i32>()?;
         self.values.as_slice::<f32>()?;
         let bad = |what: String| Err(Error::Invalid(format!("sparse rows: {what}")));
         if idx.len() != self.values.len() {
@@ -136,7 +138,7 @@ impl SparseRows {
                 self.values.len()
             ));
         }
-        if p.first() != Some(&0) || p.last() != Some(&(idx.len() as i64)) {
+        if p.first() != Some(&0) || p.last() != Some(&(idx.len() as i32)) {
             return bad(format!("indptr must run from 0 to {}", idx.len()));
         }
         if p.windows(2).any(|w| w[1] < w[0]) {
@@ -152,8 +154,8 @@ impl SparseRows {
     pub fn to_dense(&self) -> Result<Array> {
         self.validate()?;
         let (p, idx, val) = (
-            self.indptr.as_slice::<i64>()?,
-            self.indices.as_slice::<i64>()?,
+            self.indptr.as_slice::<i32>()?,
+            self.indices.as_slice::<i32>()?,
             self.values.as_slice::<f32>()?,
         );
         let mut out = vec![0f32; self.rows() * self.n_cols];
@@ -174,8 +176,8 @@ impl SparseRows {
             )));
         }
         let (p, idx, val) = (
-            self.indptr.as_slice::<i64>()?,
-            self.indices.as_slice::<i64>()?,
+            self.indptr.as_slice::<i32>()?,
+            self.indices.as_slice::<i32>()?,
             self.values.as_slice::<f32>()?,
         );
         let span = |r: usize| -> Result<(usize, usize)> {
@@ -199,7 +201,7 @@ impl SparseRows {
             di[at..at + e - s].copy_from_slice(&idx[s..e]);
             dv[at..at + e - s].copy_from_slice(&val[s..e]);
             at += e - s;
-            dp[k + 1] = at as i64;
+            dp[k + 1] = at as i32;
         }
         Ok(())
     }
@@ -207,7 +209,7 @@ impl SparseRows {
     /// The rows of `parts`, one after another (same number of columns).
     pub fn concat(parts: &[&SparseRows]) -> Result<Self> {
         let n_cols = parts.first().map_or(0, |p| p.n_cols);
-        let (mut indptr, mut indices, mut values) = (vec![0i64], Vec::new(), Vec::new());
+        let (mut indptr, mut indices, mut values) = (vec![0i32], Vec::new(), Vec::new());
         for p in parts {
             if p.n_cols != n_cols {
                 return Err(Error::Invalid(format!(
@@ -215,10 +217,11 @@ impl SparseRows {
                     p.n_cols
                 )));
             }
-            let base = indices.len() as i64;
-            let offs = p.indptr.as_slice::<i64>()?;
+            let base = i32::try_from(indices.len())
+                .map_err(|_| Error::Invalid("stacked sparse rows exceed 2^31 values".into()))?;
+            let offs = p.indptr.as_slice::<i32>()?;
             indptr.extend(offs[1..].iter().map(|&o| base + o));
-            indices.extend_from_slice(p.indices.as_slice::<i64>()?);
+            indices.extend_from_slice(p.indices.as_slice::<i32>()?);
             values.extend_from_slice(p.values.as_slice::<f32>()?);
         }
         SparseRows::from_parts(n_cols, indptr, indices, values)
@@ -248,7 +251,7 @@ mod tests {
         s.validate().unwrap();
         let two = SparseRows::concat(&[&s, &s]).unwrap();
         assert_eq!(
-            two.indptr().as_slice::<i64>().unwrap(),
+            two.indptr().as_slice::<i32>().unwrap(),
             &[0, 1, 1, 1, 2, 2, 2]
         );
         assert!(SparseRows::from_parts(4, vec![0, 1], vec![4], vec![1.0]).is_err());

@@ -473,7 +473,7 @@ mod tests {
             ]
         );
         assert_eq!(b.sparse("inputs/x").unwrap().nnz(), 3);
-        assert_eq!(b.nbytes(), 3 * 8 + 4 * 8 + 3 * 4 + 3 * 8);
+        assert_eq!(b.nbytes(), 3 * 4 + 4 * 4 + 3 * 4 + 3 * 8);
         b.set_rows(1).unwrap();
         assert_eq!(b.batch_size().unwrap(), Some(1));
         assert_eq!(b.sparse("inputs/x").unwrap().nnz(), 2);

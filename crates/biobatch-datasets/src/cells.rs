@@ -446,55 +446,64 @@ impl CsrVisitor for Gather<'_> {
                     }
                 }
             }
-            (None, Some(sp), map) => {
-                // Two passes: count the output entries, then write them into buffers sized
-                // once (capacity kept across batches).
+            (None, Some(sp), None) => {
+                // One pass: sizes come from indptr; column bounds are checked by a max
+                // taken while converting (vectorised), before the batch is handed out.
                 let mut nnz = 0;
                 for &r in rows {
-                    let (idx, _) = checked_row(&view, r)?;
-                    nnz += match map {
-                        None => idx.len(),
-                        Some(m) => idx
-                            .iter()
-                            .filter(|c| m.get(c.get()).is_some_and(|&k| k != u32::MAX))
-                            .count(),
-                    };
+                    nnz += checked_row(&view, r)?.0.len();
                 }
                 let (p, out_idx, out_val) = sp.resize(rows.len(), nnz)?;
                 let mut at = 0usize;
                 p[0] = 0;
                 for (k, &r) in rows.iter().enumerate() {
                     let (idx, val) = checked_row(&view, r)?;
-                    match map {
-                        None => {
-                            for (&c, &v) in idx.iter().zip(val) {
-                                if c.get() >= view.n_cols {
-                                    return Err(bad_column(r, c.get(), view.n_cols));
-                                }
-                                out_idx[at] = c.get() as i64;
-                                out_val[at] = v.to_f32();
-                                at += 1;
-                            }
-                        }
-                        Some(m) => {
-                            // Output columns follow the requested gene order: sort this row's
-                            // entries by output column.
-                            let start = at;
-                            for (&c, &v) in idx.iter().zip(val) {
-                                match m.get(c.get()) {
-                                    Some(&o) if o != u32::MAX => {
-                                        out_idx[at] = o as i64;
-                                        out_val[at] = v.to_f32();
-                                        at += 1;
-                                    }
-                                    Some(_) => {}
-                                    None => return Err(bad_column(r, c.get(), view.n_cols)),
-                                }
-                            }
-                            sort_row(&mut out_idx[start..at], &mut out_val[start..at]);
+                    let n = idx.len();
+                    let mut max = 0usize;
+                    for (d, c) in out_idx[at..at + n].iter_mut().zip(idx) {
+                        let c = c.get();
+                        max = max.max(c);
+                        *d = c as i32;
+                    }
+                    if n > 0 && max >= view.n_cols {
+                        return Err(bad_column(r, max, view.n_cols));
+                    }
+                    for (d, v) in out_val[at..at + n].iter_mut().zip(val) {
+                        *d = v.to_f32();
+                    }
+                    at += n;
+                    p[k + 1] = at as i32;
+                }
+            }
+            (None, Some(sp), Some(m)) => {
+                // Two passes: count the selected genes' entries, then write them.
+                let mut nnz = 0;
+                for &r in rows {
+                    let (idx, _) = checked_row(&view, r)?;
+                    if let Some(c) = max_index(idx).filter(|&c| c >= view.n_cols) {
+                        return Err(bad_column(r, c, view.n_cols));
+                    }
+                    nnz += idx.iter().filter(|c| m[c.get()] != u32::MAX).count();
+                }
+                let (p, out_idx, out_val) = sp.resize(rows.len(), nnz)?;
+                let mut at = 0usize;
+                p[0] = 0;
+                for (k, &r) in rows.iter().enumerate() {
+                    // Every column index was checked against n_cols in the first pass.
+                    let (idx, val) = checked_row(&view, r)?;
+                    // Output columns follow the requested gene order: sort this row's
+                    // entries by output column.
+                    let start = at;
+                    for (&c, &v) in idx.iter().zip(val) {
+                        let o = m[c.get()];
+                        if o != u32::MAX {
+                            out_idx[at] = o as i32;
+                            out_val[at] = v.to_f32();
+                            at += 1;
                         }
                     }
-                    p[k + 1] = at as i64;
+                    sort_row(&mut out_idx[start..at], &mut out_val[start..at]);
+                    p[k + 1] = at as i32;
                 }
             }
             _ => return Err("the batch buffer has no inputs/X".into()),
@@ -503,9 +512,14 @@ impl CsrVisitor for Gather<'_> {
     }
 }
 
+/// The largest column index of a row (a vectorised max), `None` for an empty row.
+fn max_index<I: CsrIndex>(idx: &[I]) -> Option<usize> {
+    idx.iter().copied().max().map(CsrIndex::get)
+}
+
 /// Sorts a short row by column (insertion sort: rows are a few thousand entries, usually
 /// already sorted when genes keep store order).
-fn sort_row(idx: &mut [i64], val: &mut [f32]) {
+fn sort_row(idx: &mut [i32], val: &mut [f32]) {
     for i in 1..idx.len() {
         let mut j = i;
         while j > 0 && idx[j - 1] > idx[j] {

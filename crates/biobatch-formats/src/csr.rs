@@ -393,8 +393,8 @@ pub struct CsrView<'a, V, I> {
 }
 
 /// Reusable output buffers of [`CsrView::rows_to_csr`]: `indptr` (`i64`, rows + 1),
-/// `indices` (`i64` column indices) and `values` (`f32`), as torch's `sparse_csr_tensor`
-/// takes them. They keep their capacity between calls.
+/// `indices` (`i64` column indices) and `values` (`f32`). They keep their capacity between
+/// calls.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CsrRows {
     /// Row offsets, starting at 0.

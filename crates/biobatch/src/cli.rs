@@ -1,5 +1,7 @@
 //! Command-line definitions and dispatch.
 
+mod cells;
+mod digest;
 mod peaks;
 mod view;
 
@@ -46,6 +48,10 @@ enum Command {
     /// The BPNet peak/negative loader: benchmark it, digest its batches, check its inputs.
     #[command(subcommand)]
     Peaks(Box<peaks::Peaks>),
+    /// Single-cell stores: import 10x / h5ad data, inspect a store, benchmark and digest the
+    /// cell loader.
+    #[command(subcommand)]
+    Cells(Box<cells::Cells>),
     /// Write the `.fai` index of a FASTA file (plain or bgzip) next to it.
     Index {
         /// The FASTA file.
@@ -113,6 +119,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::View(v) => view::run(v),
         Command::Peaks(p) => peaks::run(*p),
+        Command::Cells(c) => cells::run(*c),
         Command::Index { fasta } => {
             let fa = biobatch::formats::fasta::Fasta::open_with(
                 &fasta,

@@ -331,3 +331,117 @@ fn peaks_cache_is_reused_and_gives_the_same_batches_and_strict_refuses_drops() {
     ]);
     assert_eq!(out.status.code(), Some(1), "a cache hit is as strict");
 }
+
+fn soma_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/soma")
+        .join(name)
+}
+
+#[test]
+fn cells_import_info_digest_and_bench() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("pbmc");
+    let store_s = store.to_str().unwrap();
+    let out = biobatch(&[
+        "cells",
+        "import",
+        "--mtx",
+        soma_fixture("10x_v3").to_str().unwrap(),
+        "--out",
+        store_s,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&lines(out)[0]).unwrap();
+    assert_eq!(
+        (v["n_obs"].as_u64(), v["n_vars"].as_u64()),
+        (Some(1107), Some(507))
+    );
+    assert_eq!(v["layers"]["counts"]["nnz"], 23866);
+    assert!(v["import"]["mb_per_s"].as_f64().unwrap() > 0.0);
+    let info = lines(biobatch(&["cells", "info", store_s, "--full"]));
+    let i: serde_json::Value = serde_json::from_str(&info[0]).unwrap();
+    assert_eq!(i["verified"], "full");
+    assert_eq!(i["var"][0]["name"], "var_id");
+
+    let digest_n = |n: &str, extra: &[&str]| {
+        let mut args = vec![
+            "cells",
+            "digest",
+            store_s,
+            "--batches",
+            n,
+            "--batch-size",
+            "64",
+        ];
+        args.extend_from_slice(&[
+            "--io-batch-size",
+            "256",
+            "--shuffle-chunk-size",
+            "32",
+            "--seed",
+            "5",
+        ]);
+        args.extend_from_slice(extra);
+        lines(biobatch(&args))
+    };
+    let digest = |extra: &[&str]| digest_n("6", extra);
+    let inline = digest(&["--workers", "0"]);
+    assert_eq!(inline.len(), 6);
+    assert_eq!(digest(&["--workers", "3"]), inline, "any worker count");
+    let sparse = digest(&["--sparse"]);
+    assert_eq!(
+        sparse
+            .iter()
+            .map(|l| l.split('\t').nth(3).unwrap())
+            .collect::<Vec<_>>(),
+        inline
+            .iter()
+            .map(|l| l.split('\t').nth(3).unwrap())
+            .collect::<Vec<_>>(),
+        "dense and sparse batches hold the same cells"
+    );
+    let cursor = inline[2].split('\t').nth(4).unwrap();
+    assert_eq!(digest(&["--resume", cursor])[..3], inline[3..]);
+    // Two ranks: disjoint cells, the same number of batches.
+    let r0 = digest_n("100", &["--rank", "0", "--world-size", "2"]);
+    let r1 = digest_n("100", &["--rank", "1", "--world-size", "2"]);
+    assert_eq!(r0.len(), r1.len());
+    assert_eq!(
+        r0.len(),
+        1107 / 2 / 64 + 1,
+        "553 cells per rank in batches of 64"
+    );
+    let ids = |v: &[String]| {
+        v.iter()
+            .map(|l| l.split('\t').nth(3).unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        ids(&r0).iter().all(|h| !ids(&r1).contains(h)),
+        "ranks hold other cells"
+    );
+
+    let bench = lines(biobatch(&[
+        "cells",
+        "bench",
+        store_s,
+        "--batch-size",
+        "128",
+        "--filter",
+        "obs_id LIKE 'A%'",
+    ]));
+    let b: serde_json::Value = serde_json::from_str(&bench[0]).unwrap();
+    assert!(b["cells_per_s"].as_f64().unwrap() > 0.0);
+    let filtered = b["dataset"]["filtered_cells"].as_u64().unwrap();
+    assert!(filtered > 0 && filtered < 1107, "{b}");
+    assert_eq!(b["cells"].as_u64(), Some(filtered));
+
+    let err = biobatch(&["cells", "bench", store_s, "--filter", "nope = 1"]);
+    assert_eq!(err.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("obs has no column `nope`"));
+}

@@ -1,0 +1,416 @@
+//! `biobatch cells import|info|bench|digest`: single-cell stores and their loader.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use biobatch::datasets::{CellsConfig, ExperimentDataset};
+use biobatch::formats::soma::{CsrVisitor, Experiment, Verify};
+use biobatch::loader::Loader;
+use biobatch::sampling::{Cursor, Layout, Partition, Policy};
+use clap::{Args, Subcommand};
+
+use super::CliError;
+use super::digest::{digest, digest_ids, memcpy_bytes_per_s};
+
+#[derive(Debug, Subcommand)]
+pub enum Cells {
+    /// Import a 10x MatrixMarket directory or an .h5ad file into a new store.
+    Import {
+        /// A 10x directory (matrix.mtx[.gz], barcodes.tsv[.gz], features.tsv[.gz]).
+        #[arg(long, conflicts_with = "h5ad", required_unless_present = "h5ad")]
+        mtx: Option<PathBuf>,
+        /// An AnnData .h5ad file (needs the `h5ad` feature).
+        #[arg(long)]
+        h5ad: Option<PathBuf>,
+        /// The store to create (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Name of the X layer.
+        #[arg(long, default_value = "counts")]
+        layer: String,
+    },
+    /// Print a store's shape, layers (with non-zeros per cell) and obs/var columns as JSON.
+    Info {
+        /// The store.
+        store: PathBuf,
+        /// Also verify every checksum and column index.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Run the loader and print one JSON line: cells/s, bytes/s, first batch, peak RSS,
+    /// digest.
+    Bench {
+        #[command(flatten)]
+        inputs: CellArgs,
+        /// Epochs to run.
+        #[arg(long, default_value_t = 1)]
+        epochs: u64,
+        /// Stop after this many batches.
+        #[arg(long)]
+        batches: Option<u64>,
+    },
+    /// Print one line per batch: epoch, index, hash of its bytes, hash of its cell ids, and
+    /// the cursor after it. Identical for any `--workers`.
+    Digest {
+        #[command(flatten)]
+        inputs: CellArgs,
+        /// Batches to print.
+        #[arg(long)]
+        batches: u64,
+        /// Epochs to run (at most).
+        #[arg(long, default_value_t = 1)]
+        epochs: u64,
+        /// Continue after a cursor printed by an earlier run.
+        #[arg(long)]
+        resume: Option<String>,
+    },
+}
+
+/// The loader's settings; each flag overrides `--config`.
+#[derive(Debug, Args)]
+pub struct CellArgs {
+    /// The store.
+    store: PathBuf,
+    /// A TOML file with the settings (the fields of CellsConfig).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The X layer.
+    #[arg(long)]
+    layer: Option<String>,
+    /// Keep cells where this SQL expression over obs holds (`tissue = 'lung' AND n > 2`).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Keep genes where this expression over var holds.
+    #[arg(long)]
+    var_filter: Option<String>,
+    /// Keep these genes (ids from var's first column), comma-separated, in this order.
+    #[arg(long, value_delimiter = ',')]
+    genes: Vec<String>,
+    /// Cells per batch.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Cells per IO batch.
+    #[arg(long)]
+    io_batch_size: Option<u64>,
+    /// Cells per shuffle chunk.
+    #[arg(long)]
+    shuffle_chunk_size: Option<u64>,
+    /// Store order instead of the chunk shuffle.
+    #[arg(long)]
+    no_shuffle: bool,
+    /// Batches carry X as sparse rows (CSR).
+    #[arg(long)]
+    sparse: bool,
+    /// Loader worker threads.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Random seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// obs columns to return (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    obs_columns: Vec<String>,
+    /// Keys coded into inputs (e.g. `batch` or `batch+donor`); repeatable.
+    #[arg(long)]
+    covariate: Vec<String>,
+    /// Keys coded into targets; repeatable.
+    #[arg(long)]
+    label: Vec<String>,
+    /// Class-balanced sampling (with replacement) by this key.
+    #[arg(long)]
+    weight_by: Option<String>,
+    /// Split fractions (e.g. `0.9,0.1`) …
+    #[arg(long, value_delimiter = ',')]
+    split: Vec<f64>,
+    /// … and the part to use.
+    #[arg(long)]
+    split_part: Option<usize>,
+    /// Drop a last, short batch.
+    #[arg(long)]
+    drop_last: bool,
+    /// This process's rank (default: $RANK, else 0).
+    #[arg(long)]
+    rank: Option<u64>,
+    /// Number of ranks (default: $WORLD_SIZE, else 1).
+    #[arg(long)]
+    world_size: Option<u64>,
+    /// Verify the store fully at open.
+    #[arg(long)]
+    verify_full: bool,
+    /// Show a progress bar.
+    #[arg(long)]
+    progress: bool,
+}
+
+fn err(e: impl std::fmt::Display) -> CliError {
+    e.to_string().into()
+}
+
+impl CellArgs {
+    fn config(&self) -> Result<CellsConfig, CliError> {
+        let mut c = match &self.config {
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+            None => CellsConfig::default(),
+        };
+        c.store = self.store.clone();
+        c.layer = self.layer.clone().or(c.layer);
+        c.obs_filter = self.filter.clone().or(c.obs_filter);
+        c.var_filter = self.var_filter.clone().or(c.var_filter);
+        if !self.genes.is_empty() {
+            c.var_ids = self.genes.clone();
+        }
+        c.batch_size = self.batch_size.unwrap_or(c.batch_size);
+        c.io_batch_size = self.io_batch_size.unwrap_or(c.io_batch_size);
+        c.shuffle_chunk_size = self.shuffle_chunk_size.unwrap_or(c.shuffle_chunk_size);
+        c.shuffle &= !self.no_shuffle;
+        c.return_sparse |= self.sparse;
+        c.num_workers = self.workers.unwrap_or(c.num_workers);
+        c.seed = self.seed.or(c.seed);
+        if !self.obs_columns.is_empty() {
+            c.obs_columns = self.obs_columns.clone();
+        }
+        c.covariates.extend(self.covariate.iter().cloned());
+        c.labels.extend(self.label.iter().cloned());
+        c.weight_by = self.weight_by.clone().or(c.weight_by);
+        if !self.split.is_empty() {
+            c.split = self.split.clone();
+        }
+        c.split_part = self.split_part.unwrap_or(c.split_part);
+        c.drop_last |= self.drop_last;
+        c.verify_full |= self.verify_full;
+        c.progress |= self.progress;
+        Ok(c)
+    }
+
+    fn partition(&self) -> Result<Partition, CliError> {
+        let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+        let rank = self.rank.or_else(|| var("RANK")).unwrap_or(0);
+        let world = self.world_size.or_else(|| var("WORLD_SIZE")).unwrap_or(1);
+        // Contiguous blocks of the chunk-shuffled stream: each rank reads whole chunks.
+        Partition::new(rank, world, Policy::Drop, Layout::Contiguous).map_err(err)
+    }
+}
+
+fn loader_of(a: &CellArgs) -> Result<(Loader, serde_json::Value, f64), CliError> {
+    let c = a.config()?;
+    let t = Instant::now();
+    let ds = ExperimentDataset::open(&c).map_err(err)?;
+    let open_s = t.elapsed().as_secs_f64();
+    let desc = serde_json::to_value(ds.describe()).map_err(err)?;
+    let loader = ds.into_loader(a.partition()?).map_err(err)?;
+    Ok((loader, desc, open_s))
+}
+
+/// Non-zeros per cell: min, median, mean, max.
+struct NnzStats;
+impl CsrVisitor for NnzStats {
+    type Out = serde_json::Value;
+    fn visit<V: biobatch::formats::csr::CsrValue, I: biobatch::formats::csr::CsrIndex>(
+        self,
+        view: biobatch::formats::csr::CsrView<'_, V, I>,
+    ) -> serde_json::Value {
+        let mut n: Vec<u64> = view.indptr.windows(2).map(|w| w[1] - w[0]).collect();
+        n.sort_unstable();
+        let mean = n.iter().sum::<u64>() as f64 / n.len().max(1) as f64;
+        serde_json::json!({
+            "min": n.first(), "median": n.get(n.len() / 2), "mean": mean, "max": n.last(),
+        })
+    }
+}
+
+fn info(store: &PathBuf, full: bool) -> Result<serde_json::Value, CliError> {
+    let verify = if full { Verify::Full } else { Verify::Fast };
+    let e = Experiment::open_with(store, verify)?;
+    let columns = |t: &biobatch::formats::soma::RecordBatch| -> serde_json::Value {
+        t.schema()
+            .fields()
+            .iter()
+            .map(|f| serde_json::json!({"name": f.name(), "type": f.data_type().to_string()}))
+            .collect()
+    };
+    let mut layers = serde_json::Map::new();
+    for name in e.layer_names() {
+        let l = e.layer(name)?;
+        let entry = &e.manifest().layers[name];
+        layers.insert(
+            name.to_string(),
+            serde_json::json!({
+                "nnz": l.nnz(),
+                "value_dtype": l.value_dtype(),
+                "index_dtype": entry.index_dtype,
+                "nnz_per_cell": l.visit(NnzStats),
+                "bytes": entry.indptr.bytes + entry.indices.bytes + entry.values.bytes,
+            }),
+        );
+    }
+    Ok(serde_json::json!({
+        "store": store,
+        "format": e.manifest().format,
+        "version": e.manifest().version,
+        "n_obs": e.n_obs(),
+        "n_vars": e.n_vars(),
+        "layers": layers,
+        "obs": columns(e.obs()),
+        "var": columns(e.var()),
+        "verified": if full { "full" } else { "fast" },
+    }))
+}
+
+pub fn run(c: Cells) -> Result<(), CliError> {
+    match c {
+        Cells::Import {
+            mtx,
+            h5ad,
+            out,
+            layer,
+        } => {
+            let t = Instant::now();
+            let report = match (mtx, h5ad) {
+                (Some(dir), _) => {
+                    let r = biobatch::formats::soma::import_mtx(&dir, &out, &layer)?;
+                    let secs = t.elapsed().as_secs_f64();
+                    serde_json::json!({
+                        "source": dir,
+                        "matrix_mb": r.matrix_bytes as f64 / 1e6,
+                        "seconds": secs,
+                        "mb_per_s": r.matrix_bytes as f64 / 1e6 / secs,
+                        "sorted_by_cell": r.sorted_by_cell,
+                    })
+                }
+                (None, Some(file)) => import_h5ad(&file, &out, &layer)?,
+                (None, None) => return Err("give --mtx DIR or --h5ad FILE".to_string().into()),
+            };
+            let mut v = info(&out, false)?;
+            v["import"] = report;
+            println!("{v}");
+        }
+        Cells::Info { store, full } => println!("{}", info(&store, full)?),
+        Cells::Bench {
+            inputs,
+            epochs,
+            batches,
+        } => {
+            let (loader, desc, open_s) = loader_of(&inputs)?;
+            let t0 = Instant::now();
+            let (mut n, mut cells, mut bytes, mut first_batch_s) = (0u64, 0u64, 0usize, f64::NAN);
+            'outer: for e in 0..epochs {
+                for b in loader.epoch(e)? {
+                    let b = b?;
+                    if n == 0 {
+                        first_batch_s = t0.elapsed().as_secs_f64();
+                    }
+                    cells += b.batch_size().ok().flatten().unwrap_or(0) as u64;
+                    bytes += b.nbytes();
+                    n += 1;
+                    if batches.is_some_and(|m| n >= m) {
+                        break 'outer;
+                    }
+                }
+            }
+            let secs = t0.elapsed().as_secs_f64();
+            // The digest comes from a second, untimed pass over the same batches.
+            let (mut h, mut hashed) = (0u64, 0u64);
+            'again: for e in 0..epochs {
+                for b in loader.epoch(e)? {
+                    h = h.rotate_left(5) ^ digest(&b?.into_inner());
+                    hashed += 1;
+                    if hashed >= n {
+                        break 'again;
+                    }
+                }
+            }
+            let memcpy = memcpy_bytes_per_s(bytes);
+            println!(
+                "{}",
+                serde_json::json!({
+                    "cells_per_s": (cells as f64 / secs).round(),
+                    "batches_per_s": (n as f64 / secs).round(),
+                    "bytes_per_s": (bytes as f64 / secs).round(),
+                    "memcpy_bytes_per_s": memcpy.round(),
+                    "ratio_to_memcpy": bytes as f64 / secs / memcpy,
+                    "open_s": open_s,
+                    "first_batch_s": first_batch_s,
+                    "peak_rss_mb": biobatch::loader::peak_rss_mb(),
+                    "batches": n,
+                    "cells": cells,
+                    "workers": loader.config().num_workers,
+                    "sparse": inputs.config()?.return_sparse,
+                    "dataset": desc,
+                    "digest": format!("{h:016x}"),
+                })
+            );
+        }
+        Cells::Digest {
+            inputs,
+            batches,
+            epochs,
+            resume,
+        } => {
+            let (loader, _, _) = loader_of(&inputs)?;
+            let mut it = match resume {
+                Some(text) => {
+                    let cursor: Cursor = text
+                        .parse()
+                        .map_err(|e: biobatch::sampling::Error| err(e))?;
+                    loader.resume(&cursor)?
+                }
+                None => loader.epoch(0)?,
+            };
+            let mut printed = 0;
+            loop {
+                for b in it.by_ref() {
+                    let b = b?;
+                    let ids = b
+                        .array("metadata/soma_joinid")
+                        .map_err(err)?
+                        .as_slice::<i64>()
+                        .map_err(err)?;
+                    println!(
+                        "{}\t{}\t{:016x}\t{:016x}\t{}",
+                        b.epoch(),
+                        b.index(),
+                        digest(&b),
+                        digest_ids(ids),
+                        b.cursor_after()
+                    );
+                    printed += 1;
+                    if printed >= batches {
+                        return Ok(());
+                    }
+                }
+                let next = it.epoch() + 1;
+                if next >= epochs {
+                    return Ok(());
+                }
+                it = loader.epoch(next)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(feature = "h5ad")]
+fn import_h5ad(file: &PathBuf, out: &PathBuf, layer: &str) -> Result<serde_json::Value, CliError> {
+    let t = Instant::now();
+    let r = biobatch::formats::soma::h5ad::import_h5ad(file, out, layer)?;
+    Ok(serde_json::json!({
+        "source": file,
+        "seconds": t.elapsed().as_secs_f64(),
+        "x_storage": r.x_storage,
+        "encoding": r.encoding,
+    }))
+}
+
+#[cfg(not(feature = "h5ad"))]
+fn import_h5ad(_: &PathBuf, _: &PathBuf, _: &str) -> Result<serde_json::Value, CliError> {
+    Err(
+        "this biobatch was built without .h5ad support: rebuild with `--features h5ad` \
+         (needs the HDF5 library, e.g. Debian's libhdf5-dev)"
+            .to_string()
+            .into(),
+    )
+}
