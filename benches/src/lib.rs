@@ -5,6 +5,7 @@
 //! (e.g. `memcpy` of the same number of output bytes) with the ratio to it. Benchmarks never
 //! run in CI; their numbers live in `docs/benchmarks.md` with the command that made them.
 
+pub mod cells;
 pub mod formats;
 pub mod loader;
 pub mod peaks;

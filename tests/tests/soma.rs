@@ -474,3 +474,32 @@ fn malformed_matrix_market_files_name_file_and_line() {
         );
     }
 }
+
+#[test]
+fn categories_keep_their_order_and_unused_values_through_parquet() {
+    use arrow_array::cast::AsArray;
+    let dir = tempfile::tempdir().unwrap();
+    // Categories in a deliberate order, one never used; data uses them out of order.
+    let keys = Int32Array::from(vec![Some(2), Some(0), None, Some(2)]);
+    let values = Arc::new(StringArray::from(vec!["z-first", "unused", "a-last"]));
+    let dict = DictionaryArray::<Int32Type>::try_new(keys, values).unwrap();
+    let obs = RecordBatch::try_from_iter([
+        (
+            "obs_id",
+            Arc::new(StringArray::from(vec!["a", "b", "c", "d"])) as ArrayRef,
+        ),
+        ("kind", Arc::new(dict) as ArrayRef),
+    ])
+    .unwrap();
+    let var = RecordBatch::try_from_iter([(
+        "var_id",
+        Arc::new(StringArray::from(vec!["g"])) as ArrayRef,
+    )])
+    .unwrap();
+    let p = dir.path().join("s");
+    write_experiment(&p, &obs, &var, &[]).unwrap();
+    let e = Experiment::open(&p).unwrap();
+    assert_eq!(e.obs(), &obs, "codes, categories and nulls as written");
+    let d = e.obs().column_by_name("kind").unwrap().as_any_dictionary();
+    assert_eq!(d.values().as_string::<i32>().value(1), "unused");
+}

@@ -165,3 +165,87 @@ pub fn peaks(data: &Path, epochs: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// TileDB-SOMA-ML against `biobatch cells bench` on the same cells (the store converted to a
+/// TileDB-SOMA experiment once), each in processes of their own.
+pub fn cells(data: &Path, epochs: usize) -> Result<()> {
+    let python = venv(&[
+        "cherimoya==0.3.1",
+        "tiledbsoma",
+        "tiledbsoma-ml",
+        "anndata",
+        "scipy",
+        "pyarrow",
+    ])?;
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("compare");
+    let store = data.join("store");
+    let soma = data.join("soma");
+    let conv = json_of(
+        Command::new(&python)
+            .arg(here.join("cells_to_soma.py"))
+            .arg(&store)
+            .arg(&soma),
+        "cells_to_soma.py",
+    )?;
+    println!("{conv}");
+    let out = Command::new(&python)
+        .arg(here.join("cells_tiledbsoma_ml.py"))
+        .arg(&soma)
+        .arg(epochs.to_string())
+        .output()
+        .context("could not run cells_tiledbsoma_ml.py")?;
+    let peers: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    for p in &peers {
+        println!("{p}");
+    }
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let best = peers
+        .iter()
+        .filter(|p| p["failed"] != true)
+        .max_by(|a, b| f(a, "cells_per_s").total_cmp(&f(b, "cells_per_s")))
+        .context("no TileDB-SOMA-ML run succeeded")?;
+    let bin = biobatch_binary()?;
+    for sparse in [false, true] {
+        let mut cmd = Command::new(&bin);
+        cmd.args(["cells", "bench"])
+            .arg(&store)
+            .args(["--batch-size", "256", "--io-batch-size", "65536"])
+            .args([
+                "--shuffle-chunk-size",
+                "64",
+                "--seed",
+                "1",
+                "--workers",
+                "2",
+            ])
+            .args(["--epochs", &epochs.max(2).to_string()]);
+        if sparse {
+            cmd.arg("--sparse");
+        }
+        let mut ours = json_of(&mut cmd, "biobatch cells bench")?;
+        ours["case"] = json!(if sparse {
+            "biobatch_sparse"
+        } else {
+            "biobatch_dense"
+        });
+        println!("{ours}");
+        let peer_rss = f(best, "peak_rss_mb") + f(best, "peak_rss_children_mb");
+        println!(
+            "{}",
+            json!({
+                "area": "compare",
+                "case": format!("{}_over_tiledbsoma_ml", ours["case"].as_str().unwrap_or("?")),
+                "tiledbsoma_ml_num_workers": best["num_workers"],
+                "cells_per_s_ratio": f(&ours, "cells_per_s") / f(best, "cells_per_s"),
+                "first_batch_s": {"biobatch": f(&ours, "open_s") + f(&ours, "first_batch_s"),
+                                  "tiledbsoma_ml": f(best, "setup_s") + f(best, "first_batch_s")},
+                "peak_rss_mb": {"biobatch": f(&ours, "peak_rss_mb"), "tiledbsoma_ml": peer_rss},
+                "epochs_differ": {"biobatch": true, "tiledbsoma_ml": best["same_order_epoch0_epoch1"] != true},
+            })
+        );
+    }
+    Ok(())
+}

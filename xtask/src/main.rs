@@ -65,7 +65,7 @@ enum Command {
     },
     /// Run a benchmark area and print one JSON line per case.
     Bench {
-        /// Which area: `formats`, `sampling`, `loader` or `peaks`.
+        /// Which area: `formats`, `sampling`, `loader`, `peaks` or `cells`.
         area: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -82,8 +82,9 @@ enum Command {
     },
     /// Run a peer side by side with biobatch on the same files (installs it in `.venv`).
     Compare {
-        /// Which comparison: `bigwig` (pyBigWig, one 1 kb window per call) or `peaks`
-        /// (cherimoya's PeakGenerator against `biobatch peaks bench`, same files and settings).
+        /// Which comparison: `bigwig` (pyBigWig, one 1 kb window per call), `peaks`
+        /// (cherimoya's PeakGenerator against `biobatch peaks bench`) or `cells`
+        /// (TileDB-SOMA-ML against `biobatch cells bench`), same files and settings.
         what: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -257,6 +258,33 @@ fn main() -> Result<()> {
                     let opts = biobatch_benches::loader::Options { runs, quick };
                     biobatch_benches::loader::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
                 }
+                "cells" => {
+                    let dir = if data == std::path::Path::new("bench-data") {
+                        PathBuf::from("bench-cells")
+                    } else {
+                        data.clone()
+                    };
+                    if !dir.join("store/manifest.json").exists() {
+                        eprintln!(
+                            "generating the cells bench dataset in {} ...",
+                            dir.display()
+                        );
+                        let spec = gen_cells::CellsSpec {
+                            cells: 100_000,
+                            genes: 20_000,
+                            nnz_per_cell: 2_000,
+                            seed: 1,
+                        };
+                        eprintln!("{}", gen_cells::generate(&spec, &dir, true)?);
+                    }
+                    let opts = biobatch_benches::cells::Options {
+                        data: dir,
+                        runs,
+                        workers: 2,
+                        only,
+                    };
+                    biobatch_benches::cells::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
+                }
                 "peaks" => {
                     let opts = biobatch_benches::peaks::Options {
                         data,
@@ -267,7 +295,7 @@ fn main() -> Result<()> {
                 }
                 other => {
                     bail!(
-                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks)"
+                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks, cells)"
                     )
                 }
             }
@@ -279,11 +307,21 @@ fn main() -> Result<()> {
             windows,
             epochs,
         } => {
-            ensure_bench_data(&data)?;
+            if what == "bigwig" || what == "peaks" {
+                ensure_bench_data(&data)?;
+            }
             match what.as_str() {
                 "bigwig" => compare::bigwig(&data, runs, windows)?,
                 "peaks" => compare::peaks(&data, epochs)?,
-                other => bail!("unknown comparison `{other}` (available: bigwig, peaks)"),
+                "cells" => {
+                    let dir = if data == std::path::Path::new("bench-data") {
+                        PathBuf::from("bench-cells")
+                    } else {
+                        data.clone()
+                    };
+                    compare::cells(&dir, epochs)?
+                }
+                other => bail!("unknown comparison `{other}` (available: bigwig, peaks, cells)"),
             }
         }
     }

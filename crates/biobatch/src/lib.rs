@@ -69,3 +69,8 @@ pub struct ReadmeDoctests;
 #[cfg(all(doctest, feature = "datasets"))]
 #[doc = include_str!("../../../docs/peaks.md")]
 pub struct PeaksDocDoctests;
+
+/// The Rust example of docs/cells.md, compiled as a doctest.
+#[cfg(all(doctest, feature = "datasets"))]
+#[doc = include_str!("../../../docs/cells.md")]
+pub struct CellsDocDoctests;
