@@ -356,6 +356,15 @@ impl PeakDataset {
         self.peaks.is_mapped() && self.negatives.is_mapped()
     }
 
+    /// Total signal of each kept peak over its unjittered out window, all signal tracks
+    /// (what the count filters and the outlier filter see).
+    pub fn peak_totals(&self) -> Vec<f64> {
+        self.peaks.totals(
+            self.config.max_jitter as usize,
+            self.config.out_window as usize,
+        )
+    }
+
     /// Bytes of extracted data held (sequence and track values of peaks and negatives).
     pub fn store_bytes(&self) -> usize {
         self.peaks.nbytes() + self.negatives.nbytes()
