@@ -10,6 +10,7 @@ pub mod formats;
 pub mod loader;
 pub mod peaks;
 pub mod sampling;
+pub mod train;
 
 use std::time::Instant;
 

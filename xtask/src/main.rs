@@ -65,7 +65,7 @@ enum Command {
     },
     /// Run a benchmark area and print one JSON line per case.
     Bench {
-        /// Which area: `formats`, `sampling`, `loader`, `peaks` or `cells`.
+        /// Which area: `formats`, `sampling`, `loader`, `peaks`, `cells` or `train`.
         area: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -285,6 +285,15 @@ fn main() -> Result<()> {
                     };
                     biobatch_benches::cells::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
                 }
+                "train" => {
+                    ensure_bench_data(&data)?;
+                    let opts = biobatch_benches::train::Options {
+                        data,
+                        batches: if quick { 3 } else { 20 },
+                        workers: 2,
+                    };
+                    biobatch_benches::train::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
+                }
                 "peaks" => {
                     let opts = biobatch_benches::peaks::Options {
                         data,
@@ -295,7 +304,7 @@ fn main() -> Result<()> {
                 }
                 other => {
                     bail!(
-                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks, cells)"
+                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks, cells, train)"
                     )
                 }
             }

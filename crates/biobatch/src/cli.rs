@@ -3,6 +3,7 @@
 mod cells;
 mod digest;
 mod peaks;
+mod train;
 mod view;
 
 use std::fmt;
@@ -52,6 +53,12 @@ enum Command {
     /// cell loader.
     #[command(subcommand)]
     Cells(Box<cells::Cells>),
+    /// Train a model: `biobatch train bpnet --example` runs on the bundled data.
+    #[command(subcommand)]
+    Train(train::Train),
+    /// Predict with a trained model.
+    #[command(subcommand)]
+    Predict(train::Predict),
     /// Write the `.fai` index of a FASTA file (plain or bgzip) next to it.
     Index {
         /// The FASTA file.
@@ -120,6 +127,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::View(v) => view::run(v),
         Command::Peaks(p) => peaks::run(*p),
         Command::Cells(c) => cells::run(*c),
+        Command::Train(t) => train::run_train(t),
+        Command::Predict(p) => train::run_predict(p),
         Command::Index { fasta } => {
             let fa = biobatch::formats::fasta::Fasta::open_with(
                 &fasta,

@@ -11,7 +11,8 @@
 //! | `biobatch-formats` | [`formats`] | FASTA (+.fai, bgzip), BED / narrowPeak, bigWig |
 //! | `biobatch-sampling` | [`sampling`] | deterministic, resumable, partitioned index plans |
 //! | `biobatch-loader` | [`loader`] | dataset contracts, collation, ordered parallel prefetch, resume |
-//! | `biobatch-datasets` | [`datasets`] | concrete datasets: the BPNet peak/negative loader |
+//! | `biobatch-datasets` | [`datasets`] | concrete datasets: the BPNet peak/negative loader, single-cell experiments |
+//! | `biobatch-pipeline` | [`pipeline`] | models on the loaders: BPNet in burn (train, predict) |
 //!
 //! # Feature flags
 //!
@@ -28,7 +29,8 @@
 //! Loading:
 //! - `loader` *(default)*: the loader runtime (workers, ordered prefetch, pooled buffers,
 //!   resume, stall accounting) and the dataset contracts.
-//! - `datasets` *(default)*: concrete datasets (`PeakDataset`).
+//! - `datasets` *(default)*: concrete datasets (`PeakDataset`, `ExperimentDataset`).
+//! - `pipeline` *(default)*: BPNet in burn — training and prediction.
 //!
 //! Tools:
 //! - `cli` *(default)*: the `biobatch` binary.
@@ -56,6 +58,9 @@ pub use biobatch_formats as formats;
 #[cfg(feature = "loader")]
 #[doc(inline)]
 pub use biobatch_loader as loader;
+#[cfg(feature = "pipeline")]
+#[doc(inline)]
+pub use biobatch_pipeline as pipeline;
 #[cfg(feature = "sampling")]
 #[doc(inline)]
 pub use biobatch_sampling as sampling;

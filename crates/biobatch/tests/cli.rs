@@ -445,3 +445,105 @@ fn cells_import_info_digest_and_bench() {
     assert_eq!(err.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&err.stderr).contains("obs has no column `nope`"));
 }
+
+#[test]
+fn train_resume_and_predict_bpnet_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m");
+    let out_s = out.to_str().unwrap();
+    // A tiny model and windows, so the test is quick in a debug build.
+    let tiny = [
+        "train",
+        "bpnet",
+        "--example",
+        "--no-cache",
+        "--out",
+        out_s,
+        "--in-window",
+        "96",
+        "--out-window",
+        "48",
+        "--max-jitter",
+        "4",
+        "--n-filters",
+        "4",
+        "--n-layers",
+        "1",
+        "--first-kernel",
+        "9",
+        "--profile-kernel",
+        "9",
+        "--epochs",
+        "2",
+    ];
+    let mut first = tiny.to_vec();
+    first.extend(["--stop-after-batches", "3"]);
+    let cut = biobatch(&first);
+    assert!(
+        cut.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cut.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_str(&lines(cut)[0]).unwrap();
+    assert_eq!(v["stopped"], "interrupted");
+    let mut again = tiny.to_vec();
+    again.push("--resume");
+    let done = biobatch(&again);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&done.stderr).to_string();
+    assert!(
+        stderr.contains("epoch   1") && stderr.contains("profile pearson"),
+        "{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&lines(done)[0]).unwrap();
+    assert_eq!(
+        (v["stopped"].as_str(), v["epochs"].as_u64()),
+        (Some("epochs"), Some(2))
+    );
+    assert!(v["validation"]["loss"].as_f64().unwrap().is_finite());
+    for f in ["model.bpk", "config.json", "history.json", "model.yaml"] {
+        assert!(out.join("model").join(f).exists(), "{f}");
+    }
+
+    let model = out.join("model");
+    let peaks = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/data/peaks/peaks.narrowPeak");
+    let pred = dir.path().join("p.bw");
+    let o = biobatch(&[
+        "predict",
+        "bpnet",
+        "--model",
+        model.to_str().unwrap(),
+        "--peaks",
+        peaks.to_str().unwrap(),
+        "-o",
+        pred.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(&lines(o)[0]).unwrap();
+    assert!(v["loci"].as_u64().unwrap() > 200, "{v}");
+    assert_eq!(
+        v["files"].as_array().unwrap().len(),
+        2,
+        "one bigWig per strand"
+    );
+    for f in v["files"].as_array().unwrap() {
+        biobatch::formats::bigwig::BigWig::open(f.as_str().unwrap()).unwrap();
+    }
+    let err = biobatch(&[
+        "train",
+        "bpnet",
+        "--example",
+        "--no-cache",
+        "--out",
+        out_s,
+        "--validation-chroms",
+        "chrZ",
+    ]);
+    assert_eq!(err.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("validation chromosome `chrZ`"));
+}

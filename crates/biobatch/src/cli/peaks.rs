@@ -174,23 +174,38 @@ fn groups(values: &[String]) -> Vec<Vec<PathBuf>> {
         .collect()
 }
 
+/// The peak settings of the bundled example.
+pub fn example_config() -> PeakConfig {
+    let d = example_dir();
+    PeakConfig {
+        peaks: vec![d.join("peaks.narrowPeak")],
+        negatives: vec![d.join("negatives.bed")],
+        fasta: d.join("genome.fa"),
+        signals: vec![vec![d.join("signal.plus.bw"), d.join("signal.minus.bw")]],
+        controls: vec![vec![d.join("control.plus.bw"), d.join("control.minus.bw")]],
+        exclusion_lists: vec![d.join("exclusion.bed")],
+        negative_ratio: 0.33,
+        summits: true,
+        seed: Some(1),
+        batch_size: 64,
+        ..Default::default()
+    }
+}
+
 impl PeakArgs {
+    /// Whether `--example` was given.
+    pub fn example(&self) -> bool {
+        self.example
+    }
+
+    /// The `--config` file, if given.
+    pub fn config_file(&self) -> Option<&Path> {
+        self.config.as_deref()
+    }
+
     fn config(&self) -> Result<PeakConfig, CliError> {
         let mut c = if self.example {
-            let d = example_dir();
-            PeakConfig {
-                peaks: vec![d.join("peaks.narrowPeak")],
-                negatives: vec![d.join("negatives.bed")],
-                fasta: d.join("genome.fa"),
-                signals: vec![vec![d.join("signal.plus.bw"), d.join("signal.minus.bw")]],
-                controls: vec![vec![d.join("control.plus.bw"), d.join("control.minus.bw")]],
-                exclusion_lists: vec![d.join("exclusion.bed")],
-                negative_ratio: 0.33,
-                summits: true,
-                seed: Some(1),
-                batch_size: 64,
-                ..Default::default()
-            }
+            example_config()
         } else {
             PeakConfig::default()
         };
@@ -198,6 +213,17 @@ impl PeakArgs {
             let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
             c = toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
         }
+        self.apply(&mut c);
+        if c.peaks.is_empty() || c.fasta.as_os_str().is_empty() {
+            return Err("give --peaks and --fasta (or --config FILE, or --example)"
+                .to_string()
+                .into());
+        }
+        Ok(c)
+    }
+
+    /// Applies the flags given on the command line to `c`.
+    pub fn apply(&self, c: &mut PeakConfig) {
         if let Some(f) = &self.fasta {
             c.fasta = f.clone();
         }
@@ -255,12 +281,6 @@ impl PeakArgs {
         } else if c.cache_dir.is_none() {
             c.cache_dir = biobatch::datasets::default_cache_dir();
         }
-        if c.peaks.is_empty() || c.fasta.as_os_str().is_empty() {
-            return Err("give --peaks and --fasta (or --config FILE, or --example)"
-                .to_string()
-                .into());
-        }
-        Ok(c)
     }
 }
 
