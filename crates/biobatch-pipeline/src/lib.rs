@@ -4,10 +4,13 @@
 //!   losses, training with validation by chromosome, early stopping and checkpoints that
 //!   resume exactly ([`bpnet::train`]), and prediction to Parquet or bigWig
 //!   ([`bpnet::predict`]). See `docs/training.md`.
+//! - [`zoo`]: Kipoi's contract — specs, sources, dataloaders, models, prediction. See
+//!   `docs/zoo.md`.
 #![warn(missing_docs)]
 
 pub mod bpnet;
 mod error;
+pub mod zoo;
 
 pub use error::{Error, Result};
 

@@ -55,19 +55,26 @@ pub struct Prediction {
     pub profiles: Vec<Vec<f32>>,
 }
 
-/// Loads the model and its settings from a model directory.
+/// Loads the model and its settings from a model directory (`config.json`, `model.bpk`).
 pub fn load(dir: &Path) -> Result<(TrainConfig, Bpnet)> {
-    let cfg_path = dir.join("config.json");
-    let text = std::fs::read(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
+    load_files(&dir.join("config.json"), &dir.join("model.bpk"))
+}
+
+/// Loads the model from its settings (`config.json` as training writes it) and its weights
+/// (`model.bpk`), wherever they lie (a zoo model names both).
+pub fn load_files(config: &Path, weights: &Path) -> Result<(TrainConfig, Bpnet)> {
+    let text = std::fs::read(config).map_err(|e| Error::io(config, e))?;
     let cfg: TrainConfig = serde_json::from_slice(&text)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", cfg_path.display())))?;
-    cfg.model.check().map_err(Error::Invalid)?;
+        .map_err(|e| Error::Invalid(format!("{}: {e}", config.display())))?;
+    cfg.model
+        .check()
+        .map_err(|e| Error::Invalid(format!("{}: {e}", config.display())))?;
     let device = Device::flex();
     let model = cfg
         .model
         .init(&device)
-        .try_load_file(dir.join("model.bpk"))
-        .map_err(|e| Error::Invalid(format!("{}: {e}", dir.join("model.bpk").display())))?;
+        .try_load_file(weights)
+        .map_err(|e| Error::Invalid(format!("{}: {e}", weights.display())))?;
     Ok((cfg, model))
 }
 

@@ -1,0 +1,298 @@
+//! Zoo models: what `type:` a model.yaml names, loaded into something that predicts on a
+//! batch. `biobatch.bpnet` (BPNet in burn, as `biobatch train bpnet` exports it) and `onnx`
+//! (through tract, pure Rust) run; Keras, TensorFlow, PyTorch, scikit-learn and custom Python
+//! models are reported with how to convert them to ONNX, never a crash.
+
+use std::path::{Path, PathBuf};
+
+use biobatch_core::{Array, Batch, Node};
+
+use super::source::ResolvedModel;
+use super::spec::ArgSpec;
+use crate::{Error, Result};
+
+/// A model that predicts on batches of the core batch tree.
+pub trait ZooModel: Send + Sync {
+    /// Predictions for `batch` (its `inputs`), as a node of arrays with the batch axis first.
+    fn predict_on_batch(&self, batch: &Batch) -> Result<Node>;
+}
+
+/// The local file an argument names: a path relative to the model's directory, or a remote
+/// file fetched (and MD5-checked) into `cache`.
+pub fn arg_file(m: &ResolvedModel, name: &str, cache: Option<&Path>) -> Result<PathBuf> {
+    let a: &ArgSpec = m.model.args.get(name).ok_or_else(|| {
+        Error::Invalid(format!(
+            "{}: the model has no argument `{name}` (arguments: {})",
+            m.model.path.display(),
+            m.model.args.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    if let Some(r) = &a.remote {
+        let cache = cache.ok_or_else(|| {
+            Error::Invalid("no cache directory for remote files (set $BIOBATCH_CACHE_DIR)".into())
+        })?;
+        return super::remote::fetch(r, cache);
+    }
+    let v = a
+        .value
+        .as_ref()
+        .or(a.default.as_ref())
+        .or(a.example.as_ref());
+    let rel = v.and_then(|v| v.as_str()).ok_or_else(|| {
+        Error::Invalid(format!(
+            "{}: argument `{name}` names no file",
+            m.model.path.display()
+        ))
+    })?;
+    Ok(m.dir.join(rel))
+}
+
+/// Loads the model of a resolved spec.
+pub fn load(m: &ResolvedModel, cache: Option<&Path>) -> Result<Box<dyn ZooModel>> {
+    match m.model.kind.as_str() {
+        "biobatch.bpnet" => Ok(Box::new(BpnetModel::load(m, cache)?)),
+        #[cfg(feature = "onnx")]
+        "onnx" => Ok(Box::new(onnx::OnnxModel::load(m, cache)?)),
+        #[cfg(not(feature = "onnx"))]
+        "onnx" => Err(Error::Invalid(
+            "this build has no ONNX runtime: rebuild with the `onnx` feature".into(),
+        )),
+        other => {
+            let how = match other {
+                "keras" | "tensorflow" => {
+                    "convert it with tf2onnx (`python -m tf2onnx.convert --keras model.h5 --output model.onnx`)"
+                }
+                "pytorch" => {
+                    "export it with `torch.onnx.export(model, example_input, \"model.onnx\", dynamic_axes={...})`"
+                }
+                "sklearn" | "xgboost" => "convert it with skl2onnx / onnxmltools",
+                _ => "export the network to ONNX",
+            };
+            Err(Error::Invalid(format!(
+                "{}: unsupported model type `{other}`: {how}, then set `type: onnx` and `args: {{file: model.onnx}}`",
+                m.model.path.display()
+            )))
+        }
+    }
+}
+
+/// A BPNet exported by `biobatch train bpnet` (`args: {weights, config}`).
+struct BpnetModel {
+    model: crate::bpnet::Bpnet,
+}
+
+impl BpnetModel {
+    fn load(m: &ResolvedModel, cache: Option<&Path>) -> Result<Self> {
+        let config = arg_file(m, "config", cache)?;
+        let weights = arg_file(m, "weights", cache)?;
+        let (_, model) = crate::bpnet::predict::load_files(&config, &weights)?;
+        Ok(BpnetModel { model })
+    }
+}
+
+fn array_to_tensor<const D: usize>(
+    a: &Array,
+    device: &burn::prelude::Device,
+) -> Result<burn::prelude::Tensor<D>> {
+    use burn::prelude::*;
+    let shape = a.shape().to_vec();
+    let data: Vec<f32> = match a.as_slice::<f32>() {
+        Ok(v) => v.to_vec(),
+        Err(_) => a
+            .as_slice::<u8>()
+            .map(|v| v.iter().map(|&x| x as f32).collect())
+            .map_err(|e| Error::Invalid(format!("expected f32 or u8 input: {e}")))?,
+    };
+    if shape.len() != D {
+        return Err(Error::Invalid(format!(
+            "expected a {D}-D input, found shape {shape:?}"
+        )));
+    }
+    Ok(Tensor::<D>::from_data(TensorData::new(data, shape), device))
+}
+
+impl ZooModel for BpnetModel {
+    fn predict_on_batch(&self, batch: &Batch) -> Result<Node> {
+        let device = burn::prelude::Device::flex();
+        let x = array_to_tensor::<3>(batch.array("inputs/seq")?, &device)?;
+        let ctl = match batch.array("inputs/controls") {
+            Ok(a) => Some(array_to_tensor::<3>(a, &device)?),
+            Err(_) => None,
+        };
+        let (profile, counts) = self.model.forward(x, ctl);
+        let to = |dims: Vec<usize>, d: burn::tensor::TensorData| -> Result<Array> {
+            let v = d
+                .try_into_vec::<f32>()
+                .map_err(|e| Error::Invalid(format!("{e:?}")))?;
+            Ok(Array::new(dims, v)?)
+        };
+        let (pd, cd) = (profile.dims().to_vec(), counts.dims().to_vec());
+        Ok(Node::from_iter([
+            ("profile", Node::Array(to(pd, profile.into_data())?)),
+            ("counts", Node::Array(to(cd, counts.into_data())?)),
+        ]))
+    }
+}
+
+#[cfg(feature = "onnx")]
+mod onnx {
+    use std::collections::HashMap;
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    use biobatch_core::{Array, Batch, Node, SchemaNode};
+    use tract_onnx::prelude::*;
+
+    use super::{ZooModel, arg_file};
+    use crate::zoo::source::ResolvedModel;
+    use crate::{Error, Result};
+
+    type Plan = Arc<TypedRunnableModel>;
+
+    /// An ONNX network; plans are built per batch size (tract optimises for fixed shapes).
+    pub struct OnnxModel {
+        path: std::path::PathBuf,
+        inputs: Vec<String>,
+        outputs: Vec<String>,
+        /// Which batch leaf feeds each network input, by position.
+        paths: Vec<String>,
+        plans: Mutex<HashMap<Vec<Vec<usize>>, Plan>>,
+    }
+
+    fn err(path: &Path, e: impl std::fmt::Display) -> Error {
+        Error::Invalid(format!("{}: {e}", path.display()))
+    }
+
+    impl OnnxModel {
+        pub fn load(m: &ResolvedModel, cache: Option<&Path>) -> Result<Self> {
+            let name = if m.model.args.contains_key("file") {
+                "file"
+            } else {
+                "weights"
+            };
+            let path = arg_file(m, name, cache)?;
+            let model = tract_onnx::onnx()
+                .model_for_path(&path)
+                .map_err(|e| err(&path, e))?;
+            let names = |outlets: &[OutletId]| -> Vec<String> {
+                outlets
+                    .iter()
+                    .map(|o| model.node(o.node).name.clone())
+                    .collect()
+            };
+            let inputs = names(model.input_outlets().map_err(|e| err(&path, e))?);
+            let outputs = names(model.output_outlets().map_err(|e| err(&path, e))?);
+            // Inputs: a single array feeds the single network input; a map is matched by key
+            // (or the schema's `name`); a list by position.
+            let paths = match &m.model.schema.inputs {
+                SchemaNode::Array(_) => vec!["inputs".to_string()],
+                SchemaNode::List(l) => (0..l.len()).map(|i| format!("inputs/{i}")).collect(),
+                SchemaNode::Map(map) => inputs
+                    .iter()
+                    .map(|n| {
+                        map.iter()
+                            .find(|(k, s)| *k == n || matches!(s, SchemaNode::Array(a) if a.name.as_deref() == Some(n)))
+                            .map(|(k, _)| format!("inputs/{k}"))
+                            .ok_or_else(|| err(&path, format!("network input `{n}` matches no key of the schema's inputs")))
+                    })
+                    .collect::<Result<_>>()?,
+            };
+            if paths.len() != inputs.len() {
+                return Err(err(
+                    &path,
+                    format!(
+                        "the network takes {} inputs, the schema describes {}",
+                        inputs.len(),
+                        paths.len()
+                    ),
+                ));
+            }
+            Ok(OnnxModel {
+                path,
+                inputs,
+                outputs,
+                paths,
+                plans: Mutex::new(HashMap::new()),
+            })
+        }
+
+        fn plan(&self, shapes: &[Vec<usize>]) -> Result<Plan> {
+            let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = plans.get(shapes) {
+                return Ok(p.clone());
+            }
+            let mut model = tract_onnx::onnx()
+                .model_for_path(&self.path)
+                .map_err(|e| err(&self.path, e))?;
+            for (i, s) in shapes.iter().enumerate() {
+                model = model
+                    .with_input_fact(i, f32::fact(s).into())
+                    .map_err(|e| err(&self.path, e))?;
+            }
+            let plan = model
+                .into_optimized()
+                .and_then(|m| m.into_runnable())
+                .map_err(|e| {
+                    err(
+                        &self.path,
+                        format!("cannot prepare the network for inputs {shapes:?}: {e}"),
+                    )
+                })?;
+            plans.insert(shapes.to_vec(), plan.clone());
+            Ok(plan)
+        }
+    }
+
+    fn input_array<'a>(batch: &'a Batch, path: &str) -> Result<&'a Array> {
+        if path == "inputs" {
+            return batch
+                .inputs
+                .as_array()
+                .ok_or_else(|| Error::Invalid("the batch's inputs are not a single array".into()));
+        }
+        Ok(batch.array(path)?)
+    }
+
+    impl ZooModel for OnnxModel {
+        fn predict_on_batch(&self, batch: &Batch) -> Result<Node> {
+            let mut shapes = Vec::new();
+            let mut values = TVec::new();
+            for p in &self.paths {
+                let a = input_array(batch, p)?;
+                let data: Vec<f32> = match a.as_slice::<f32>() {
+                    Ok(v) => v.to_vec(),
+                    Err(_) => a
+                        .as_slice::<u8>()
+                        .map(|v| v.iter().map(|&x| x as f32).collect())
+                        .map_err(|e| Error::Invalid(format!("{p}: expected f32 or u8: {e}")))?,
+                };
+                shapes.push(a.shape().to_vec());
+                let t = Tensor::from_shape(a.shape(), &data).map_err(|e| err(&self.path, e))?;
+                values.push(t.into_tvalue());
+            }
+            let plan = self.plan(&shapes)?;
+            let out = plan.run(values).map_err(|e| err(&self.path, e))?;
+            let mut arrays = Vec::with_capacity(out.len());
+            for (name, v) in self.outputs.iter().zip(out.iter()) {
+                let t = v.cast_to::<f32>().map_err(|e| err(&self.path, e))?;
+                let view = t
+                    .to_plain_array_view::<f32>()
+                    .map_err(|e| err(&self.path, e))?;
+                arrays.push((
+                    name.clone(),
+                    Array::new(t.shape().to_vec(), view.iter().copied().collect())?,
+                ));
+            }
+            Ok(if arrays.len() == 1 {
+                Node::Array(arrays.remove(0).1)
+            } else {
+                Node::from_iter(arrays.into_iter().map(|(n, a)| (n, Node::Array(a))))
+            })
+        }
+    }
+
+    #[allow(dead_code)]
+    fn _names(m: &OnnxModel) -> (&[String], &[String]) {
+        (&m.inputs, &m.outputs)
+    }
+}

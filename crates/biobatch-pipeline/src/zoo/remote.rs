@@ -1,0 +1,103 @@
+//! Remote files (`{url, md5}` arguments): downloaded into a cache only when a model needs
+//! them, and **always** checked against their MD5 — after every download and before every use
+//! of a cached copy. A file that does not match is never used: it is deleted and the error
+//! names the URL, the expected and the actual digest.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use md5::{Digest, Md5};
+
+use super::spec::RemoteFile;
+use crate::{Error, Result};
+
+/// The cache directory of remote files: `$BIOBATCH_CACHE_DIR/zoo`, else
+/// `$XDG_CACHE_HOME/biobatch/zoo`, else `~/.cache/biobatch/zoo`.
+pub fn cache_dir() -> Option<PathBuf> {
+    biobatch_datasets::default_cache_dir().map(|d| d.join("zoo"))
+}
+
+/// The MD5 of a file, as 32 lowercase hex digits.
+pub fn md5_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn file_name(r: &RemoteFile) -> String {
+    r.name.clone().unwrap_or_else(|| {
+        r.url
+            .rsplit('/')
+            .next()
+            .filter(|s| !s.is_empty())
+            .map(|s| s.split('?').next().unwrap_or(s).to_string())
+            .unwrap_or_else(|| "file".into())
+    })
+}
+
+/// The local copy of `r` in `cache` (`cache/<md5>/<name>`): reused when its MD5 matches,
+/// downloaded (to a temporary file, checked, then renamed) otherwise.
+pub fn fetch(r: &RemoteFile, cache: &Path) -> Result<PathBuf> {
+    let dir = cache.join(&r.md5);
+    let path = dir.join(file_name(r));
+    if path.exists() {
+        if md5_file(&path)? == r.md5 {
+            return Ok(path);
+        }
+        tracing::warn!(file = %path.display(), "cached copy does not match its md5; downloading again");
+        std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".download-")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io(&dir, e))?;
+    download(&r.url, tmp.as_file_mut())?;
+    let got = md5_file(tmp.path())?;
+    if got != r.md5 {
+        return Err(Error::Invalid(format!(
+            "{}: md5 {got}, the spec says {}: the download is not the file the model was made \
+             with, and is not used",
+            r.url, r.md5
+        )));
+    }
+    tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
+    Ok(path)
+}
+
+fn download(url: &str, out: &mut std::fs::File) -> Result<()> {
+    if let Some(local) = url.strip_prefix("file://") {
+        let mut f = std::fs::File::open(local).map_err(|e| Error::io(Path::new(local), e))?;
+        std::io::copy(&mut f, out).map_err(|e| Error::io(Path::new(local), e))?;
+        return Ok(());
+    }
+    let agent = ureq::Agent::new_with_defaults();
+    let resp = agent
+        .get(url)
+        .call()
+        .map_err(|e| Error::Invalid(format!("{url}: download failed: {e}")))?;
+    let mut body = resp.into_body();
+    let mut reader = body.as_reader();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = reader
+            .read(&mut buf)
+            .map_err(|e| Error::Invalid(format!("{url}: download failed: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])
+            .map_err(|e| Error::Invalid(format!("{url}: writing: {e}")))?;
+    }
+    out.flush()
+        .map_err(|e| Error::Invalid(format!("{url}: writing: {e}")))?;
+    Ok(())
+}
