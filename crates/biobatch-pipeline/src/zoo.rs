@@ -4,8 +4,11 @@
 //! (BPNet in burn, ONNX through tract), and prediction to Parquet or TSV. See `docs/zoo.md`.
 
 pub mod args;
+pub mod dataloaders;
 pub mod kipoiseq;
 pub mod models;
+pub mod output;
+pub mod predict;
 pub mod remote;
 pub mod source;
 pub mod spec;

@@ -15,7 +15,7 @@ use biobatch_sampling::Partition;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::model::Bpnet;
+use super::model::{Bpnet, BpnetConfig};
 use super::train::TrainConfig;
 use crate::{Error, Result};
 
@@ -141,40 +141,16 @@ pub fn predict(c: &PredictConfig) -> Result<Vec<Prediction>> {
             None
         };
         let (logits, log_counts) = model.forward(x, ctl);
-        // Profiles: softmax over each task's tracks × positions, times its counts.
-        let mut probs = Vec::with_capacity(m.tasks.len());
-        let mut t0 = 0;
-        for &tg in &m.tasks {
-            let lg = logits
-                .clone()
-                .slice(s![.., t0..t0 + tg, ..])
-                .reshape([n as i32, (tg * m.out_window) as i32]);
-            probs.push(softmax(lg, 1).reshape([n as i32, tg as i32, m.out_window as i32]));
-            t0 += tg;
-        }
-        let probs = Tensor::cat(probs, 1)
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(tensor_err)?;
-        let log_counts = log_counts
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(tensor_err)?;
+        let (expected, counts_all) = postprocess(m, logits, log_counts)?;
         let tracks = m.output_tracks();
         for i in 0..n {
-            let counts: Vec<f32> = (0..m.tasks.len())
-                .map(|k| log_counts[i * m.tasks.len() + k].exp_m1().max(0.0))
+            let counts = counts_all[i * m.tasks.len()..(i + 1) * m.tasks.len()].to_vec();
+            let profiles = (0..tracks)
+                .map(|t| {
+                    expected[(i * tracks + t) * m.out_window..(i * tracks + t + 1) * m.out_window]
+                        .to_vec()
+                })
                 .collect();
-            let mut profiles = Vec::with_capacity(tracks);
-            let mut t = 0;
-            for (k, &tg) in m.tasks.iter().enumerate() {
-                for _ in 0..tg {
-                    let p = &probs
-                        [(i * tracks + t) * m.out_window..(i * tracks + t + 1) * m.out_window];
-                    profiles.push(p.iter().map(|&v| v * counts[k]).collect());
-                    t += 1;
-                }
-            }
             out.push(Prediction {
                 chrom: chroms[i].clone(),
                 start: starts[i] + trim,
@@ -186,6 +162,52 @@ pub fn predict(c: &PredictConfig) -> Result<Vec<Prediction>> {
         }
     }
     Ok(out)
+}
+
+/// Turns the network's outputs into predictions: per-base expected counts
+/// (`[n, tracks, out_window]`: the softmax over each task's tracks × positions, times the
+/// task's counts) and total counts per task (`[n, tasks]`: `exp(log counts) − 1`, at least 0).
+pub fn postprocess(
+    m: &BpnetConfig,
+    logits: Tensor<3>,
+    log_counts: Tensor<2>,
+) -> Result<(Vec<f32>, Vec<f32>)> {
+    let [n, _, _] = logits.dims();
+    let mut probs = Vec::with_capacity(m.tasks.len());
+    let mut t0 = 0;
+    for &tg in &m.tasks {
+        let lg = logits
+            .clone()
+            .slice(s![.., t0..t0 + tg, ..])
+            .reshape([n as i32, (tg * m.out_window) as i32]);
+        probs.push(softmax(lg, 1).reshape([n as i32, tg as i32, m.out_window as i32]));
+        t0 += tg;
+    }
+    let mut expected = Tensor::cat(probs, 1)
+        .into_data()
+        .try_into_vec::<f32>()
+        .map_err(tensor_err)?;
+    let counts: Vec<f32> = log_counts
+        .into_data()
+        .try_into_vec::<f32>()
+        .map_err(tensor_err)?
+        .into_iter()
+        .map(|v| v.exp_m1().max(0.0))
+        .collect();
+    let tracks = m.output_tracks();
+    for i in 0..n {
+        let mut t = 0;
+        for (k, &tg) in m.tasks.iter().enumerate() {
+            for _ in 0..tg {
+                let c = counts[i * m.tasks.len() + k];
+                expected[(i * tracks + t) * m.out_window..(i * tracks + t + 1) * m.out_window]
+                    .iter_mut()
+                    .for_each(|v| *v *= c);
+                t += 1;
+            }
+        }
+    }
+    Ok((expected, counts))
 }
 
 fn tensor_err(e: impl std::fmt::Debug) -> Error {

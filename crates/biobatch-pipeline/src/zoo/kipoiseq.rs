@@ -525,7 +525,17 @@ struct Encoder {
 
 impl Encoder {
     fn from_args(a: &Args) -> Result<Self> {
-        let alphabet = a.opt_str("alphabet")?.unwrap_or_else(|| "ACGT".into());
+        // A string (`ACGT`) or a list of letters (`[A, C, G, T]`), as kipoiseq takes it.
+        let alphabet = match a.values.get("alphabet") {
+            Some(serde_json::Value::Array(l)) => l
+                .iter()
+                .map(|v| v.as_str().filter(|s| s.len() == 1).map(str::to_string))
+                .collect::<Option<String>>()
+                .ok_or_else(|| {
+                    a.err("alphabet", "expected a string or a list of single letters")
+                })?,
+            _ => a.opt_str("alphabet")?.unwrap_or_else(|| "ACGT".into()),
+        };
         if alphabet.is_empty() || !alphabet.is_ascii() {
             return Err(a.err(
                 "alphabet",

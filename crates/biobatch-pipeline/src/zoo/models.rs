@@ -76,60 +76,105 @@ pub fn load(m: &ResolvedModel, cache: Option<&Path>) -> Result<Box<dyn ZooModel>
     }
 }
 
-/// A BPNet exported by `biobatch train bpnet` (`args: {weights, config}`).
+/// A BPNet exported by `biobatch train bpnet` (`args: {weights, config}`): `config` is the
+/// training's `config.json` (only its `model` section is read) or that section alone.
 struct BpnetModel {
+    config: crate::bpnet::BpnetConfig,
     model: crate::bpnet::Bpnet,
 }
 
 impl BpnetModel {
     fn load(m: &ResolvedModel, cache: Option<&Path>) -> Result<Self> {
-        let config = arg_file(m, "config", cache)?;
+        use burn::prelude::*;
+        let config_path = arg_file(m, "config", cache)?;
         let weights = arg_file(m, "weights", cache)?;
-        let (_, model) = crate::bpnet::predict::load_files(&config, &weights)?;
-        Ok(BpnetModel { model })
+        let text = std::fs::read(&config_path).map_err(|e| Error::io(&config_path, e))?;
+        let v: serde_json::Value = serde_json::from_slice(&text)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", config_path.display())))?;
+        let section = v.get("model").cloned().unwrap_or(v);
+        let config: crate::bpnet::BpnetConfig = serde_json::from_value(section).map_err(|e| {
+            Error::Invalid(format!("{}: model settings: {e}", config_path.display()))
+        })?;
+        config
+            .check()
+            .map_err(|e| Error::Invalid(format!("{}: {e}", config_path.display())))?;
+        let model = config
+            .init(&Device::flex())
+            .try_load_file(&weights)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", weights.display())))?;
+        Ok(BpnetModel { config, model })
     }
+}
+
+/// A float array as f32 values (f64, f16 and integer one-hot are converted).
+fn as_f32(a: &Array, what: &str) -> Result<Vec<f32>> {
+    use biobatch_core::Data;
+    Ok(match a.data() {
+        Data::F32(v) => v.clone(),
+        Data::F64(v) => v.iter().map(|&x| x as f32).collect(),
+        Data::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+        Data::U8(v) => v.iter().map(|&x| x as f32).collect(),
+        Data::I8(v) => v.iter().map(|&x| x as f32).collect(),
+        Data::I32(v) => v.iter().map(|&x| x as f32).collect(),
+        Data::I64(v) => v.iter().map(|&x| x as f32).collect(),
+        d => {
+            return Err(Error::Invalid(format!(
+                "{what}: a model input cannot be {}",
+                d.dtype()
+            )));
+        }
+    })
 }
 
 fn array_to_tensor<const D: usize>(
     a: &Array,
+    what: &str,
     device: &burn::prelude::Device,
 ) -> Result<burn::prelude::Tensor<D>> {
     use burn::prelude::*;
     let shape = a.shape().to_vec();
-    let data: Vec<f32> = match a.as_slice::<f32>() {
-        Ok(v) => v.to_vec(),
-        Err(_) => a
-            .as_slice::<u8>()
-            .map(|v| v.iter().map(|&x| x as f32).collect())
-            .map_err(|e| Error::Invalid(format!("expected f32 or u8 input: {e}")))?,
-    };
     if shape.len() != D {
         return Err(Error::Invalid(format!(
-            "expected a {D}-D input, found shape {shape:?}"
+            "{what}: expected a {D}-D batch, found shape {shape:?}"
         )));
     }
-    Ok(Tensor::<D>::from_data(TensorData::new(data, shape), device))
+    Ok(Tensor::<D>::from_data(
+        TensorData::new(as_f32(a, what)?, shape),
+        device,
+    ))
 }
 
 impl ZooModel for BpnetModel {
     fn predict_on_batch(&self, batch: &Batch) -> Result<Node> {
         let device = burn::prelude::Device::flex();
-        let x = array_to_tensor::<3>(batch.array("inputs/seq")?, &device)?;
-        let ctl = match batch.array("inputs/controls") {
-            Ok(a) => Some(array_to_tensor::<3>(a, &device)?),
-            Err(_) => None,
+        // A single array is the sequence (kipoiseq's SeqIntervalDl, alphabet_axis 0); a map
+        // has `seq` and optionally `controls` (biobatch.PeakDataset).
+        let (seq, what) = match batch.inputs.as_array() {
+            Some(a) => (a, "inputs"),
+            None => (batch.array("inputs/seq")?, "inputs/seq"),
         };
-        let (profile, counts) = self.model.forward(x, ctl);
-        let to = |dims: Vec<usize>, d: burn::tensor::TensorData| -> Result<Array> {
-            let v = d
-                .try_into_vec::<f32>()
-                .map_err(|e| Error::Invalid(format!("{e:?}")))?;
-            Ok(Array::new(dims, v)?)
+        let x = array_to_tensor::<3>(seq, what, &device)?;
+        let ctl = match batch.inputs.get("controls").and_then(Node::as_array) {
+            Some(a) => Some(array_to_tensor::<3>(a, "inputs/controls", &device)?),
+            None => None,
         };
-        let (pd, cd) = (profile.dims().to_vec(), counts.dims().to_vec());
+        let n = seq.shape()[0];
+        let (logits, log_counts) = self.model.forward(x, ctl);
+        let (profile, counts) =
+            crate::bpnet::predict::postprocess(&self.config, logits, log_counts)?;
+        let c = &self.config;
         Ok(Node::from_iter([
-            ("profile", Node::Array(to(pd, profile.into_data())?)),
-            ("counts", Node::Array(to(cd, counts.into_data())?)),
+            (
+                "profile",
+                Node::Array(Array::new(
+                    vec![n, c.output_tracks(), c.out_window],
+                    profile,
+                )?),
+            ),
+            (
+                "counts",
+                Node::Array(Array::new(vec![n, c.tasks.len()], counts)?),
+            ),
         ]))
     }
 }
@@ -152,7 +197,6 @@ mod onnx {
     /// An ONNX network; plans are built per batch size (tract optimises for fixed shapes).
     pub struct OnnxModel {
         path: std::path::PathBuf,
-        inputs: Vec<String>,
         outputs: Vec<String>,
         /// Which batch leaf feeds each network input, by position.
         paths: Vec<String>,
@@ -209,7 +253,6 @@ mod onnx {
             }
             Ok(OnnxModel {
                 path,
-                inputs,
                 outputs,
                 paths,
                 plans: Mutex::new(HashMap::new()),
@@ -259,13 +302,7 @@ mod onnx {
             let mut values = TVec::new();
             for p in &self.paths {
                 let a = input_array(batch, p)?;
-                let data: Vec<f32> = match a.as_slice::<f32>() {
-                    Ok(v) => v.to_vec(),
-                    Err(_) => a
-                        .as_slice::<u8>()
-                        .map(|v| v.iter().map(|&x| x as f32).collect())
-                        .map_err(|e| Error::Invalid(format!("{p}: expected f32 or u8: {e}")))?,
-                };
+                let data = super::as_f32(a, p)?;
                 shapes.push(a.shape().to_vec());
                 let t = Tensor::from_shape(a.shape(), &data).map_err(|e| err(&self.path, e))?;
                 values.push(t.into_tvalue());
@@ -289,10 +326,5 @@ mod onnx {
                 Node::from_iter(arrays.into_iter().map(|(n, a)| (n, Node::Array(a))))
             })
         }
-    }
-
-    #[allow(dead_code)]
-    fn _names(m: &OnnxModel) -> (&[String], &[String]) {
-        (&m.inputs, &m.outputs)
     }
 }

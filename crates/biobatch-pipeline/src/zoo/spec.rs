@@ -135,8 +135,19 @@ pub struct ModelSpec {
     pub dependencies: Dependencies,
     /// `postprocessing:`, kept as written.
     pub postprocessing: Option<Value>,
+    /// `test:`: the expected predictions on the example files.
+    pub test: TestSpec,
     /// What was tolerated (unknown keys, float versions, …).
     pub warnings: Vec<String>,
+}
+
+/// A model's `test:` block.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TestSpec {
+    /// `expect:`: a file of expected predictions (a path next to the spec, or `{url, md5}`).
+    pub expect: Option<Value>,
+    /// `precision_decimal:`: predictions must agree to `1.5 · 10^−d` (Kipoi's default 7).
+    pub precision_decimal: i32,
 }
 
 /// A parsed `dataloader.yaml`.
@@ -439,29 +450,56 @@ fn array_schema(
         .transpose()
         .map_err(|e| ctx.err(&format!("{key}.shape"), e))?
         .unwrap_or_default();
-    let column_labels = match m.get("column_labels") {
-        Some(Value::Array(a)) => Some(a.iter().filter_map(text).collect()),
-        Some(Value::String(file)) => {
-            // A file of labels, one per line, next to the spec.
-            let p = ctx.path.parent().unwrap_or(Path::new(".")).join(file);
-            match std::fs::read_to_string(&p) {
-                Ok(t) => Some(
-                    t.lines()
-                        .map(str::trim)
-                        .filter(|l| !l.is_empty())
-                        .map(String::from)
-                        .collect(),
-                ),
-                Err(_) => {
-                    ctx.warn(format!(
-                        "`{key}.column_labels` file {} not found; labels left out",
-                        p.display()
-                    ));
-                    None
-                }
+    // A list of labels, or a file of labels (one per line) next to the spec — also written as
+    // a one-item list, which Kipoi reads as a file when it exists.
+    let labels_file = |file: &str, ctx: &mut Ctx<'_>| {
+        let p = ctx.path.parent().unwrap_or(Path::new(".")).join(file);
+        match std::fs::read_to_string(&p) {
+            Ok(t) => Some(
+                t.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect::<Vec<_>>(),
+            ),
+            Err(_) => {
+                ctx.warn(format!(
+                    "`{key}.column_labels` file {} not found; labels left out",
+                    p.display()
+                ));
+                None
             }
         }
+    };
+    let column_labels = match m.get("column_labels") {
+        Some(Value::Array(a)) if a.len() == 1 => match a.first().and_then(text) {
+            Some(f)
+                if ctx
+                    .path
+                    .parent()
+                    .unwrap_or(Path::new("."))
+                    .join(&f)
+                    .is_file() =>
+            {
+                labels_file(&f, ctx)
+            }
+            Some(f) if shape.last() != Some(&Some(1)) => labels_file(&f, ctx),
+            f => f.map(|f| vec![f]),
+        },
+        Some(Value::Array(a)) => Some(a.iter().filter_map(text).collect()),
+        Some(Value::String(file)) => labels_file(file, ctx),
         _ => None,
+    };
+    // Kipoi only warns when the labels do not fit the last axis; so do we, and drop them.
+    let column_labels = match (column_labels, shape.last()) {
+        (Some(l), Some(Some(n))) if l.len() != *n => {
+            ctx.warn(format!(
+                "`{key}.column_labels`: {} labels for a last axis of {n}; labels left out",
+                l.len()
+            ));
+            None
+        }
+        (l, _) => l,
     };
     for k in m.keys() {
         if ![
@@ -536,13 +574,63 @@ fn top(v: &Value, ctx: &Ctx<'_>) -> Result<serde_json::Map<String, Value>> {
     }
 }
 
-fn kind(m: &serde_json::Map<String, Value>, ctx: &Ctx<'_>) -> Result<String> {
-    m.get("type").and_then(text).ok_or_else(|| {
-        ctx.err(
-            "type",
-            "missing: say what kind of model or dataloader this is",
-        )
-    })
+/// `type:`, or what `defined_as:` implies when a spec names a Kipoi class instead
+/// (`kipoi.model.PyTorchModel` is `pytorch`, …); a dataloader without either is a `Dataset`.
+fn kind(m: &serde_json::Map<String, Value>, ctx: &Ctx<'_>, dataloader: bool) -> Result<String> {
+    if let Some(t) = m.get("type").and_then(text) {
+        return Ok(t);
+    }
+    if let Some(d) = m.get("defined_as").and_then(text) {
+        let class = d.rsplit('.').next().unwrap_or(&d);
+        let implied = match class {
+            _ if dataloader => "Dataset",
+            "PyTorchModel" => "pytorch",
+            "KerasModel" => "keras",
+            "TensorFlowModel" | "TensorFlow2Model" => "tensorflow",
+            "SklearnModel" => "sklearn",
+            "XGBoostModel" => "xgboost",
+            _ => "custom",
+        };
+        return Ok(implied.to_string());
+    }
+    if dataloader {
+        return Ok("Dataset".to_string());
+    }
+    Err(ctx.err(
+        "type",
+        "missing: say what kind of model this is (or name its class in `defined_as`)",
+    ))
+}
+
+fn test_spec(v: Option<&Value>, ctx: &mut Ctx<'_>) -> Result<TestSpec> {
+    let mut t = TestSpec {
+        expect: None,
+        precision_decimal: 7,
+    };
+    let Some(Value::Object(m)) = v else {
+        return Ok(t);
+    };
+    t.expect = m.get("expect").cloned().filter(|v| !is_none(v));
+    if let Some(Value::Object(_)) = &t.expect {
+        remote(
+            t.expect.as_ref().unwrap_or(&Value::Null),
+            ctx,
+            "test.expect",
+        )?;
+    }
+    if let Some(d) = m.get("precision_decimal") {
+        t.precision_decimal = d
+            .as_i64()
+            .or_else(|| text(d).and_then(|s| s.parse().ok()))
+            .filter(|d| (0..=15).contains(d))
+            .ok_or_else(|| {
+                ctx.err(
+                    "test.precision_decimal",
+                    format!("expected a whole number of decimals, found `{d}`"),
+                )
+            })? as i32;
+    }
+    Ok(t)
 }
 
 /// Parses a `model.yaml` already read into `text`.
@@ -553,7 +641,7 @@ pub fn model_from_str(text_: &str, path: &Path) -> Result<ModelSpec> {
         warnings: Vec::new(),
     };
     let m = top(&v, &ctx)?;
-    let kind = kind(&m, &ctx)?;
+    let kind = kind(&m, &ctx, false)?;
     let schema = m.get("schema").ok_or_else(|| {
         ctx.err(
             "schema",
@@ -623,6 +711,7 @@ pub fn model_from_str(text_: &str, path: &Path) -> Result<ModelSpec> {
         schema: ModelSchema { inputs, targets },
         dependencies: dependencies(m.get("dependencies")),
         postprocessing: m.get("postprocessing").cloned(),
+        test: test_spec(m.get("test"), &mut ctx)?,
         warnings: ctx.warnings,
     })
 }
@@ -635,7 +724,7 @@ pub fn dataloader_from_str(text_: &str, path: &Path) -> Result<DataloaderSpec> {
         warnings: Vec::new(),
     };
     let m = top(&v, &ctx)?;
-    let kind = kind(&m, &ctx)?;
+    let kind = kind(&m, &ctx, true)?;
     let os = m.get("output_schema").ok_or_else(|| {
         ctx.err(
             "output_schema",

@@ -1,0 +1,456 @@
+//! The dataloader registry: the names a model's `default_dataloader` (or a `dataloader.yaml`'s
+//! `defined_as`) may use, each built natively from its arguments, and how those arguments
+//! are gathered (spec defaults < the model's `default_args` < the user's, plus the spec's
+//! examples for `zoo test` / `zoo get-example`).
+//!
+//! | name | what |
+//! |---|---|
+//! | `kipoiseq.dataloaders.SeqIntervalDl` | one-hot sequences of BED intervals ([`super::kipoiseq`]) |
+//! | `kipoiseq.dataloaders.StringSeqIntervalDl` | the same as text |
+//! | `biobatch.PeakDataset` | BPNet loci: sequence and control tracks, signal targets ([`biobatch_datasets::PeakDataset`], prediction settings) |
+//! | `biobatch.ExperimentDataset` | cells of a single-cell store ([`biobatch_datasets::ExperimentDataset`], store order) |
+//!
+//! `kipoiseq.SeqIntervalDl` and the bare class names are accepted too. Any other name is
+//! Python code, which we do not run: the error says so and lists these.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use biobatch_core::DataSchema;
+use biobatch_datasets::{CellsConfig, ExperimentDataset, PeakConfig, PeakDataset};
+use biobatch_loader::BatchDataset;
+use biobatch_sampling::{Order, Partition, Plan, Sampler, SamplerConfig};
+use serde_json::{Map, Value};
+
+use super::args::{Args, resolve_path};
+use super::kipoiseq::{
+    SEQ_INTERVAL_DL, STRING_SEQ_INTERVAL_DL, SeqIntervalDl, StringSeqIntervalDl,
+};
+use super::source::ResolvedModel;
+use super::spec::{DataloaderSpec, RemoteFile, dataloader_from_str};
+use crate::{Error, Result};
+
+/// `biobatch.PeakDataset`.
+pub const PEAK_DATASET: &str = "biobatch.PeakDataset";
+/// `biobatch.ExperimentDataset`.
+pub const EXPERIMENT_DATASET: &str = "biobatch.ExperimentDataset";
+
+/// The native dataloaders, with one line each.
+pub const NATIVE: [(&str, &str); 4] = [
+    (
+        SEQ_INTERVAL_DL,
+        "one-hot sequences of BED intervals (kipoiseq's arguments)",
+    ),
+    (
+        STRING_SEQ_INTERVAL_DL,
+        "sequences of BED intervals as text (kipoiseq's arguments)",
+    ),
+    (
+        PEAK_DATASET,
+        "BPNet loci: one-hot sequence, control tracks, signal targets",
+    ),
+    (
+        EXPERIMENT_DATASET,
+        "cells of a single-cell store, dense or sparse",
+    ),
+];
+
+/// A built dataloader: the dataset, the (sequential) plan over it, and what its batches hold.
+pub struct ZooDataloader {
+    /// Its registry name.
+    pub name: String,
+    /// The dataset the loader runtime fills batches from.
+    pub dataset: Arc<dyn BatchDataset>,
+    /// Every record once, in file order.
+    pub plan: Arc<dyn Plan>,
+    /// The batch layout, when the dataloader knows it before loading.
+    pub schema: Option<DataSchema>,
+    /// Records.
+    pub len: u64,
+}
+
+impl std::fmt::Debug for ZooDataloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZooDataloader")
+            .field("name", &self.name)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// The registry name for `name`, if it is one of ours.
+pub fn canonical(name: &str) -> Option<&'static str> {
+    let bare = name.rsplit(['.', ':']).next().unwrap_or(name);
+    let kipoiseq = name == bare || name.starts_with("kipoiseq.");
+    let biobatch = name == bare || name.starts_with("biobatch.");
+    match bare {
+        "SeqIntervalDl" if kipoiseq => Some(SEQ_INTERVAL_DL),
+        "StringSeqIntervalDl" if kipoiseq => Some(STRING_SEQ_INTERVAL_DL),
+        "PeakDataset" if biobatch => Some(PEAK_DATASET),
+        "ExperimentDataset" if biobatch => Some(EXPERIMENT_DATASET),
+        _ => None,
+    }
+}
+
+fn unsupported(name: &str) -> Error {
+    Error::Invalid(format!(
+        "dataloader `{name}` is Python code, which biobatch does not run; native dataloaders: {}",
+        NATIVE
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+fn sequential(len: u64) -> Result<Arc<dyn Plan>> {
+    Ok(Arc::new(Sampler::new(
+        len,
+        SamplerConfig {
+            seed: Some(0),
+            order: Order::Sequential,
+            ..Default::default()
+        },
+    )?))
+}
+
+/// Merges `over` into `base` (objects key by key; anything else replaces).
+fn merge(base: &mut Map<String, Value>, over: &Map<String, Value>) {
+    for (k, v) in over {
+        base.insert(k.clone(), v.clone());
+    }
+}
+
+/// Lists of paths may be given as one path; groups of tracks as one flat group.
+fn normalise_lists(v: &mut Map<String, Value>, lists: &[&str], groups: &[&str]) {
+    for k in lists {
+        if let Some(Value::String(s)) = v.get(*k) {
+            let s = s.clone();
+            v.insert(k.to_string(), Value::Array(vec![Value::String(s)]));
+        }
+    }
+    for k in groups {
+        let flat = match v.get(*k) {
+            Some(Value::String(s)) => Some(vec![Value::String(s.clone())]),
+            Some(Value::Array(a)) if a.iter().all(Value::is_string) && !a.is_empty() => {
+                Some(a.clone())
+            }
+            _ => None,
+        };
+        if let Some(f) = flat {
+            v.insert(k.to_string(), Value::Array(vec![Value::Array(f)]));
+        }
+    }
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(name: &str, v: Map<String, Value>) -> Result<T> {
+    serde_json::from_value(Value::Object(v))
+        .map_err(|e| Error::Invalid(format!("dataloader {name}: {e}")))
+}
+
+/// Builds the dataloader `name` from its arguments.
+pub fn build(name: &str, args: Map<String, Value>) -> Result<ZooDataloader> {
+    let canon = canonical(name).ok_or_else(|| unsupported(name))?;
+    let a = Args::new(canon, args);
+    let (dataset, plan, schema, len): (
+        Arc<dyn BatchDataset>,
+        Arc<dyn Plan>,
+        Option<DataSchema>,
+        u64,
+    ) = match canon {
+        SEQ_INTERVAL_DL => {
+            let d = SeqIntervalDl::from_args(&a)?;
+            let (len, schema) = (d.len() as u64, d.schema());
+            (Arc::new(d), sequential(len)?, Some(schema), len)
+        }
+        STRING_SEQ_INTERVAL_DL => {
+            let d = StringSeqIntervalDl::from_args(&a)?;
+            let (len, schema) = (d.len() as u64, d.schema());
+            (Arc::new(d), sequential(len)?, Some(schema), len)
+        }
+        PEAK_DATASET => {
+            // Prediction settings: every locus once, centred, as is; the user may override.
+            let mut v: Map<String, Value> = serde_json::from_value(serde_json::json!({
+                "max_jitter": 0, "reverse_complement": false, "shuffle": false, "negative_ratio": 0.0,
+                "outlier_filter": false, "onehot_dtype": "f32", "seed": 0, "num_workers": 0
+            }))
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+            let mut user = a.values.clone();
+            normalise_lists(
+                &mut user,
+                &["peaks", "negatives", "exclusion_lists"],
+                &["signals", "controls"],
+            );
+            merge(&mut v, &user);
+            let cfg: PeakConfig = from_json(canon, v)?;
+            let ds = PeakDataset::open(&cfg)?;
+            let plan: Arc<dyn Plan> = Arc::new(ds.plan(Partition::single())?);
+            let len = plan.positions();
+            (Arc::new(ds), plan, None, len)
+        }
+        EXPERIMENT_DATASET => {
+            let mut v: Map<String, Value> =
+                serde_json::from_value(serde_json::json!({"shuffle": false, "num_workers": 0}))
+                    .map_err(|e| Error::Invalid(e.to_string()))?;
+            merge(&mut v, &a.values);
+            let cfg: CellsConfig = from_json(canon, v)?;
+            let ds = ExperimentDataset::open(&cfg)?;
+            let plan = ds.plan(Partition::single())?;
+            let len = plan.positions();
+            (Arc::new(ds), plan, None, len)
+        }
+        _ => return Err(unsupported(name)),
+    };
+    Ok(ZooDataloader {
+        name: canon.to_string(),
+        dataset,
+        plan,
+        schema,
+        len,
+    })
+}
+
+/// kipoiseq's own descriptions of its two sequence dataloaders (with its example files), so
+/// that models naming them without a `dataloader.yaml` have documented arguments and examples.
+const SEQ_SPEC: &str = r#"type: Dataset
+defined_as: kipoiseq.dataloaders.SeqIntervalDl
+info:
+  doc: One-hot encoded sequences of the intervals of a BED file, read from a FASTA file (kipoiseq's SeqIntervalDl).
+args:
+  intervals_file:
+    doc: BED3 file of intervals; further columns are labels (targets)
+    example:
+      url: https://raw.githubusercontent.com/kipoi/kipoiseq/master/tests/data/intervals_51bp.tsv
+      md5: a76e47b3df87fd514860cf27fdc10eb4
+  fasta_file:
+    doc: the reference genome (FASTA; a .fai index is built if missing)
+    example:
+      url: https://raw.githubusercontent.com/kipoi/kipoiseq/master/tests/data/hg38_chr22_32000000_32300000.fa
+      md5: 01320157a250a3d2eea63e89ecf79eba
+  num_chr_fasta:
+    doc: the FASTA names chromosomes without `chr` (strip it from the BED names)
+    optional: true
+  label_dtype:
+    doc: dtype of the label columns (default float64)
+    optional: true
+  auto_resize_len:
+    doc: resize every interval to this length around its centre
+    optional: true
+  use_strand:
+    doc: read a 6-column BED and reverse-complement `-` rows
+    optional: true
+  alphabet_axis:
+    doc: axis of the alphabet (0 or 1, or 2 with a dummy axis)
+    optional: true
+  dummy_axis:
+    doc: where to add an axis of length 1 (none by default)
+    optional: true
+  alphabet:
+    doc: the one-hot channels, in order (default ACGT)
+    optional: true
+  dtype:
+    doc: element type of the one-hot array (default float64)
+    optional: true
+  ignore_targets:
+    doc: return no targets
+    optional: true
+  out_of_bounds:
+    doc: "biobatch: `error` (default) or `pad` with N for intervals past a chromosome end"
+    optional: true
+output_schema:
+  inputs:
+    name: seq
+    shape: (None, 4)
+    special_type: DNASeq
+    doc: one-hot sequence
+    associated_metadata: ranges
+  targets:
+    shape: (None,)
+    doc: the label columns of the BED file
+  metadata:
+    ranges:
+      type: GenomicRanges
+      doc: the (resized) intervals
+"#;
+
+/// The `dataloader.yaml`-like description of a native dataloader, if it has one.
+pub fn builtin_spec(name: &str) -> Option<DataloaderSpec> {
+    let text = match canonical(name)? {
+        SEQ_INTERVAL_DL => SEQ_SPEC.to_string(),
+        STRING_SEQ_INTERVAL_DL => SEQ_SPEC
+            .replace("SeqIntervalDl", "StringSeqIntervalDl")
+            .replace("One-hot encoded sequences", "Sequences (text)")
+            .replace(
+                "    shape: (None, 4)\n    special_type: DNASeq\n    doc: one-hot sequence",
+                "    shape: ()\n    special_type: DNAStringSeq\n    doc: the sequence",
+            ),
+        _ => return None,
+    };
+    dataloader_from_str(&text, Path::new(name)).ok()
+}
+
+/// The dataloader a model uses and the arguments to build it with.
+#[derive(Debug, Clone)]
+pub struct DataloaderChoice {
+    /// The registry name.
+    pub name: String,
+    /// The merged arguments.
+    pub args: Map<String, Value>,
+    /// The spec it came from (a `dataloader.yaml` or the built-in description).
+    pub spec: Option<DataloaderSpec>,
+    /// The folder relative example and default files are found in.
+    pub dir: std::path::PathBuf,
+}
+
+/// A spec value as an argument: a remote file is fetched (and checked); a relative path that
+/// exists next to the spec is made absolute; anything else is kept.
+fn spec_value(v: &Value, dir: &Path, cache: Option<&Path>, what: &str) -> Result<Value> {
+    if let Value::Object(m) = v
+        && let (Some(url), Some(md5)) = (
+            m.get("url").and_then(Value::as_str),
+            m.get("md5").and_then(Value::as_str),
+        )
+    {
+        let cache = cache.ok_or_else(|| {
+            Error::Invalid(format!(
+                "{what} is a remote file and there is no cache directory"
+            ))
+        })?;
+        let md5 = md5.trim_start_matches("md5:").to_ascii_lowercase();
+        let r = RemoteFile {
+            url: url.to_string(),
+            md5,
+            name: m.get("name").and_then(Value::as_str).map(String::from),
+        };
+        let p = super::remote::fetch(&r, cache)?;
+        return Ok(Value::String(p.display().to_string()));
+    }
+    if let Value::String(s) = v {
+        let p = resolve_path(dir, s);
+        if p != Path::new(s) && p.exists() {
+            return Ok(Value::String(p.display().to_string()));
+        }
+    }
+    Ok(v.clone())
+}
+
+/// Chooses the model's dataloader and merges its arguments: the spec's defaults, then the
+/// model's `default_args`, then `user`. With `examples`, arguments still missing take the
+/// spec's example values (remote ones fetched into `cache`).
+pub fn choose(
+    m: &ResolvedModel,
+    user: &Map<String, Value>,
+    examples: bool,
+    cache: Option<&Path>,
+) -> Result<DataloaderChoice> {
+    let r = m.model.default_dataloader.as_ref().ok_or_else(|| {
+        Error::Invalid(format!(
+            "{}: the model names no default_dataloader",
+            m.model.path.display()
+        ))
+    })?;
+    let (spec, dir) = if r.name == "." || r.name.contains('/') {
+        let spec = if r.name == "." {
+            m.dataloader.clone().ok_or_else(|| {
+                Error::Invalid(format!(
+                    "{}: default_dataloader is `.` but there is no dataloader.yaml beside it",
+                    m.model.path.display()
+                ))
+            })?
+        } else {
+            let p = m.dir.join(&r.name).join("dataloader.yaml");
+            let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
+            dataloader_from_str(&text, &p)?
+        };
+        let dir = spec
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        (Some(spec), dir)
+    } else {
+        (builtin_spec(&r.name), m.dir.clone())
+    };
+    let name = match &spec {
+        Some(s) if r.name == "." || r.name.contains('/') => {
+            let class = s.defined_as.clone().unwrap_or_else(|| s.kind.clone());
+            canonical(&class)
+                .or_else(|| canonical(&s.kind))
+                .ok_or_else(|| unsupported(&class))?
+        }
+        _ => canonical(&r.name).ok_or_else(|| unsupported(&r.name))?,
+    };
+    let mut args = Map::new();
+    if let Some(s) = &spec {
+        for (k, a) in &s.args {
+            if let Some(d) = &a.default {
+                args.insert(
+                    k.clone(),
+                    spec_value(d, &dir, cache, &format!("argument `{k}`"))?,
+                );
+            }
+        }
+    }
+    for (k, v) in &r.default_args {
+        args.insert(
+            k.clone(),
+            spec_value(v, &m.dir, cache, &format!("argument `{k}`"))?,
+        );
+    }
+    merge(&mut args, user);
+    if examples && let Some(s) = &spec {
+        for (k, a) in &s.args {
+            if args.contains_key(k) {
+                continue;
+            }
+            if let Some(e) = &a.example {
+                args.insert(
+                    k.clone(),
+                    spec_value(e, &dir, cache, &format!("example of `{k}`"))?,
+                );
+            }
+        }
+    }
+    Ok(DataloaderChoice {
+        name: name.to_string(),
+        args,
+        spec,
+        dir,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_as_kipoi_spells_them() {
+        assert_eq!(
+            canonical("kipoiseq.dataloaders.SeqIntervalDl"),
+            Some(SEQ_INTERVAL_DL)
+        );
+        assert_eq!(canonical("kipoiseq.SeqIntervalDl"), Some(SEQ_INTERVAL_DL));
+        assert_eq!(
+            canonical("StringSeqIntervalDl"),
+            Some(STRING_SEQ_INTERVAL_DL)
+        );
+        assert_eq!(canonical("biobatch.PeakDataset"), Some(PEAK_DATASET));
+        assert_eq!(
+            canonical("dataloader.py::SeqIntervalDl"),
+            None,
+            "a local Python class of the same name is not kipoiseq's"
+        );
+        assert_eq!(canonical("dataloader.MyDataset"), None);
+        let e = build("dataloader.py::BranchPointDataset", Map::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("is Python code") && e.contains(SEQ_INTERVAL_DL),
+            "{e}"
+        );
+        let s = builtin_spec(SEQ_INTERVAL_DL).unwrap();
+        assert!(s.args["fasta_file"].remote.is_some());
+        let s = builtin_spec(STRING_SEQ_INTERVAL_DL).unwrap();
+        assert_eq!(s.defined_as.as_deref(), Some(STRING_SEQ_INTERVAL_DL));
+    }
+}

@@ -1,0 +1,698 @@
+//! Prediction output: Kipoi's flat layout (`metadata/ranges/chr`, `preds/0`, `preds/0/1`, …),
+//! written to Parquet (default) or TSV atomically, batch by batch, in bounded memory; and read
+//! back for `zoo test`.
+//!
+//! Each leaf of `{metadata, preds}` becomes columns as Kipoi's `flatten_batch` names them: an
+//! array with per-example shape `()` or `(n)` gives `name` or `name/0 … name/n-1`; more axes
+//! add more indices. In Parquet, a leaf with more than [`LIST_COLUMN_ABOVE`] values per
+//! example (a BPNet profile: 2 × 1000) is one fixed-size list column `name` instead, with its
+//! per-example shape in the field metadata (`shape`), so files stay narrow; TSV always has
+//! the flat columns, as Kipoi writes them.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::{
+    Array as _, ArrayRef, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, Int64Array,
+    RecordBatch,
+};
+use arrow_schema::{DataType, Field, Schema};
+use biobatch_core::{Array, DType, Data, Node};
+use biobatch_formats::temp_sibling;
+
+use crate::{Error, Result};
+
+/// Leaves with more values per example than this become one list column in Parquet.
+pub const LIST_COLUMN_ABOVE: usize = 1024;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Apache Parquet (the default).
+    Parquet,
+    /// Tab-separated text with a header (Kipoi's `TsvBatchWriter` layout).
+    Tsv,
+}
+
+impl Format {
+    /// The format a file name asks for.
+    pub fn of(path: &Path) -> Result<Format> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("parquet" | "pq") => Ok(Format::Parquet),
+            Some("tsv" | "txt") => Ok(Format::Tsv),
+            other => Err(Error::Invalid(format!(
+                "{}: write predictions to a .parquet or .tsv file (not {})",
+                path.display(),
+                other.map_or("a file without extension".to_string(), |e| format!(
+                    "`.{e}`"
+                ))
+            ))),
+        }
+    }
+}
+
+/// How one output column is cut from a leaf.
+#[derive(Debug, Clone, PartialEq)]
+struct Column {
+    name: String,
+    /// Path of the leaf in the `{metadata, preds}` tree.
+    leaf: String,
+    dtype: DType,
+    /// Values per example in the leaf.
+    per: usize,
+    /// `Some(j)`: element `j` of each example; `None`: all of them, as a list.
+    index: Option<usize>,
+    /// Per-example shape (for list columns' metadata).
+    shape: Vec<usize>,
+}
+
+/// Kipoi's name of element `j` of a leaf of per-example `shape`.
+fn flat_name(leaf: &str, shape: &[usize], mut j: usize) -> String {
+    let mut idx = vec![0; shape.len()];
+    for (d, &n) in shape.iter().enumerate().rev() {
+        idx[d] = j % n.max(1);
+        j /= n.max(1);
+    }
+    let mut s = leaf.to_string();
+    for i in idx {
+        s.push('/');
+        s.push_str(&i.to_string());
+    }
+    s
+}
+
+fn leaves(metadata: Option<&Node>, preds: &Node) -> Result<Vec<(String, Array)>> {
+    let mut out = Vec::new();
+    let mut sparse = None;
+    let mut take = |node: &Node, prefix: &str| {
+        node.visit(prefix, &mut |p, a| out.push((p.to_string(), a.clone())));
+        if let Some(p) = find_sparse(node, prefix) {
+            sparse = Some(p);
+        }
+    };
+    if let Some(m) = metadata {
+        take(m, "metadata");
+    }
+    take(preds, "preds");
+    if let Some(p) = sparse {
+        return Err(Error::Invalid(format!(
+            "`{p}` is sparse; predictions and metadata are written dense"
+        )));
+    }
+    Ok(out)
+}
+
+fn find_sparse(node: &Node, prefix: &str) -> Option<String> {
+    match node {
+        Node::Sparse(_) => Some(prefix.to_string()),
+        Node::Array(_) => None,
+        Node::Map(m) => m
+            .iter()
+            .find_map(|(k, v)| find_sparse(v, &format!("{prefix}/{k}"))),
+        Node::List(l) => l
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_sparse(v, &format!("{prefix}/{i}"))),
+    }
+}
+
+fn plan(leaves: &[(String, Array)], lists: bool) -> Result<(Vec<Column>, usize)> {
+    let rows = leaves
+        .iter()
+        .map(|(_, a)| a.shape().first().copied().unwrap_or(1))
+        .max()
+        .unwrap_or(0);
+    let mut cols = Vec::new();
+    for (path, a) in leaves {
+        let Some(&n) = a.shape().first() else {
+            return Err(Error::Invalid(format!("`{path}` has no batch axis")));
+        };
+        if n != rows {
+            return Err(Error::Invalid(format!(
+                "`{path}` has {n} rows, other outputs have {rows}"
+            )));
+        }
+        let shape = a.shape()[1..].to_vec();
+        let per: usize = shape.iter().product();
+        if lists && per > LIST_COLUMN_ABOVE && a.dtype() != DType::Str {
+            cols.push(Column {
+                name: path.clone(),
+                leaf: path.clone(),
+                dtype: a.dtype(),
+                per,
+                index: None,
+                shape,
+            });
+        } else {
+            for j in 0..per {
+                cols.push(Column {
+                    name: flat_name(path, &shape, j),
+                    leaf: path.clone(),
+                    dtype: a.dtype(),
+                    per,
+                    index: Some(j),
+                    shape: shape.clone(),
+                });
+            }
+        }
+    }
+    Ok((cols, rows))
+}
+
+fn arrow_type(d: DType) -> DataType {
+    match d {
+        DType::Bool => DataType::Boolean,
+        DType::F16 | DType::F32 => DataType::Float32,
+        DType::F64 => DataType::Float64,
+        DType::Str => DataType::Utf8,
+        _ => DataType::Int64,
+    }
+}
+
+fn schema(cols: &[Column]) -> Arc<Schema> {
+    Arc::new(Schema::new(
+        cols.iter()
+            .map(|c| match c.index {
+                Some(_) => Field::new(&c.name, arrow_type(c.dtype), true),
+                None => Field::new(
+                    &c.name,
+                    DataType::FixedSizeList(
+                        Arc::new(Field::new("item", arrow_type(c.dtype), true)),
+                        c.per as i32,
+                    ),
+                    true,
+                )
+                .with_metadata(std::collections::HashMap::from([(
+                    "shape".to_string(),
+                    format!("{:?}", c.shape),
+                )])),
+            })
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Values of `a` picked by `pick` (indices into its data) as an Arrow array.
+fn arrow_values(a: &Array, pick: impl Iterator<Item = usize> + Clone) -> ArrayRef {
+    match a.data() {
+        Data::F32(v) => Arc::new(Float32Array::from_iter_values(pick.map(|i| v[i]))),
+        Data::F16(v) => Arc::new(Float32Array::from_iter_values(pick.map(|i| v[i].to_f32()))),
+        Data::F64(v) => Arc::new(Float64Array::from_iter_values(pick.map(|i| v[i]))),
+        Data::I64(v) => Arc::new(Int64Array::from_iter_values(pick.map(|i| v[i]))),
+        Data::I32(v) => Arc::new(Int64Array::from_iter_values(pick.map(|i| v[i] as i64))),
+        Data::I8(v) => Arc::new(Int64Array::from_iter_values(pick.map(|i| v[i] as i64))),
+        Data::U8(v) => Arc::new(Int64Array::from_iter_values(pick.map(|i| v[i] as i64))),
+        Data::Bool(v) => Arc::new(BooleanArray::from_iter(pick.map(|i| Some(v[i])))),
+        Data::Str(v) => {
+            let mut b = StringBuilder::new();
+            pick.for_each(|i| b.append_value(&v[i]));
+            Arc::new(b.finish())
+        }
+    }
+}
+
+fn record_batch(
+    cols: &[Column],
+    leaves: &[(String, Array)],
+    rows: usize,
+    schema: &Arc<Schema>,
+) -> Result<RecordBatch> {
+    let by_path: BTreeMap<&str, &Array> = leaves.iter().map(|(p, a)| (p.as_str(), a)).collect();
+    let mut arrays = Vec::with_capacity(cols.len());
+    for c in cols {
+        let a = by_path.get(c.leaf.as_str()).ok_or_else(|| {
+            Error::Invalid(format!(
+                "`{}` is missing from this batch (it was in the first)",
+                c.leaf
+            ))
+        })?;
+        if a.shape()[1..] != c.shape[..] {
+            return Err(Error::Invalid(format!(
+                "`{}` has per-example shape {:?} in this batch, {:?} in the first",
+                c.leaf,
+                &a.shape()[1..],
+                c.shape
+            )));
+        }
+        let per = c.per;
+        arrays.push(match c.index {
+            Some(j) => arrow_values(a, (0..rows).map(move |i| i * per + j)),
+            None => {
+                let values = arrow_values(a, 0..rows * per);
+                let field = Arc::new(Field::new("item", values.data_type().clone(), true));
+                Arc::new(
+                    FixedSizeListArray::try_new(field, per as i32, values, None)
+                        .map_err(|e| Error::Invalid(format!("{}: {e}", c.name)))?,
+                )
+            }
+        });
+    }
+    RecordBatch::try_new(schema.clone(), arrays)
+        .map_err(|e| Error::Invalid(format!("prediction batch: {e}")))
+}
+
+enum Sink {
+    Parquet(Option<Box<parquet::arrow::ArrowWriter<File>>>),
+    Tsv(BufWriter<File>),
+}
+
+/// Writes predictions with their metadata, batch by batch, into a temporary file that
+/// [`PredictionWriter::finish`] renames over the target; dropped unfinished, it leaves nothing.
+pub struct PredictionWriter {
+    path: PathBuf,
+    tmp: PathBuf,
+    format: Format,
+    sink: Option<Sink>,
+    plan: Option<(Vec<Column>, Arc<Schema>)>,
+    file_metadata: Vec<(String, String)>,
+    rows: u64,
+}
+
+impl PredictionWriter {
+    /// A writer for `path` (format by extension), with `file_metadata` key/values stored in
+    /// the Parquet footer (what made the file).
+    pub fn create(path: &Path, file_metadata: Vec<(String, String)>) -> Result<Self> {
+        let format = Format::of(path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            return Err(Error::Invalid(format!(
+                "{}: the folder does not exist",
+                dir.display()
+            )));
+        }
+        let tmp = temp_sibling(path);
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let sink = match format {
+            Format::Parquet => {
+                drop(file);
+                Sink::Parquet(None)
+            }
+            Format::Tsv => Sink::Tsv(BufWriter::with_capacity(1 << 20, file)),
+        };
+        Ok(PredictionWriter {
+            path: path.to_path_buf(),
+            tmp,
+            format,
+            sink: Some(sink),
+            plan: None,
+            file_metadata,
+            rows: 0,
+        })
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Appends one batch: `metadata` (the dataloader's) and `preds` (the model's).
+    pub fn write(&mut self, metadata: Option<&Node>, preds: &Node) -> Result<()> {
+        let leaves = leaves(metadata, preds)?;
+        let lists = self.format == Format::Parquet;
+        let (cols, rows) = plan(&leaves, lists)?;
+        if self.plan.is_none() {
+            let s = schema(&cols);
+            self.plan = Some((cols, s));
+        }
+        let Some((cols, schema)) = &self.plan else {
+            return Ok(());
+        };
+        let batch = record_batch(cols, &leaves, rows, schema)?;
+        let tmp = self.tmp.clone();
+        match self.sink.as_mut() {
+            Some(Sink::Parquet(w)) => {
+                if w.is_none() {
+                    // Row groups of at most 64 MiB whatever the row width: bounded memory.
+                    let kv = self
+                        .file_metadata
+                        .iter()
+                        .map(|(k, v)| parquet::file::metadata::KeyValue::new(k.clone(), v.clone()))
+                        .collect();
+                    let props = parquet::file::properties::WriterProperties::builder()
+                        .set_compression(parquet::basic::Compression::SNAPPY)
+                        .set_max_row_group_bytes(Some(64 << 20))
+                        .set_key_value_metadata(Some(kv));
+                    let f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+                    *w = Some(Box::new(
+                        parquet::arrow::ArrowWriter::try_new(
+                            f,
+                            schema.clone(),
+                            Some(props.build()),
+                        )
+                        .map_err(|e| Error::Invalid(format!("{}: {e}", tmp.display())))?,
+                    ));
+                }
+                if let Some(w) = w {
+                    w.write(&batch)
+                        .map_err(|e| Error::Invalid(format!("{}: {e}", tmp.display())))?;
+                }
+            }
+            Some(Sink::Tsv(w)) => {
+                if self.rows == 0 {
+                    let header: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+                    writeln!(w, "{}", header.join("\t")).map_err(|e| Error::io(&tmp, e))?;
+                }
+                write_tsv_rows(w, &batch).map_err(|e| Error::io(&tmp, e))?;
+            }
+            None => return Err(Error::Invalid("the writer is finished".into())),
+        }
+        self.rows += rows as u64;
+        Ok(())
+    }
+
+    /// Closes the file and renames it over the target; returns the rows written.
+    pub fn finish(mut self) -> Result<u64> {
+        let tmp = self.tmp.clone();
+        match self.sink.take() {
+            Some(Sink::Parquet(Some(w))) => {
+                let f = w
+                    .into_inner()
+                    .map_err(|e| Error::Invalid(format!("{}: {e}", tmp.display())))?;
+                f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            }
+            Some(Sink::Parquet(None)) => {
+                return Err(Error::Invalid(format!(
+                    "{}: nothing to write (no batches)",
+                    self.path.display()
+                )));
+            }
+            Some(Sink::Tsv(w)) => {
+                let f = w
+                    .into_inner()
+                    .map_err(|e| Error::io(&tmp, e.into_error()))?;
+                f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+            }
+            None => {}
+        }
+        std::fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
+        Ok(self.rows)
+    }
+}
+
+impl Drop for PredictionWriter {
+    fn drop(&mut self) {
+        if self.sink.is_some() {
+            self.sink = None;
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn tsv_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['\t', '\n', '\r', '"']) {
+        format!("\"{}\"", s.replace('"', "\"\"")).into()
+    } else {
+        s.into()
+    }
+}
+
+fn write_tsv_rows(w: &mut impl Write, b: &RecordBatch) -> std::io::Result<()> {
+    let mut line = String::new();
+    for i in 0..b.num_rows() {
+        line.clear();
+        for (c, col) in b.columns().iter().enumerate() {
+            if c > 0 {
+                line.push('\t');
+            }
+            use std::fmt::Write as _;
+            let any = col.as_any();
+            if let Some(a) = any.downcast_ref::<Float32Array>() {
+                let _ = write!(line, "{}", a.value(i));
+            } else if let Some(a) = any.downcast_ref::<Float64Array>() {
+                let _ = write!(line, "{}", a.value(i));
+            } else if let Some(a) = any.downcast_ref::<Int64Array>() {
+                let _ = write!(line, "{}", a.value(i));
+            } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
+                line.push_str(if a.value(i) { "True" } else { "False" });
+            } else if let Some(a) = any.downcast_ref::<arrow_array::StringArray>() {
+                line.push_str(&tsv_cell(a.value(i)));
+            }
+        }
+        line.push('\n');
+        w.write_all(line.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// A column read back: numbers or text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// Numbers (any numeric type).
+    Num(Vec<f64>),
+    /// Text.
+    Text(Vec<String>),
+}
+
+impl Values {
+    fn len(&self) -> usize {
+        match self {
+            Values::Num(v) => v.len(),
+            Values::Text(v) => v.len(),
+        }
+    }
+}
+
+/// Flat columns of predictions and metadata, by Kipoi name, for comparing runs.
+pub type Table = BTreeMap<String, Values>;
+
+/// Appends one batch's flat columns to `table`.
+pub fn collect(table: &mut Table, metadata: Option<&Node>, preds: &Node) -> Result<()> {
+    let leaves = leaves(metadata, preds)?;
+    let (cols, rows) = plan(&leaves, false)?;
+    let by_path: BTreeMap<&str, &Array> = leaves.iter().map(|(p, a)| (p.as_str(), a)).collect();
+    for c in cols {
+        let a = by_path[c.leaf.as_str()];
+        let j = c.index.unwrap_or(0);
+        let e = table
+            .entry(c.name.clone())
+            .or_insert_with(|| match a.dtype() {
+                DType::Str => Values::Text(Vec::new()),
+                _ => Values::Num(Vec::new()),
+            });
+        match (e, a.data()) {
+            (Values::Text(v), Data::Str(s)) => {
+                v.extend((0..rows).map(|i| s[i * c.per + j].clone()))
+            }
+            (Values::Num(v), d) => {
+                let n = numbers(d);
+                v.extend((0..rows).map(|i| n[i * c.per + j]));
+            }
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "`{}` changed type between batches",
+                    c.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn numbers(d: &Data) -> Vec<f64> {
+    match d {
+        Data::F32(v) => v.iter().map(|&x| x as f64).collect(),
+        Data::F16(v) => v.iter().map(|x| x.to_f64()).collect(),
+        Data::F64(v) => v.clone(),
+        Data::I64(v) => v.iter().map(|&x| x as f64).collect(),
+        Data::I32(v) => v.iter().map(|&x| x as f64).collect(),
+        Data::I8(v) => v.iter().map(|&x| x as f64).collect(),
+        Data::U8(v) => v.iter().map(|&x| x as f64).collect(),
+        Data::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
+        Data::Str(_) => Vec::new(),
+    }
+}
+
+/// Reads a prediction file (Parquet or TSV, ours or Kipoi's) into flat columns.
+pub fn read_table(path: &Path) -> Result<Table> {
+    match Format::of(path)? {
+        Format::Tsv => read_tsv(path),
+        Format::Parquet => read_parquet(path),
+    }
+}
+
+fn read_tsv(path: &Path) -> Result<Table> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .ok_or_else(|| Error::Invalid(format!("{}: empty", path.display())))?
+        .split('\t')
+        .collect();
+    let mut cells: Vec<Vec<String>> = vec![Vec::new(); header.len()];
+    for (i, l) in lines.enumerate().filter(|(_, l)| !l.is_empty()) {
+        let row: Vec<&str> = l.split('\t').collect();
+        if row.len() != header.len() {
+            return Err(Error::Invalid(format!(
+                "{}:{}: {} cells, the header has {}",
+                path.display(),
+                i + 2,
+                row.len(),
+                header.len()
+            )));
+        }
+        for (c, v) in row.into_iter().enumerate() {
+            cells[c].push(v.to_string());
+        }
+    }
+    Ok(header
+        .into_iter()
+        .zip(cells)
+        .map(|(h, v)| {
+            let nums: Option<Vec<f64>> = v.iter().map(|s| s.parse::<f64>().ok()).collect();
+            let is_meta_text = h.ends_with("/chr") || h.ends_with("/id") || h.ends_with("/strand");
+            (
+                h.to_string(),
+                match nums {
+                    Some(n) if !is_meta_text => Values::Num(n),
+                    _ => Values::Text(v),
+                },
+            )
+        })
+        .collect())
+}
+
+fn read_parquet(path: &Path) -> Result<Table> {
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let err = |e: &dyn std::fmt::Display| Error::Invalid(format!("{}: {e}", path.display()));
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .map_err(|e| err(&e))?
+        .build()
+        .map_err(|e| err(&e))?;
+    let mut table = Table::new();
+    for b in reader {
+        let b = b.map_err(|e| err(&e))?;
+        for (field, col) in b.schema().fields().iter().zip(b.columns()) {
+            let name = field.name();
+            let shape: Option<Vec<usize>> = field
+                .metadata()
+                .get("shape")
+                .and_then(|s| serde_json::from_str(s).ok());
+            if let Some(list) = col.as_any().downcast_ref::<FixedSizeListArray>() {
+                let per = list.value_length() as usize;
+                let shape = shape.unwrap_or_else(|| vec![per]);
+                let values = column_numbers(list.values().as_ref())
+                    .ok_or_else(|| err(&format!("column `{name}`: not numbers")))?;
+                for j in 0..per {
+                    let Values::Num(v) = table
+                        .entry(flat_name(name, &shape, j))
+                        .or_insert_with(|| Values::Num(Vec::new()))
+                    else {
+                        continue;
+                    };
+                    v.extend((0..list.len()).map(|i| values[i * per + j]));
+                }
+            } else if let Some(s) = col.as_any().downcast_ref::<arrow_array::StringArray>() {
+                if let Values::Text(v) = table
+                    .entry(name.clone())
+                    .or_insert_with(|| Values::Text(Vec::new()))
+                {
+                    v.extend(s.iter().map(|x| x.unwrap_or_default().to_string()));
+                }
+            } else {
+                let n = column_numbers(col.as_ref()).ok_or_else(|| {
+                    err(&format!(
+                        "column `{name}`: unsupported type {}",
+                        col.data_type()
+                    ))
+                })?;
+                if let Values::Num(v) = table
+                    .entry(name.clone())
+                    .or_insert_with(|| Values::Num(Vec::new()))
+                {
+                    v.extend(n);
+                }
+            }
+        }
+    }
+    Ok(table)
+}
+
+fn column_numbers(a: &dyn arrow_array::Array) -> Option<Vec<f64>> {
+    let any = a.as_any();
+    if let Some(x) = any.downcast_ref::<Float32Array>() {
+        return Some(x.iter().map(|v| v.map_or(f64::NAN, |v| v as f64)).collect());
+    }
+    if let Some(x) = any.downcast_ref::<Float64Array>() {
+        return Some(x.iter().map(|v| v.unwrap_or(f64::NAN)).collect());
+    }
+    if let Some(x) = any.downcast_ref::<Int64Array>() {
+        return Some(x.iter().map(|v| v.map_or(f64::NAN, |v| v as f64)).collect());
+    }
+    if let Some(x) = any.downcast_ref::<BooleanArray>() {
+        return Some(
+            x.iter()
+                .map(|v| v.map_or(f64::NAN, |v| v as u8 as f64))
+                .collect(),
+        );
+    }
+    None
+}
+
+/// Compares `got` with `expected` the way `kipoi test` does (every expected `preds…` column,
+/// `|got − expected| < 1.5 · 10^−decimal`), and also the metadata both have (exactly).
+/// Returns the number of values compared.
+pub fn compare(got: &Table, expected: &Table, decimal: i32) -> Result<usize> {
+    let tol = 1.5 * 10f64.powi(-decimal);
+    let mut n = 0;
+    let mut preds = 0;
+    for (name, want) in expected {
+        let is_pred = name == "preds" || name.starts_with("preds/");
+        let Some(have) = got.get(name) else {
+            if is_pred {
+                return Err(Error::Invalid(format!(
+                    "expected column `{name}` is not among the predictions (columns: {})",
+                    got.keys().cloned().collect::<Vec<_>>().join(", ")
+                )));
+            }
+            continue;
+        };
+        if have.len() != want.len() {
+            return Err(Error::Invalid(format!(
+                "`{name}`: {} rows predicted, {} expected",
+                have.len(),
+                want.len()
+            )));
+        }
+        match (have, want) {
+            (Values::Num(h), Values::Num(w)) => {
+                for (i, (a, b)) in h.iter().zip(w).enumerate() {
+                    let ok = if is_pred {
+                        (a - b).abs() < tol || (a.is_nan() && b.is_nan())
+                    } else {
+                        a == b
+                    };
+                    if !ok {
+                        return Err(Error::Invalid(format!(
+                            "`{name}` row {i}: predicted {a}, expected {b} (tolerance {tol:e})"
+                        )));
+                    }
+                }
+            }
+            (Values::Text(h), Values::Text(w)) => {
+                if let Some(i) = (0..h.len()).find(|&i| h[i] != w[i]) {
+                    return Err(Error::Invalid(format!(
+                        "`{name}` row {i}: `{}`, expected `{}`",
+                        h[i], w[i]
+                    )));
+                }
+            }
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "`{name}`: numbers on one side, text on the other"
+                )));
+            }
+        }
+        n += want.len();
+        preds += is_pred as usize;
+    }
+    if preds == 0 {
+        return Err(Error::Invalid(
+            "the expected file has no `preds` columns".into(),
+        ));
+    }
+    Ok(n)
+}

@@ -1,0 +1,316 @@
+//! The predict pipeline: dataloader batches through the loader runtime (workers, ordered
+//! prefetch, progress), checked against the model's schema, predicted, and handed on with
+//! their metadata — to a [`PredictionWriter`](super::output::PredictionWriter) or, for
+//! `zoo test`, into a table compared with the expected output.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use biobatch_core::{Node, SchemaNode};
+use biobatch_loader::{Loader, LoaderConfig};
+use serde_json::{Map, Value};
+
+use super::dataloaders::{ZooDataloader, build, choose};
+use super::models::{ZooModel, load};
+use super::output::{PredictionWriter, Table, collect, compare, read_table};
+use super::source::ResolvedModel;
+use crate::{Error, Result};
+
+/// How to run predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PredictOptions {
+    /// Examples per batch.
+    pub batch_size: usize,
+    /// Loader worker threads (0: inline).
+    pub num_workers: usize,
+    /// Batches in flight.
+    pub prefetch: usize,
+    /// A progress bar on standard error.
+    pub progress: bool,
+}
+
+impl Default for PredictOptions {
+    fn default() -> Self {
+        PredictOptions {
+            batch_size: 32,
+            num_workers: 2,
+            prefetch: 4,
+            progress: false,
+        }
+    }
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PredictReport {
+    /// Examples predicted.
+    pub rows: u64,
+    /// Batches.
+    pub batches: u64,
+    /// Wall time.
+    pub seconds: f64,
+    /// Time in the model.
+    pub model_seconds: f64,
+    /// Time waiting for the dataloader.
+    pub wait_seconds: f64,
+}
+
+fn with_context(m: &ResolvedModel, dl: &str, e: impl std::fmt::Display) -> Error {
+    Error::Invalid(format!("model {} with dataloader {dl}: {e}", m.name))
+}
+
+/// Checks, before loading anything, that what the dataloader declares fits what the model
+/// takes: same structure, same number of axes, equal lengths where both fix them, equal
+/// dtypes where both fix them.
+pub fn check_schema(model: &SchemaNode, dataloader: &SchemaNode, path: &str) -> Result<()> {
+    let mismatch = |expected: String, actual: String| {
+        Error::Invalid(format!(
+            "schema mismatch at `{path}`: the model expects {expected}, the dataloader gives {actual}"
+        ))
+    };
+    let shape = |s: &[Option<usize>]| {
+        let d: Vec<String> = s
+            .iter()
+            .map(|d| d.map_or("None".into(), |n| n.to_string()))
+            .collect();
+        format!("shape (B, {})", d.join(", "))
+    };
+    match (model, dataloader) {
+        (SchemaNode::Array(m), SchemaNode::Array(d)) => {
+            let fits = m.shape.len() == d.shape.len()
+                && m.shape
+                    .iter()
+                    .zip(&d.shape)
+                    .all(|(a, b)| a.is_none() || b.is_none() || a == b);
+            if !fits {
+                return Err(mismatch(shape(&m.shape), shape(&d.shape)));
+            }
+            if let (Some(a), Some(b)) = (m.dtype, d.dtype)
+                && a != b
+            {
+                return Err(mismatch(format!("dtype {a}"), format!("dtype {b}")));
+            }
+            Ok(())
+        }
+        (SchemaNode::Map(m), SchemaNode::Map(d)) => {
+            for (k, s) in m {
+                let p = format!("{path}/{k}");
+                let other = d.get(k).ok_or_else(|| {
+                    Error::Invalid(format!("schema mismatch at `{p}`: the model takes it, the dataloader does not give it"))
+                })?;
+                check_schema(s, other, &p)?;
+            }
+            Ok(())
+        }
+        (SchemaNode::List(m), SchemaNode::List(d)) if m.len() == d.len() => m
+            .iter()
+            .zip(d)
+            .enumerate()
+            .try_for_each(|(i, (a, b))| check_schema(a, b, &format!("{path}/{i}"))),
+        _ => Err(mismatch(describe(model), describe(dataloader))),
+    }
+}
+
+fn describe(s: &SchemaNode) -> String {
+    match s {
+        SchemaNode::Array(_) => "one array".into(),
+        SchemaNode::List(l) => format!("a list of {}", l.len()),
+        SchemaNode::Map(m) => format!(
+            "a map of {}",
+            m.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Runs `model` over every batch of `dl`, calling `sink(metadata, predictions)` in order.
+pub fn run(
+    m: &ResolvedModel,
+    model: &dyn ZooModel,
+    dl: &ZooDataloader,
+    opts: &PredictOptions,
+    sink: &mut dyn FnMut(Option<&Node>, &Node) -> Result<()>,
+) -> Result<PredictReport> {
+    if let Some(s) = &dl.schema {
+        check_schema(&m.model.schema.inputs, &s.inputs, "inputs")
+            .map_err(|e| with_context(m, &dl.name, e))?;
+    }
+    let cfg = LoaderConfig {
+        batch_size: opts.batch_size.max(1),
+        num_workers: opts.num_workers,
+        prefetch: opts.prefetch.max(1),
+        drop_last: false,
+    };
+    let loader =
+        Loader::from_arcs(dl.dataset.clone(), dl.plan.clone(), cfg)?.with_progress(opts.progress);
+    let start = Instant::now();
+    let mut report = PredictReport::default();
+    let mut batches = loader.epoch(0)?;
+    loop {
+        let t = Instant::now();
+        let Some(b) = batches.next() else { break };
+        report.wait_seconds += t.elapsed().as_secs_f64();
+        let b = b?;
+        if report.batches == 0 {
+            m.model
+                .schema
+                .inputs
+                .validate("inputs", &b.inputs)
+                .map_err(|e| with_context(m, &dl.name, e))?;
+        }
+        let rows = b.batch_size()?.unwrap_or(0);
+        let t = Instant::now();
+        let preds = model.predict_on_batch(&b)?;
+        report.model_seconds += t.elapsed().as_secs_f64();
+        if report.batches == 0
+            && let Some(targets) = &m.model.schema.targets
+        {
+            targets.validate("preds", &preds).map_err(|e| {
+                Error::Invalid(format!(
+                    "model {}: its predictions do not fit its schema.targets: {e}",
+                    m.name
+                ))
+            })?;
+        }
+        let mut got = None;
+        preds.visit("preds", &mut |p, a| {
+            if got.is_none() && a.shape().first() != Some(&rows) {
+                got = Some(format!(
+                    "`{p}` has shape {:?} for a batch of {rows}",
+                    a.shape()
+                ));
+            }
+        });
+        if let Some(g) = got {
+            return Err(Error::Invalid(format!("model {}: {g}", m.name)));
+        }
+        sink(b.metadata.as_ref(), &preds)?;
+        report.rows += rows as u64;
+        report.batches += 1;
+    }
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Loads the model and its dataloader (with `dataloader_args` over its defaults; `examples`
+/// fills what is missing from the spec's example files).
+pub fn prepare(
+    m: &ResolvedModel,
+    dataloader_args: &Map<String, Value>,
+    examples: bool,
+    cache: Option<&Path>,
+) -> Result<(Box<dyn ZooModel>, ZooDataloader)> {
+    let choice = choose(m, dataloader_args, examples, cache)?;
+    let dl =
+        build(&choice.name, choice.args.clone()).map_err(|e| with_context(m, &choice.name, e))?;
+    let model = load(m, cache)?;
+    Ok((model, dl))
+}
+
+/// `zoo predict`: predictions with metadata written to `out` (Parquet or TSV, atomically).
+pub fn predict_to_file(
+    m: &ResolvedModel,
+    dataloader_args: &Map<String, Value>,
+    out: &Path,
+    opts: &PredictOptions,
+    cache: Option<&Path>,
+) -> Result<PredictReport> {
+    let (model, dl) = prepare(m, dataloader_args, false, cache)?;
+    let provenance = serde_json::json!({
+        "model": m.name,
+        "model_type": m.model.kind,
+        "dataloader": dl.name,
+        "dataloader_args": dataloader_args,
+        "biobatch": env!("CARGO_PKG_VERSION"),
+    });
+    let mut w =
+        PredictionWriter::create(out, vec![("biobatch.zoo".into(), provenance.to_string())])?;
+    let report = run(m, model.as_ref(), &dl, opts, &mut |meta, preds| {
+        w.write(meta, preds)
+    })?;
+    w.finish()?;
+    Ok(report)
+}
+
+/// What `zoo test` found.
+#[derive(Debug, Clone)]
+pub struct TestReport {
+    /// The prediction run.
+    pub run: PredictReport,
+    /// The expected file compared with, if the model has one.
+    pub expect: Option<PathBuf>,
+    /// Values compared.
+    pub compared: usize,
+    /// Why nothing was compared, if so.
+    pub skipped: Option<String>,
+}
+
+/// `zoo test`: predicts on the dataloader's example files and compares with `test.expect`.
+pub fn test(m: &ResolvedModel, opts: &PredictOptions, cache: Option<&Path>) -> Result<TestReport> {
+    let (model, dl) = prepare(m, &Map::new(), true, cache)?;
+    let mut table = Table::new();
+    let run = run(m, model.as_ref(), &dl, opts, &mut |meta, preds| {
+        collect(&mut table, meta, preds)
+    })?;
+    let Some(expect) = &m.model.test.expect else {
+        return Ok(TestReport {
+            run,
+            expect: None,
+            compared: 0,
+            skipped: Some("the model has no test.expect".into()),
+        });
+    };
+    let path = match expect {
+        Value::String(s) => m.dir.join(s),
+        Value::Object(o) => {
+            let r = super::spec::RemoteFile {
+                url: o
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                md5: o
+                    .get("md5")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .trim_start_matches("md5:")
+                    .to_ascii_lowercase(),
+                name: None,
+            };
+            let cache = cache.ok_or_else(|| {
+                Error::Invalid("test.expect is remote and there is no cache directory".into())
+            })?;
+            super::remote::fetch(&r, cache)?
+        }
+        v => {
+            return Err(Error::Invalid(format!(
+                "{}: test.expect `{v}` is not a file",
+                m.model.path.display()
+            )));
+        }
+    };
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if matches!(ext, "h5" | "hdf5") {
+        return Ok(TestReport {
+            run,
+            expect: Some(path),
+            compared: 0,
+            skipped: Some(
+                "the expected predictions are Kipoi HDF5; biobatch compares Parquet or TSV".into(),
+            ),
+        });
+    }
+    let expected = read_table(&path)?;
+    let compared = compare(&table, &expected, m.model.test.precision_decimal).map_err(|e| {
+        Error::Invalid(format!(
+            "model {}: predictions differ from {}: {e}",
+            m.name,
+            path.display()
+        ))
+    })?;
+    Ok(TestReport {
+        run,
+        expect: Some(path),
+        compared,
+        skipped: None,
+    })
+}

@@ -1,0 +1,123 @@
+//! The bundled zoo's ONNX model end to end: kipoiseq-compatible dataloader → tract → Kipoi's
+//! flat output. `examples/zoo/peak-cnn/expected.tsv` was written by Kipoi's own
+//! `TsvBatchWriter` from kipoiseq inputs and onnxruntime outputs (see its README), so
+//! agreeing with it checks our dataloader, our ONNX runtime and our column layout at once.
+
+use std::path::{Path, PathBuf};
+
+use biobatch_pipeline::zoo::output::{Values, read_table};
+use biobatch_pipeline::zoo::predict::{PredictOptions, predict_to_file, test};
+use biobatch_pipeline::zoo::source::{bundled_zoo, resolve};
+use serde_json::{Map, Value, json};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn example_args() -> Map<String, Value> {
+    let dir = bundled_zoo().join("peak-cnn");
+    json!({
+        "intervals_file": dir.join("example/intervals.bed"),
+        "fasta_file": root().join("examples/data/peaks/genome.fa"),
+    })
+    .as_object()
+    .unwrap()
+    .clone()
+}
+
+#[test]
+fn zoo_test_agrees_with_kipoi_and_onnxruntime() {
+    let m = resolve(&bundled_zoo(), "peak-cnn").unwrap();
+    assert_eq!(m.model.kind, "onnx");
+    assert_eq!(m.model.test.precision_decimal, 5);
+    for workers in [0, 2] {
+        let opts = PredictOptions {
+            batch_size: 7,
+            num_workers: workers,
+            ..Default::default()
+        };
+        let r = test(&m, &opts, None).unwrap();
+        assert_eq!(r.run.rows, 40);
+        assert_eq!(r.run.batches, 6, "40 examples in batches of 7");
+        assert!(r.skipped.is_none());
+        // preds/0 and the five metadata columns, 40 rows each.
+        assert_eq!(r.compared, 6 * 40);
+    }
+}
+
+#[test]
+fn predictions_round_trip_through_parquet_and_tsv_with_metadata() {
+    let m = resolve(&bundled_zoo(), "peak-cnn").unwrap();
+    let expected = read_table(&bundled_zoo().join("peak-cnn/expected.tsv")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["preds.parquet", "preds.tsv"] {
+        let out = tmp.path().join(name);
+        let r =
+            predict_to_file(&m, &example_args(), &out, &PredictOptions::default(), None).unwrap();
+        assert_eq!(r.rows, 40);
+        let got = read_table(&out).unwrap();
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{name}: Kipoi's columns"
+        );
+        for (k, want) in &expected {
+            match (&got[k], want) {
+                (Values::Num(a), Values::Num(b)) => {
+                    for (x, y) in a.iter().zip(b) {
+                        assert!((x - y).abs() < 1e-5, "{name}: {k}: {x} vs {y}");
+                    }
+                }
+                (a, b) => assert_eq!(a, b, "{name}: {k}"),
+            }
+        }
+        // Nothing but the output is left in the folder (the temporary file was renamed).
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            left.iter().all(|f| !f.to_string_lossy().contains(".tmp")),
+            "{left:?}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_run_leaves_no_file_and_names_the_mismatch() {
+    let m = resolve(&bundled_zoo(), "peak-cnn").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("preds.parquet");
+    // Channels last: the dataloader now gives (B, 500, 4), the model takes (B, 4, 500).
+    let mut args = example_args();
+    args.insert("alphabet_axis".into(), json!(1));
+    let e = predict_to_file(&m, &args, &out, &PredictOptions::default(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("schema mismatch at `inputs`: the model expects shape (B, 4, 500), the dataloader gives shape (B, 500, 4)"),
+        "{e}"
+    );
+    // A window of another length.
+    let mut args = example_args();
+    args.insert("auto_resize_len".into(), json!(400));
+    let e = predict_to_file(&m, &args, &out, &PredictOptions::default(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("(B, 4, 500)") && e.contains("(B, 4, 400)"),
+        "{e}"
+    );
+    // An unknown argument.
+    let mut args = example_args();
+    args.insert("resize".into(), json!(500));
+    let e = predict_to_file(&m, &args, &out, &PredictOptions::default(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("argument `resize`: not an argument"), "{e}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "no file, no temporary file"
+    );
+}
