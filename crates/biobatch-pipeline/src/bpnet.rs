@@ -1,6 +1,7 @@
 //! BPNet: sequence to base-resolution profiles and total counts (Avsec et al. 2021), in burn,
 //! trained on the [`PeakDataset`](biobatch_datasets::PeakDataset) loader.
 
+pub mod export;
 pub mod loss;
 pub mod metrics;
 pub mod model;

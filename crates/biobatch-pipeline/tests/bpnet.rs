@@ -216,3 +216,77 @@ fn predictions_have_the_windows_shapes_and_files_asked_for() {
             .contains(".parquet or a .bw")
     );
 }
+
+#[test]
+fn a_trained_model_runs_in_the_zoo_with_the_same_predictions() {
+    use biobatch_pipeline::zoo::output::{Table, Values, collect};
+    use biobatch_pipeline::zoo::predict::{PredictOptions, prepare, run, test};
+    use biobatch_pipeline::zoo::source::resolve_dir;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = tiny(&dir.path().join("m"));
+    c.epochs = 1;
+    train::train(&c, false, &mut |_| {}).unwrap();
+    let peaks = dir.path().join("few.narrowPeak");
+    let text = std::fs::read_to_string(data("peaks.narrowPeak")).unwrap();
+    std::fs::write(
+        &peaks,
+        text.lines().skip(20).take(9).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let pc = PredictConfig {
+        model: dir.path().join("m/model"),
+        peaks: vec![peaks.clone()],
+        fasta: None,
+        controls: None,
+        summits: None,
+        out: dir.path().join("pred.parquet"),
+        batch_size: 4,
+    };
+    let want = predict::predict(&pc).unwrap();
+
+    // The exported model.yaml + dataloader.yaml, through the zoo's own loader and writer.
+    let m = resolve_dir(&dir.path().join("m/model")).unwrap();
+    assert_eq!(m.model.kind, "biobatch.bpnet");
+    let args = serde_json::json!({
+        "peaks": peaks,
+        "fasta": data("genome.fa"),
+        "controls": [data("control.plus.bw"), data("control.minus.bw")],
+    });
+    let (model, dl) = prepare(&m, args.as_object().unwrap(), false, None).unwrap();
+    let mut t = Table::new();
+    let opts = PredictOptions {
+        batch_size: 4,
+        num_workers: 2,
+        ..Default::default()
+    };
+    let r = run(&m, model.as_ref(), &dl, &opts, &mut |meta, p| {
+        collect(&mut t, meta, p)
+    })
+    .unwrap();
+    assert_eq!(r.rows, 9);
+    let num = |k: &str| match &t[k] {
+        Values::Num(v) => v.clone(),
+        Values::Text(_) => panic!("{k} is text"),
+    };
+    for (i, p) in want.iter().enumerate() {
+        assert!(
+            (num("preds/counts/0")[i] - p.counts[0] as f64).abs()
+                <= 1e-4 * (1.0 + p.counts[0] as f64)
+        );
+        for (track, prof) in p.profiles.iter().enumerate() {
+            for (j, v) in prof.iter().enumerate() {
+                let got = num(&format!("preds/profile/{track}/{j}"))[i];
+                assert!(
+                    (got - *v as f64).abs() <= 1e-4 * (1.0 + v.abs() as f64),
+                    "row {i} track {track} pos {j}"
+                );
+            }
+        }
+        assert_eq!(num("metadata/row")[i], p.row as f64);
+    }
+    // `zoo test` runs it on its examples (the training loci); it has no expected file.
+    let r = test(&m, &PredictOptions::default(), None).unwrap();
+    assert!(r.run.rows >= 250, "{}", r.run.rows);
+    assert!(r.skipped.unwrap().contains("no test.expect"));
+}

@@ -5,6 +5,7 @@ mod digest;
 mod peaks;
 mod train;
 mod view;
+mod zoo;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -59,6 +60,10 @@ enum Command {
     /// Predict with a trained model.
     #[command(subcommand)]
     Predict(train::Predict),
+    /// The model zoo: list, inspect, test and run models described by Kipoi's model.yaml
+    /// and dataloader.yaml (`biobatch zoo test peak-cnn` runs the bundled one).
+    #[command(subcommand)]
+    Zoo(Box<zoo::Zoo>),
     /// Write the `.fai` index of a FASTA file (plain or bgzip) next to it.
     Index {
         /// The FASTA file.
@@ -129,6 +134,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Cells(c) => cells::run(*c),
         Command::Train(t) => train::run_train(t),
         Command::Predict(p) => train::run_predict(p),
+        Command::Zoo(z) => zoo::run(*z),
         Command::Index { fasta } => {
             let fa = biobatch::formats::fasta::Fasta::open_with(
                 &fasta,

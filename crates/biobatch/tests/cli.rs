@@ -190,7 +190,7 @@ fn errors_are_one_line_and_exit_non_zero() {
 fn help_lists_every_command() {
     let out = biobatch(&["--help"]);
     let text = String::from_utf8(out.stdout).unwrap();
-    for cmd in ["view", "index"] {
+    for cmd in ["view", "index", "zoo", "train", "cells"] {
         assert!(text.contains(cmd), "{text}");
     }
     let out = biobatch(&["view", "bigwig", "--help"]);
@@ -546,4 +546,134 @@ fn train_resume_and_predict_bpnet_from_the_command_line() {
     ]);
     assert_eq!(err.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&err.stderr).contains("validation chromosome `chrZ`"));
+}
+
+/// `biobatch zoo` with a config file of our own (a local source holding real Kipoi specs).
+fn zoo(args: &[&str], config: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_biobatch"))
+        .env("BIOBATCH_ZOO_CONFIG", config)
+        .env(
+            "BIOBATCH_CACHE_DIR",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+        )
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn zoo_lists_inspects_tests_and_predicts_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("zoo.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "model_sources:\n  kipoi:\n    type: local\n    local_path: {}\n",
+            data("zoo/kipoi").display()
+        ),
+    )
+    .unwrap();
+    let ls = lines(zoo(&["zoo", "ls"], &config));
+    assert!(ls.contains(&"examples\tpeak-cnn".to_string()), "{ls:?}");
+    assert!(
+        ls.contains(&"kipoi\tCpGenie/A549_ENCSR000DDI".to_string()),
+        "{ls:?}"
+    );
+    let only = lines(zoo(&["zoo", "ls", "--source", "kipoi"], &config));
+    assert!(only.iter().all(|l| l.starts_with("kipoi\t")));
+
+    let info = lines(zoo(&["zoo", "info", "Basset"], &config)).join("\n");
+    assert!(
+        info.contains("type: pytorch") && info.contains("runnable here: no"),
+        "{info}"
+    );
+    assert!(info.contains("inputs: shape (4, 600, 1)"), "{info}");
+    assert!(
+        info.contains("model's default_args: alphabet_axis=0, auto_resize_len=600"),
+        "{info}"
+    );
+
+    // The bundled ONNX model: its test, its example files, a prediction on them.
+    let t = lines(zoo(
+        &["zoo", "test", "peak-cnn", "--batch-size", "16"],
+        &config,
+    ));
+    let v: serde_json::Value = serde_json::from_str(t.last().unwrap()).unwrap();
+    assert_eq!(
+        (v["examples"].as_u64(), v["compared"].as_u64()),
+        (Some(40), Some(240))
+    );
+    let ex = dir.path().join("ex");
+    let args = lines(zoo(
+        &["zoo", "get-example", "peak-cnn", "-o", ex.to_str().unwrap()],
+        &config,
+    ));
+    assert!(ex.join("intervals.bed").is_file() && ex.join("genome.fa.fai").is_file());
+    let out = dir.path().join("p.parquet");
+    let p = lines(zoo(
+        &[
+            "zoo",
+            "predict",
+            "peak-cnn",
+            "--dataloader-args",
+            &args[0],
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &config,
+    ));
+    let v: serde_json::Value = serde_json::from_str(&p[0]).unwrap();
+    assert_eq!(v["examples"], 40);
+    assert!(out.is_file());
+
+    // Errors name what is wrong.
+    let e = zoo(&["zoo", "predict", "Basset", "-o", "x.parquet"], &config);
+    assert!(!e.status.success());
+    let msg = String::from_utf8(e.stderr).unwrap();
+    assert!(
+        msg.contains("unsupported model type `pytorch`") && msg.contains("torch.onnx.export"),
+        "{msg}"
+    );
+    let e = zoo(
+        &[
+            "zoo",
+            "predict",
+            "peak-cnn",
+            "--dataloader-args",
+            "{not json",
+            "-o",
+            "x.parquet",
+        ],
+        &config,
+    );
+    assert!(
+        String::from_utf8(e.stderr)
+            .unwrap()
+            .contains("--dataloader-args is not JSON")
+    );
+    let e = zoo(&["zoo", "info", "NoSuchModel"], &config);
+    assert!(
+        String::from_utf8(e.stderr)
+            .unwrap()
+            .contains("no model `NoSuchModel` in the sources examples, kipoi")
+    );
+
+    // A new model folder reads back.
+    let new = dir.path().join("my-model");
+    assert!(
+        zoo(&["zoo", "init", new.to_str().unwrap()], &config)
+            .status
+            .success()
+    );
+    let info = lines(zoo(&["zoo", "info", new.to_str().unwrap()], &config)).join("\n");
+    assert!(
+        info.contains("type: onnx") && info.contains("kipoiseq.dataloaders.SeqIntervalDl"),
+        "{info}"
+    );
+    assert!(
+        !zoo(&["zoo", "init", new.to_str().unwrap()], &config)
+            .status
+            .success(),
+        "init never overwrites"
+    );
 }

@@ -312,7 +312,8 @@ fn checkpoint(out: &Path, model: &Bpnet, optim: &ModuleOptimizer, state: &State)
 }
 
 /// The trained model's directory: `config.json` (the run's settings, with the model's),
-/// `model.bpk`, `history.json`, and `model.yaml` (a Kipoi-style description).
+/// `model.bpk`, `history.json`, and `model.yaml` + `dataloader.yaml` (its zoo description:
+/// `biobatch zoo predict DIR` runs it).
 fn save_model(out: &Path, c: &TrainConfig, model: &Bpnet, history: &History) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     write_dir(&out.join("model"), &mut |d| {
@@ -322,56 +323,11 @@ fn save_model(out: &Path, c: &TrainConfig, model: &Bpnet, history: &History) -> 
             .map_err(record_err)?;
         json(&d.join("config.json"), c)?;
         json(&d.join("history.json"), history)?;
-        std::fs::write(d.join("model.yaml"), model_yaml(c)).map_err(|e| Error::io(d, e))
+        std::fs::write(d.join("model.yaml"), super::export::model_yaml(c))
+            .map_err(|e| Error::io(d, e))?;
+        std::fs::write(d.join("dataloader.yaml"), super::export::dataloader_yaml(c))
+            .map_err(|e| Error::io(d, e))
     })
-}
-
-/// A Kipoi-style `model.yaml` of a trained model: type, weights, schema and provenance.
-fn model_yaml(c: &TrainConfig) -> String {
-    let m = &c.model;
-    let files: Vec<String> = c
-        .peaks
-        .peaks
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
-    let mut y = String::new();
-    y.push_str("type: biobatch.bpnet\n");
-    y.push_str("args:\n  weights: model.bpk\n  config: config.json\n");
-    y.push_str(&format!(
-        "info:\n  doc: BPNet ({} filters, {} dilated layers) trained by `biobatch train bpnet`\n",
-        m.n_filters, m.n_layers
-    ));
-    y.push_str("  version: \"0.1\"\n  license: unknown\n  tags: [BPNet, profile]\n");
-    y.push_str(&format!(
-        "  trained_on: {:?}\n",
-        format!(
-            "peaks {}; validation chromosomes {}",
-            files.join(", "),
-            c.validation_chroms.join(", ")
-        )
-    ));
-    y.push_str("default_dataloader: biobatch.PeakDataset\nschema:\n  inputs:\n");
-    y.push_str(&format!(
-        "    seq:\n      shape: (4, {})\n      doc: one-hot sequence, channels A C G T first\n",
-        m.in_window
-    ));
-    if m.control_tracks > 0 {
-        y.push_str(&format!(
-            "    controls:\n      shape: ({}, {})\n      doc: control tracks (stranded pairs: plus, minus)\n",
-            m.control_tracks, m.in_window
-        ));
-    }
-    y.push_str(&format!(
-        "  targets:\n    profile:\n      shape: ({}, {})\n      doc: profile logits per track (softmax over each task's tracks and positions)\n",
-        m.output_tracks(),
-        m.out_window
-    ));
-    y.push_str(&format!(
-        "    counts:\n      shape: ({},)\n      doc: log(1 + total counts) per task\n",
-        m.tasks.len()
-    ));
-    y
 }
 
 /// The backend's random generator is one per process: seeding and drawing the initial

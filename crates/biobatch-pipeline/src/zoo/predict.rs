@@ -199,10 +199,11 @@ pub fn prepare(
     examples: bool,
     cache: Option<&Path>,
 ) -> Result<(Box<dyn ZooModel>, ZooDataloader)> {
-    let choice = choose(m, dataloader_args, examples, cache)?;
-    let dl =
-        build(&choice.name, choice.args.clone()).map_err(|e| with_context(m, &choice.name, e))?;
+    // The model first: an unsupported type is reported before any data is read.
     let model = load(m, cache)?;
+    let choice = choose(m, dataloader_args, examples, cache)?;
+    let dl = build(&choice.name, choice.args.clone())
+        .map_err(|e| Error::Invalid(format!("model {}: {e}", m.name)))?;
     Ok((model, dl))
 }
 

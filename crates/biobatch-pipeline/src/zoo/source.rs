@@ -50,7 +50,7 @@ pub struct ZooConfig {
 /// The bundled example zoo (`examples/zoo` of the repository).
 pub fn bundled_zoo() -> PathBuf {
     let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/zoo");
-    if built.exists() {
+    if let Ok(built) = built.canonicalize() {
         built
     } else {
         PathBuf::from("examples/zoo")
@@ -280,6 +280,28 @@ pub fn resolve(root: &Path, name: &str) -> Result<ResolvedModel> {
         "no model `{name}` in {} (no {name}/model.yaml, and no model group above it)",
         root.display()
     )))
+}
+
+/// Resolves a model given as its directory (Kipoi's `--source dir`), e.g. the `model/`
+/// folder `biobatch train bpnet` writes.
+pub fn resolve_dir(dir: &Path) -> Result<ResolvedModel> {
+    let full = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
+    if !full.join("model.yaml").is_file() {
+        return Err(Error::Invalid(format!(
+            "{}: no model.yaml in this folder",
+            dir.display()
+        )));
+    }
+    let (root, name) = match (full.parent(), full.file_name()) {
+        (Some(r), Some(n)) => (r.to_path_buf(), n.to_string_lossy().into_owned()),
+        _ => {
+            return Err(Error::Invalid(format!(
+                "{}: not a model folder",
+                dir.display()
+            )));
+        }
+    };
+    resolve(&root, &name)
 }
 
 /// Every model name under `root`: folders with `model.yaml`, and each row of each group.
