@@ -11,6 +11,7 @@ pub mod loader;
 pub mod peaks;
 pub mod sampling;
 pub mod train;
+pub mod zoo;
 
 use std::time::Instant;
 

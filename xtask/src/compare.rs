@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
-use crate::venv;
+use crate::{venv, venv_in};
 
 /// pyBigWig against our reader, one 1 kb window per call.
 pub fn bigwig(data: &Path, runs: usize, windows: usize) -> Result<()> {
@@ -246,6 +246,53 @@ pub fn cells(data: &Path, epochs: usize) -> Result<()> {
                 "epochs_differ": {"biobatch": true, "tiledbsoma_ml": best["same_order_epoch0_epoch1"] != true},
             })
         );
+    }
+    Ok(())
+}
+
+/// kipoiseq's `SeqIntervalDl` (its `batch_iter`, as `kipoi predict` drives it) against ours
+/// through the loader runtime, on the same 1 kb intervals of the bench genome and the same
+/// arguments: examples/s of each, and the ratio. kipoiseq runs in `.venv-kipoi` (Kipoi's
+/// pins would disturb the other peers).
+pub fn zoo(data: &Path, epochs: usize) -> Result<()> {
+    let python = venv_in(
+        ".venv-kipoi",
+        &["kipoiseq==0.7.1", "kipoi==0.8.6", "six", "pybedtools"],
+    )?;
+    let n = 20_000;
+    let bed = biobatch_benches::zoo::write_intervals(data, n).map_err(anyhow::Error::msg)?;
+    let fasta = data.join("genome.fa");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("compare/zoo_kipoiseq.py");
+    let cases = [
+        ("defaults_f64", json!({"auto_resize_len": 1000})),
+        (
+            "f32_channels_first",
+            json!({"auto_resize_len": 1000, "alphabet_axis": 0, "dtype": "np.float32"}),
+        ),
+    ];
+    for (name, args) in cases {
+        let peer = json_of(
+            Command::new(&python)
+                .arg(&script)
+                .arg(&bed)
+                .arg(&fasta)
+                .arg(args.to_string())
+                .arg(epochs.to_string()),
+            "kipoiseq",
+        )?;
+        println!("{peer}");
+        for workers in [0usize, 2] {
+            let ours =
+                biobatch_benches::zoo::seqintervaldl_rate(&bed, &fasta, &args, workers, epochs)
+                    .map_err(anyhow::Error::msg)?;
+            let theirs = peer["examples_per_s"].as_f64().unwrap_or(f64::NAN);
+            println!(
+                "{}",
+                json!({"area": "compare", "case": format!("zoo_seqintervaldl_{name}"), "workers": workers,
+                       "biobatch_examples_per_s": ours.round(), "kipoiseq_examples_per_s": theirs.round(),
+                       "ratio": ours / theirs})
+            );
+        }
     }
     Ok(())
 }

@@ -83,8 +83,9 @@ enum Command {
     /// Run a peer side by side with biobatch on the same files (installs it in `.venv`).
     Compare {
         /// Which comparison: `bigwig` (pyBigWig, one 1 kb window per call), `peaks`
-        /// (cherimoya's PeakGenerator against `biobatch peaks bench`) or `cells`
-        /// (TileDB-SOMA-ML against `biobatch cells bench`), same files and settings.
+        /// (cherimoya's PeakGenerator against `biobatch peaks bench`), `cells`
+        /// (TileDB-SOMA-ML against `biobatch cells bench`) or `zoo` (kipoiseq's SeqIntervalDl
+        /// against ours), same files and settings.
         what: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -111,8 +112,14 @@ fn ensure_bench_data(data: &std::path::Path) -> Result<()> {
 
 /// A virtualenv in `.venv` with `packages` installed; returns its python.
 fn venv(packages: &[&str]) -> Result<PathBuf> {
+    venv_in(".venv", packages)
+}
+
+/// A virtualenv in `name` (under the repository root) with `packages` installed, for peers
+/// whose pins would disturb the others (Kipoi pins old numpy/pandas ranges).
+fn venv_in(name: &str, packages: &[&str]) -> Result<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let dir = root.join(".venv");
+    let dir = root.join(name);
     let python = dir.join("bin/python");
     if !python.exists() {
         let ok = std::process::Command::new("python3")
@@ -302,9 +309,18 @@ fn main() -> Result<()> {
                     };
                     biobatch_benches::peaks::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
                 }
+                "zoo" => {
+                    ensure_bench_data(&data)?;
+                    let opts = biobatch_benches::zoo::Options {
+                        data,
+                        runs,
+                        intervals: if quick { 2_000 } else { 20_000 },
+                    };
+                    biobatch_benches::zoo::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
+                }
                 other => {
                     bail!(
-                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks, cells, train)"
+                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks, cells, train, zoo)"
                     )
                 }
             }
@@ -330,7 +346,13 @@ fn main() -> Result<()> {
                     };
                     compare::cells(&dir, epochs)?
                 }
-                other => bail!("unknown comparison `{other}` (available: bigwig, peaks, cells)"),
+                "zoo" => {
+                    ensure_bench_data(&data)?;
+                    compare::zoo(&data, epochs)?
+                }
+                other => {
+                    bail!("unknown comparison `{other}` (available: bigwig, peaks, cells, zoo)")
+                }
             }
         }
     }
