@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod model;
 pub mod predict;
 pub mod train;
+pub mod weights;
 
 pub use metrics::Metrics;
 pub use model::{Bpnet, BpnetConfig};

@@ -245,46 +245,59 @@ fn a_trained_model_runs_in_the_zoo_with_the_same_predictions() {
     };
     let want = predict::predict(&pc).unwrap();
 
-    // The exported model.yaml + dataloader.yaml, through the zoo's own loader and writer.
-    let m = resolve_dir(&dir.path().join("m/model")).unwrap();
-    assert_eq!(m.model.kind, "biobatch.bpnet");
+    // The exported model.yaml + dataloader.yaml, through the zoo's own loader and writer;
+    // then the same with the SafeTensors copy of the weights (bpnet-lite's names).
+    let mdir = dir.path().join("m/model");
     let args = serde_json::json!({
         "peaks": peaks,
         "fasta": data("genome.fa"),
         "controls": [data("control.plus.bw"), data("control.minus.bw")],
     });
-    let (model, dl) = prepare(&m, args.as_object().unwrap(), false, None).unwrap();
-    let mut t = Table::new();
-    let opts = PredictOptions {
-        batch_size: 4,
-        num_workers: 2,
-        ..Default::default()
-    };
-    let r = run(&m, model.as_ref(), &dl, &opts, &mut |meta, p| {
-        collect(&mut t, meta, p)
-    })
-    .unwrap();
-    assert_eq!(r.rows, 9);
-    let num = |k: &str| match &t[k] {
-        Values::Num(v) => v.clone(),
-        Values::Text(_) => panic!("{k} is text"),
-    };
-    for (i, p) in want.iter().enumerate() {
-        assert!(
-            (num("preds/counts/0")[i] - p.counts[0] as f64).abs()
-                <= 1e-4 * (1.0 + p.counts[0] as f64)
-        );
-        for (track, prof) in p.profiles.iter().enumerate() {
-            for (j, v) in prof.iter().enumerate() {
-                let got = num(&format!("preds/profile/{track}/{j}"))[i];
-                assert!(
-                    (got - *v as f64).abs() <= 1e-4 * (1.0 + v.abs() as f64),
-                    "row {i} track {track} pos {j}"
-                );
+    let yaml = std::fs::read_to_string(mdir.join("model.yaml")).unwrap();
+    assert!(yaml.contains("weights: model.bpk"), "{yaml}");
+    for weights in ["model.bpk", "model.safetensors"] {
+        std::fs::write(
+            mdir.join("model.yaml"),
+            yaml.replace("weights: model.bpk", &format!("weights: {weights}")),
+        )
+        .unwrap();
+        let m = resolve_dir(&mdir).unwrap();
+        assert_eq!(m.model.kind, "biobatch.bpnet");
+        let (model, dl) = prepare(&m, args.as_object().unwrap(), false, None).unwrap();
+        let mut t = Table::new();
+        let opts = PredictOptions {
+            batch_size: 4,
+            num_workers: 2,
+            ..Default::default()
+        };
+        let r = run(&m, model.as_ref(), &dl, &opts, &mut |meta, p| {
+            collect(&mut t, meta, p)
+        })
+        .unwrap();
+        assert_eq!(r.rows, 9);
+        let num = |k: &str| match &t[k] {
+            Values::Num(v) => v.clone(),
+            Values::Text(_) => panic!("{k} is text"),
+        };
+        for (i, p) in want.iter().enumerate() {
+            assert!(
+                (num("preds/counts/0")[i] - p.counts[0] as f64).abs()
+                    <= 1e-4 * (1.0 + p.counts[0] as f64),
+                "{weights}: row {i}"
+            );
+            for (track, prof) in p.profiles.iter().enumerate() {
+                for (j, v) in prof.iter().enumerate() {
+                    let got = num(&format!("preds/profile/{track}/{j}"))[i];
+                    assert!(
+                        (got - *v as f64).abs() <= 1e-4 * (1.0 + v.abs() as f64),
+                        "{weights}: row {i} track {track} pos {j}"
+                    );
+                }
             }
+            assert_eq!(num("metadata/row")[i], p.row as f64);
         }
-        assert_eq!(num("metadata/row")[i], p.row as f64);
     }
+    let m = resolve_dir(&mdir).unwrap();
     // `zoo test` runs it on its examples (the training loci); it has no expected file.
     let r = test(&m, &PredictOptions::default(), None).unwrap();
     assert!(r.run.rows >= 250, "{}", r.run.rows);

@@ -61,7 +61,8 @@ pub fn load(dir: &Path) -> Result<(TrainConfig, Bpnet)> {
 }
 
 /// Loads the model from its settings (`config.json` as training writes it) and its weights
-/// (`model.bpk`), wherever they lie (a zoo model names both).
+/// (`model.bpk`, or `model.safetensors` in bpnet-lite's names: see [`super::weights`]),
+/// wherever they lie (a zoo model names both).
 pub fn load_files(config: &Path, weights: &Path) -> Result<(TrainConfig, Bpnet)> {
     let text = std::fs::read(config).map_err(|e| Error::io(config, e))?;
     let cfg: TrainConfig = serde_json::from_slice(&text)
@@ -69,12 +70,7 @@ pub fn load_files(config: &Path, weights: &Path) -> Result<(TrainConfig, Bpnet)>
     cfg.model
         .check()
         .map_err(|e| Error::Invalid(format!("{}: {e}", config.display())))?;
-    let device = Device::flex();
-    let model = cfg
-        .model
-        .init(&device)
-        .try_load_file(weights)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", weights.display())))?;
+    let model = super::weights::load(&cfg.model, weights)?;
     Ok((cfg, model))
 }
 

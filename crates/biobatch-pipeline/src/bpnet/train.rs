@@ -312,7 +312,8 @@ fn checkpoint(out: &Path, model: &Bpnet, optim: &ModuleOptimizer, state: &State)
 }
 
 /// The trained model's directory: `config.json` (the run's settings, with the model's),
-/// `model.bpk`, `history.json`, and `model.yaml` + `dataloader.yaml` (its zoo description:
+/// `model.bpk` (and the same weights as `model.safetensors`, in bpnet-lite's names),
+/// `history.json`, and `model.yaml` + `dataloader.yaml` (its zoo description:
 /// `biobatch zoo predict DIR` runs it).
 fn save_model(out: &Path, c: &TrainConfig, model: &Bpnet, history: &History) -> Result<()> {
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
@@ -321,6 +322,7 @@ fn save_model(out: &Path, c: &TrainConfig, model: &Bpnet, history: &History) -> 
             .clone()
             .save_file(d.join("model.bpk"))
             .map_err(record_err)?;
+        super::weights::save_safetensors(model, &d.join("model.safetensors"))?;
         json(&d.join("config.json"), c)?;
         json(&d.join("history.json"), history)?;
         std::fs::write(d.join("model.yaml"), super::export::model_yaml(c))

@@ -77,7 +77,9 @@ pub fn load(m: &ResolvedModel, cache: Option<&Path>) -> Result<Box<dyn ZooModel>
 }
 
 /// A BPNet exported by `biobatch train bpnet` (`args: {weights, config}`): `config` is the
-/// training's `config.json` (only its `model` section is read) or that section alone.
+/// training's `config.json` (only its `model` section is read) or that section alone;
+/// `weights` is burnpack (`.bpk`) or SafeTensors in bpnet-lite's names (`.safetensors`), so
+/// a bpnet-lite model's `state_dict` runs here too.
 struct BpnetModel {
     config: crate::bpnet::BpnetConfig,
     model: crate::bpnet::Bpnet,
@@ -85,7 +87,6 @@ struct BpnetModel {
 
 impl BpnetModel {
     fn load(m: &ResolvedModel, cache: Option<&Path>) -> Result<Self> {
-        use burn::prelude::*;
         let config_path = arg_file(m, "config", cache)?;
         let weights = arg_file(m, "weights", cache)?;
         let text = std::fs::read(&config_path).map_err(|e| Error::io(&config_path, e))?;
@@ -98,10 +99,7 @@ impl BpnetModel {
         config
             .check()
             .map_err(|e| Error::Invalid(format!("{}: {e}", config_path.display())))?;
-        let model = config
-            .init(&Device::flex())
-            .try_load_file(&weights)
-            .map_err(|e| Error::Invalid(format!("{}: {e}", weights.display())))?;
+        let model = crate::bpnet::weights::load(&config, &weights)?;
         Ok(BpnetModel { config, model })
     }
 }
