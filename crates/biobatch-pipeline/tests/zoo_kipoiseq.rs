@@ -367,6 +367,28 @@ fn errors_name_the_file_line_and_fix() {
         e.contains("column 4 (label 1) `0.5` is not a i64 value"),
         "{e}"
     );
+    // Typos that would ask for absurd windows are refused, not allocated.
+    let e = build(
+        "chrA\t10\t5000000000000000\n",
+        json!({"out_of_bounds": "pad"}),
+    );
+    assert!(
+        e.contains("x.bed:1: end 5000000000000000 is beyond any chromosome"),
+        "{e}"
+    );
+    let e = build("chrA\t10\t500000\n", json!({"out_of_bounds": "pad"}));
+    assert!(
+        e.contains("x.bed:1: interval chrA:10-500000 is 499990 bp, longer than any chromosome"),
+        "{e}"
+    );
+    let e = build(
+        "chrA\t10\t20\n",
+        json!({"auto_resize_len": 9_000_000_000_000_000i64}),
+    );
+    assert!(
+        e.contains("argument `auto_resize_len`: must be between 1 and"),
+        "{e}"
+    );
     // Padding, on request: the part past the end is N (0.25 each).
     std::fs::write(&bed, "chrA\t19998\t20002\n").unwrap();
     let mut args = Map::new();

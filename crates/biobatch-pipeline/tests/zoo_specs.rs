@@ -311,3 +311,76 @@ fn remote_files_are_always_checked_and_a_bad_one_is_never_used() {
         b"the real weights"
     );
 }
+
+#[test]
+fn a_remote_file_spec_cannot_write_outside_its_cache_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("real.bin");
+    std::fs::write(&src, b"payload").unwrap();
+    let md5 = md5_file(&src).unwrap();
+    let cache = tmp.path().join("cache");
+    let url = format!("file://{}", src.display());
+    for name in ["../../escape.bin", "a/b.bin", "..", ""] {
+        let r = RemoteFile {
+            url: url.clone(),
+            md5: md5.clone(),
+            name: Some(name.into()),
+        };
+        let e = fetch(&r, &cache).unwrap_err().to_string();
+        assert!(e.contains("is not a plain file name"), "{name}: {e}");
+    }
+    for md5 in ["../../x", "abc", &"g".repeat(32)] {
+        let r = RemoteFile {
+            url: url.clone(),
+            md5: md5.to_string(),
+            name: None,
+        };
+        let e = fetch(&r, &cache).unwrap_err().to_string();
+        assert!(e.contains("is not 32 hex digits"), "{md5}: {e}");
+    }
+    assert!(!tmp.path().join("escape.bin").exists() && !cache.exists());
+    // An upper-case md5 is the same digest.
+    let r = RemoteFile {
+        url,
+        md5: md5.to_ascii_uppercase(),
+        name: None,
+    };
+    assert_eq!(
+        std::fs::read(fetch(&r, &cache).unwrap()).unwrap(),
+        b"payload"
+    );
+}
+
+#[test]
+fn a_remote_default_the_user_overrides_is_never_downloaded() {
+    use biobatch_pipeline::zoo::source::resolve_dir;
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("m");
+    std::fs::create_dir_all(&m).unwrap();
+    let model = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/zoo/peak-cnn/model.yaml"),
+    )
+    .unwrap();
+    std::fs::write(m.join("model.yaml"), model).unwrap();
+    // Port 9 on loopback (discard) refuses: a download would fail loudly.
+    std::fs::write(
+        m.join("dataloader.yaml"),
+        "type: Dataset\ndefined_as: kipoiseq.dataloaders.SeqIntervalDl\nargs:\n  \
+         intervals_file:\n    doc: intervals\n  fasta_file:\n    doc: genome\n    default:\n      \
+         url: http://127.0.0.1:9/genome.fa\n      md5: 0123456789abcdef0123456789abcdef\n\
+         output_schema:\n  inputs:\n    shape: (4, 500)\n",
+    )
+    .unwrap();
+    let r = resolve_dir(&m).unwrap();
+    let cache = tmp.path().join("cache");
+    let user = json!({"intervals_file": "a.bed", "fasta_file": "mine.fa"});
+    let c = choose(&r, user.as_object().unwrap(), false, Some(&cache)).unwrap();
+    assert_eq!(c.args["fasta_file"], "mine.fa");
+    assert!(!cache.exists(), "nothing was fetched");
+    // Without the override the default is fetched, and here that fails with the URL named.
+    let user = json!({"intervals_file": "a.bed"});
+    let e = choose(&r, user.as_object().unwrap(), false, Some(&cache))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("http://127.0.0.1:9/genome.fa"), "{e}");
+}

@@ -676,4 +676,59 @@ fn zoo_lists_inspects_tests_and_predicts_from_the_command_line() {
             .success(),
         "init never overwrites"
     );
+    // A BPNet folder: its model and dataloader schemas fit each other.
+    let bp = dir.path().join("my-bpnet");
+    let init = zoo(
+        &[
+            "zoo",
+            "init",
+            bp.to_str().unwrap(),
+            "--type",
+            "biobatch.bpnet",
+        ],
+        &config,
+    );
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let m = biobatch::pipeline::zoo::source::resolve_dir(&bp).unwrap();
+    assert_eq!(m.model.kind, "biobatch.bpnet");
+    let dl = m.dataloader.as_ref().unwrap();
+    assert_eq!(dl.defined_as.as_deref(), Some("biobatch.PeakDataset"));
+    biobatch::pipeline::zoo::predict::check_schema(
+        &m.model.schema.inputs,
+        &dl.output_schema.inputs,
+        "inputs",
+    )
+    .unwrap();
+    let cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bp.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["model"]["n_filters"], 64);
+}
+
+#[test]
+fn zoo_reports_a_broken_spec_in_a_source_not_a_missing_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("mine/Broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("model.yaml"), "type: onnx\nargs: [unclosed\n").unwrap();
+    let config = dir.path().join("zoo.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "model_sources:\n  mine:\n    type: local\n    local_path: {}\n",
+            dir.path().join("mine").display()
+        ),
+    )
+    .unwrap();
+    let e = zoo(&["zoo", "info", "Broken"], &config);
+    assert!(!e.status.success());
+    let msg = String::from_utf8(e.stderr).unwrap();
+    assert!(
+        msg.contains("source mine") && msg.contains("Broken/model.yaml"),
+        "{msg}"
+    );
+    assert!(!msg.contains("no model"), "{msg}");
 }

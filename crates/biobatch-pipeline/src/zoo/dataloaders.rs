@@ -380,9 +380,14 @@ pub fn choose(
         }
         _ => canonical(&r.name).ok_or_else(|| unsupported(&r.name))?,
     };
+    // Lower layers are resolved only for keys no higher layer sets, so a remote default the
+    // user overrides is never downloaded.
     let mut args = Map::new();
     if let Some(s) = &spec {
         for (k, a) in &s.args {
+            if user.contains_key(k) || r.default_args.contains_key(k) {
+                continue;
+            }
             if let Some(d) = &a.default {
                 args.insert(
                     k.clone(),
@@ -392,6 +397,9 @@ pub fn choose(
         }
     }
     for (k, v) in &r.default_args {
+        if user.contains_key(k) {
+            continue;
+        }
         args.insert(
             k.clone(),
             spec_value(v, &m.dir, cache, &format!("argument `{k}`"))?,

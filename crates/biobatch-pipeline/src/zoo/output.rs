@@ -379,6 +379,15 @@ impl PredictionWriter {
                 f.sync_all().map_err(|e| Error::io(&tmp, e))?;
             }
             Some(Sink::Parquet(None)) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(Error::Invalid(format!(
+                    "{}: nothing to write (no batches)",
+                    self.path.display()
+                )));
+            }
+            // As for Parquet: no header-less empty file stands in for predictions.
+            Some(Sink::Tsv(_)) if self.rows == 0 => {
+                let _ = std::fs::remove_file(&tmp);
                 return Err(Error::Invalid(format!(
                     "{}: nothing to write (no batches)",
                     self.path.display()
@@ -440,4 +449,22 @@ fn write_tsv_rows(w: &mut impl Write, b: &RecordBatch) -> std::io::Result<()> {
         w.write_all(line.as_bytes())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_batches_is_an_error_and_leaves_no_file_for_either_format() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["p.parquet", "p.tsv"] {
+            let path = dir.path().join(name);
+            let w = PredictionWriter::create(&path, Vec::new()).unwrap();
+            let e = w.finish().unwrap_err().to_string();
+            assert!(e.contains("nothing to write"), "{name}: {e}");
+        }
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }

@@ -111,6 +111,22 @@ pub fn check_schema(model: &SchemaNode, dataloader: &SchemaNode, path: &str) -> 
     }
 }
 
+/// What of `node` the model takes: map keys the schema does not name are left out; all else
+/// is kept as it is, so that a missing key or a wrong shape still shows.
+fn taken(schema: &SchemaNode, node: &Node) -> Node {
+    match (schema, node) {
+        (SchemaNode::Map(s), Node::Map(m)) => Node::Map(
+            m.iter()
+                .filter_map(|(k, v)| s.get(k).map(|sc| (k.clone(), taken(sc, v))))
+                .collect(),
+        ),
+        (SchemaNode::List(s), Node::List(l)) if s.len() == l.len() => {
+            Node::List(s.iter().zip(l).map(|(sc, n)| taken(sc, n)).collect())
+        }
+        _ => node.clone(),
+    }
+}
+
 fn describe(s: &SchemaNode) -> String {
     match s {
         SchemaNode::Array(_) => "one array".into(),
@@ -151,10 +167,11 @@ pub fn run(
         report.wait_seconds += t.elapsed().as_secs_f64();
         let b = b?;
         if report.batches == 0 {
+            // As in Kipoi, the dataloader may give keys the model does not take.
             m.model
                 .schema
                 .inputs
-                .validate("inputs", &b.inputs)
+                .validate("inputs", &taken(&m.model.schema.inputs, &b.inputs))
                 .map_err(|e| with_context(m, &dl.name, e))?;
         }
         let rows = b.batch_size()?.unwrap_or(0);
@@ -314,4 +331,39 @@ pub fn test(m: &ResolvedModel, opts: &PredictOptions, cache: Option<&Path>) -> R
         compared,
         skipped: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use biobatch_core::{Array, ArraySchema, DType};
+
+    use super::*;
+
+    #[test]
+    fn the_first_batch_check_ignores_keys_the_model_does_not_take() {
+        let schema = SchemaNode::Map(
+            [(
+                "seq".to_string(),
+                SchemaNode::Array(ArraySchema::new(vec![Some(4), None]).with_dtype(DType::F32)),
+            )]
+            .into(),
+        );
+        let seq = || Node::Array(Array::zeros(DType::F32, vec![2, 4, 10]));
+        let extra = Node::from_iter([
+            ("seq", seq()),
+            ("gc", Node::Array(Array::zeros(DType::F32, vec![2, 1]))),
+        ]);
+        assert!(schema.validate("inputs", &extra).is_err(), "strict alone");
+        schema.validate("inputs", &taken(&schema, &extra)).unwrap();
+        // A missing key or a wrong shape is still an error.
+        let missing = Node::from_iter([("gc", Node::Array(Array::zeros(DType::F32, vec![2, 1])))]);
+        let e = schema
+            .validate("inputs", &taken(&schema, &missing))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("inputs/seq"), "{e}");
+        let wrong =
+            Node::from_iter([("seq", Node::Array(Array::zeros(DType::F32, vec![2, 5, 10])))]);
+        assert!(schema.validate("inputs", &taken(&schema, &wrong)).is_err());
+    }
 }

@@ -32,24 +32,46 @@ pub fn md5_file(path: &Path) -> Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn file_name(r: &RemoteFile) -> String {
-    r.name.clone().unwrap_or_else(|| {
+/// The cached file's name: the spec's `name`, else the URL's last path segment. Either must
+/// be one plain file name, so a spec can never place a file outside its cache folder.
+fn file_name(r: &RemoteFile) -> Result<String> {
+    let name = r.name.clone().unwrap_or_else(|| {
         r.url
             .rsplit('/')
             .next()
             .filter(|s| !s.is_empty())
             .map(|s| s.split('?').next().unwrap_or(s).to_string())
             .unwrap_or_else(|| "file".into())
-    })
+    });
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
+        return Err(Error::Invalid(format!(
+            "remote file {}: `{name}` is not a plain file name",
+            r.url
+        )));
+    }
+    Ok(name)
+}
+
+/// The MD5 a spec gives, checked to be 32 hex digits (it names the cache folder).
+fn checked_md5(r: &RemoteFile) -> Result<String> {
+    let md5 = r.md5.to_ascii_lowercase();
+    if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::Invalid(format!(
+            "remote file {}: md5 `{}` is not 32 hex digits",
+            r.url, r.md5
+        )));
+    }
+    Ok(md5)
 }
 
 /// The local copy of `r` in `cache` (`cache/<md5>/<name>`): reused when its MD5 matches,
 /// downloaded (to a temporary file, checked, then renamed) otherwise.
 pub fn fetch(r: &RemoteFile, cache: &Path) -> Result<PathBuf> {
-    let dir = cache.join(&r.md5);
-    let path = dir.join(file_name(r));
+    let md5 = checked_md5(r)?;
+    let dir = cache.join(&md5);
+    let path = dir.join(file_name(r)?);
     if path.exists() {
-        if md5_file(&path)? == r.md5 {
+        if md5_file(&path)? == md5 {
             return Ok(path);
         }
         tracing::warn!(file = %path.display(), "cached copy does not match its md5; downloading again");
@@ -62,7 +84,7 @@ pub fn fetch(r: &RemoteFile, cache: &Path) -> Result<PathBuf> {
         .map_err(|e| Error::io(&dir, e))?;
     download(&r.url, tmp.as_file_mut())?;
     let got = md5_file(tmp.path())?;
-    if got != r.md5 {
+    if got != md5 {
         return Err(Error::Invalid(format!(
             "{}: md5 {got}, the spec says {}: the download is not the file the model was made \
              with, and is not used",

@@ -206,6 +206,24 @@ fn render(path: &Path, row: &BTreeMap<String, String>) -> Result<String> {
         .map_err(|e| Error::Invalid(format!("{}: rendering: {e}", path.display())))
 }
 
+/// Whether `name` names a model of the source at `root`: its folder has a `model.yaml`, or
+/// a folder above it is a model group (`model-template.yaml` + `models.tsv`). A name that
+/// is there but does not resolve is an error of that model's files, not a missing model.
+pub fn contains(root: &Path, name: &str) -> bool {
+    let name = name.trim_matches('/');
+    if name.split('/').any(|s| s == ".." || s.is_empty()) {
+        return false;
+    }
+    if root.join(name).join("model.yaml").exists() {
+        return true;
+    }
+    let parts: Vec<&str> = name.split('/').collect();
+    (1..parts.len()).any(|cut| {
+        let group = root.join(parts[..cut].join("/"));
+        group.join("model-template.yaml").exists() && group.join("models.tsv").exists()
+    })
+}
+
 /// Resolves `name` under `root`: `root/name/model.yaml`, else the nearest parent folder of
 /// the name holding `model-template.yaml` + `models.tsv` with a row for the rest.
 pub fn resolve(root: &Path, name: &str) -> Result<ResolvedModel> {

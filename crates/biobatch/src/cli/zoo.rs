@@ -8,7 +8,7 @@ use biobatch::pipeline::zoo::dataloaders::{NATIVE, builtin_spec, canonical, choo
 use biobatch::pipeline::zoo::predict::{PredictOptions, predict_to_file, test};
 use biobatch::pipeline::zoo::remote::cache_dir;
 use biobatch::pipeline::zoo::source::{
-    ResolvedModel, SourceKind, ZooConfig, list, resolve, resolve_dir, update,
+    ResolvedModel, SourceKind, ZooConfig, contains, list, resolve, resolve_dir, update,
 };
 use biobatch::pipeline::zoo::spec::{ArgSpec, DataloaderSpec};
 use clap::{Args, Subcommand};
@@ -144,10 +144,11 @@ fn find(m: &ModelArg) -> Result<ResolvedModel, CliError> {
             ));
             continue;
         }
-        match resolve(src.root(), &m.model) {
-            Ok(r) => return Ok(r),
-            Err(_) => tried.push(name.clone()),
+        // A model that is there but does not parse is that error, not "no model".
+        if contains(src.root(), &m.model) {
+            return resolve(src.root(), &m.model).map_err(|e| format!("source {name}: {e}").into());
         }
+        tried.push(name.clone());
     }
     Err(format!(
         "no model `{}` in the sources {} (nor a folder of that name with a model.yaml)",
@@ -454,32 +455,53 @@ fn get_example(m: &ResolvedModel, dir: &Path) -> Result<(), CliError> {
     let cache = cache_dir();
     let example_only = choose(m, &Map::new(), false, cache.as_deref()).map_err(err)?;
     let c = choose(m, &Map::new(), true, cache.as_deref()).map_err(err)?;
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut args = c.args.clone();
-    for (k, v) in &c.args {
-        if example_only.args.contains_key(k) {
-            continue;
-        }
-        let Some(src) = v.as_str().map(PathBuf::from).filter(|p| p.is_file()) else {
-            continue;
-        };
-        let name = src
-            .file_name()
-            .map(|n| n.to_os_string())
-            .unwrap_or_default();
-        let dest = dir.join(&name);
-        std::fs::copy(&src, &dest).map_err(|e| format!("copying {}: {e}", src.display()))?;
-        // Indexes travel with their files.
-        for ext in ["fai", "gzi", "tbi"] {
-            let side = PathBuf::from(format!("{}.{ext}", src.display()));
-            if side.is_file() {
-                std::fs::copy(&side, dir.join(format!("{}.{ext}", name.to_string_lossy())))
-                    .map_err(|e| format!("copying {}: {e}", side.display()))?;
+    // Copied into a sibling folder, then renamed: a failed copy leaves no partial folder.
+    let staged = biobatch::formats::temp_sibling(dir);
+    let copy = || -> Result<Map<String, Value>, CliError> {
+        std::fs::create_dir_all(&staged).map_err(|e| format!("{}: {e}", staged.display()))?;
+        let mut args = c.args.clone();
+        for (k, v) in &c.args {
+            if example_only.args.contains_key(k) {
+                continue;
             }
+            let Some(src) = v.as_str().map(PathBuf::from).filter(|p| p.is_file()) else {
+                continue;
+            };
+            let name = src
+                .file_name()
+                .map(|n| n.to_os_string())
+                .unwrap_or_default();
+            std::fs::copy(&src, staged.join(&name))
+                .map_err(|e| format!("copying {}: {e}", src.display()))?;
+            // Indexes travel with their files.
+            for ext in ["fai", "gzi", "tbi"] {
+                let side = PathBuf::from(format!("{}.{ext}", src.display()));
+                if side.is_file() {
+                    std::fs::copy(
+                        &side,
+                        staged.join(format!("{}.{ext}", name.to_string_lossy())),
+                    )
+                    .map_err(|e| format!("copying {}: {e}", side.display()))?;
+                }
+            }
+            let dest = dir.join(&name);
+            eprintln!("{k}: {}", dest.display());
+            args.insert(k.clone(), Value::String(dest.display().to_string()));
         }
-        eprintln!("{k}: {}", dest.display());
-        args.insert(k.clone(), Value::String(dest.display().to_string()));
-    }
+        if dir.exists() {
+            // Checked above to be empty.
+            std::fs::remove_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::rename(&staged, dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok(args)
+    };
+    let args = match copy() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staged);
+            return Err(e);
+        }
+    };
     out(&format!("{}\n", Value::Object(args)))
 }
 
@@ -500,10 +522,7 @@ fn init(dir: &Path, kind: &str) -> Result<(), CliError> {
             "  file: model.onnx   # the network, exported to ONNX with a dynamic batch axis\n",
             "    name: seq         # the network's input name\n    shape: (4, 1000)\n    special_type: DNASeq\n    doc: one-hot DNA sequence, channels A, C, G, T first\n    associated_metadata: ranges\n",
         ),
-        "biobatch.bpnet" => (
-            "  weights: model.bpk  # written by `biobatch train bpnet`\n  config: config.json\n",
-            "    seq:\n      shape: (4, 2114)\n      doc: one-hot DNA sequence, channels A, C, G, T first\n",
-        ),
+        "biobatch.bpnet" => return init_bpnet(dir, &name),
         other => return Err(format!("--type {other}: expected onnx or biobatch.bpnet").into()),
     };
     let model = format!(
@@ -515,15 +534,60 @@ fn init(dir: &Path, kind: &str) -> Result<(), CliError> {
         dir.display(),
         dir.display()
     );
-    // Written into a sibling folder, then renamed: never a half-made model folder.
-    let staged = biobatch::formats::temp_sibling(dir);
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(staged.join("example"))?;
-        for (f, text) in [
+    write_new_dir(
+        dir,
+        &[
             ("model.yaml", model.as_str()),
             ("dataloader.yaml", dataloader),
             ("README.md", readme.as_str()),
-        ] {
+        ],
+    )
+}
+
+/// A `biobatch.bpnet` model folder: the zoo description `biobatch train bpnet` exports, for
+/// bpnet-lite's default model, with example files expected in `example/` and the settings in
+/// `config.json`; the weights (`model.safetensors` from bpnet-lite, or `model.bpk`) go beside.
+fn init_bpnet(dir: &Path, name: &str) -> Result<(), CliError> {
+    use biobatch::pipeline::bpnet::{TrainConfig, export};
+    let mut c = TrainConfig::default();
+    c.peaks.peaks = vec!["example/peaks.narrowPeak".into()];
+    c.peaks.fasta = "example/genome.fa".into();
+    c.peaks.controls = vec![vec![
+        "example/control.plus.bw".into(),
+        "example/control.minus.bw".into(),
+    ]];
+    c.model.control_tracks = 2;
+    let model = format!(
+        "# A BPNet for `biobatch zoo`. Put its weights beside this file: model.safetensors\n\
+         # (bpnet-lite's state_dict, `safetensors.torch.save_file(model.state_dict(), ...)`) or\n\
+         # model.bpk, and set config.json to its settings (out_window = in_window - 2 * trimming).\n{}",
+        export::model_yaml(&c).replace("weights: model.bpk", "weights: model.safetensors")
+    );
+    let dataloader = export::dataloader_yaml(&c);
+    let config =
+        serde_json::to_string_pretty(&serde_json::json!({ "model": c.model })).map_err(err)?;
+    let readme = format!(
+        "# {name}\n\nTODO: describe the model.\n\n- `model.yaml`, `dataloader.yaml`: the zoo description (see docs/zoo.md of biobatch).\n- `config.json`: the model's settings; `model.safetensors`: its weights (TODO).\n- `example/`: peaks, genome and control bigWigs for `biobatch zoo test {}`.\n",
+        dir.display()
+    );
+    write_new_dir(
+        dir,
+        &[
+            ("model.yaml", model.as_str()),
+            ("dataloader.yaml", dataloader.as_str()),
+            ("config.json", config.as_str()),
+            ("README.md", readme.as_str()),
+        ],
+    )
+}
+
+/// Writes `files` and an empty `example/` into a new folder `dir`: into a sibling folder,
+/// then renamed, so there is never a half-made model folder.
+fn write_new_dir(dir: &Path, files: &[(&str, &str)]) -> Result<(), CliError> {
+    let staged = biobatch::formats::temp_sibling(dir);
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(staged.join("example"))?;
+        for (f, text) in files {
             std::fs::write(staged.join(f), text)?;
         }
         std::fs::rename(&staged, dir)
@@ -532,9 +596,7 @@ fn init(dir: &Path, kind: &str) -> Result<(), CliError> {
         let _ = std::fs::remove_dir_all(&staged);
         return Err(format!("{}: {e}", dir.display()).into());
     }
-    eprintln!(
-        "wrote {}: model.yaml, dataloader.yaml, README.md, example/",
-        dir.display()
-    );
+    let names: Vec<&str> = files.iter().map(|(f, _)| *f).collect();
+    eprintln!("wrote {}: {}, example/", dir.display(), names.join(", "));
     Ok(())
 }

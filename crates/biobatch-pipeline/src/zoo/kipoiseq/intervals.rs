@@ -11,6 +11,9 @@ use biobatch_sampling::Sample;
 use super::super::args::Args;
 use crate::{Error, Result};
 
+/// The largest coordinate an interval may have (2^40, far beyond any chromosome).
+const MAX_COORD: i64 = 1 << 40;
+
 /// The intervals of a BED file, checked against a genome.
 pub(super) struct Intervals {
     pub(super) path: PathBuf,
@@ -60,8 +63,11 @@ impl Intervals {
         let num_chr = a.flag("num_chr_fasta", false)?;
         let label_dtype = a.opt_dtype("label_dtype")?.unwrap_or(DType::F64);
         let resize = match a.opt_int("auto_resize_len")? {
-            Some(w) if w <= 0 => {
-                return Err(a.err("auto_resize_len", format!("must be at least 1, found {w}")));
+            Some(w) if w <= 0 || w > MAX_COORD => {
+                return Err(a.err(
+                    "auto_resize_len",
+                    format!("must be between 1 and {MAX_COORD}, found {w}"),
+                ));
             }
             w => w,
         };
@@ -79,6 +85,7 @@ impl Intervals {
         let fasta = Fasta::open(&fasta_path)?;
         let names: Vec<String> = fasta.chroms().map(|(n, _)| n.to_string()).collect();
         let lens: Vec<u64> = fasta.chroms().map(|(_, l)| l).collect();
+        let longest = lens.iter().copied().max().unwrap_or(0) as i64;
         let text = read_text(&path)?;
         let p = path.display().to_string();
         let mut t = Intervals {
@@ -146,6 +153,12 @@ impl Intervals {
                     "{p}:{lineno}: interval {s}-{e} is not a BED interval (0 ≤ start ≤ end)"
                 )));
             }
+            // Far beyond any genome; it also keeps the centre arithmetic below from overflowing.
+            if e > MAX_COORD {
+                return Err(Error::Invalid(format!(
+                    "{p}:{lineno}: end {e} is beyond any chromosome (at most {MAX_COORD})"
+                )));
+            }
             let strand = if bed_columns == 6 {
                 match cells[5].trim() {
                     "+" => b'+',
@@ -205,6 +218,16 @@ impl Intervals {
             if e == s {
                 return Err(Error::Invalid(format!(
                     "{p}:{lineno}: interval {name}:{s}-{e} is empty; set auto_resize_len to give it a length"
+                )));
+            }
+            // Padding fills what lies off the chromosome, but no window is longer than the
+            // genome's longest chromosome (a typo such as a missing tab would otherwise ask
+            // for gigabytes per example).
+            if e - s > longest {
+                return Err(Error::Invalid(format!(
+                    "{p}:{lineno}: interval {name}:{s}-{e} is {} bp, longer than any chromosome of {} (at most {longest} bp)",
+                    e - s,
+                    fasta_path.display()
                 )));
             }
             lengths.insert(e - s);
