@@ -121,3 +121,57 @@ fn a_failed_run_leaves_no_file_and_names_the_mismatch() {
         "no file, no temporary file"
     );
 }
+
+#[test]
+fn an_onnx_network_with_integer_inputs_gets_integers() {
+    use biobatch_formats::fasta::{Fasta, Padding};
+    use biobatch_pipeline::zoo::output::{Table, collect};
+    use biobatch_pipeline::zoo::predict::{prepare, run};
+    use biobatch_pipeline::zoo::source::resolve_dir;
+
+    let m = resolve_dir(&root().join("tests/data/zoo/onnx-int64")).unwrap();
+    let bed = root().join("tests/data/zoo/kipoiseq/intervals.bed");
+    let fasta = root().join("tests/data/multi.fa");
+    let args = json!({"intervals_file": bed, "fasta_file": fasta});
+    let (model, dl) = prepare(&m, args.as_object().unwrap(), false, None).unwrap();
+    let mut t = Table::new();
+    let opts = PredictOptions {
+        batch_size: 5,
+        ..Default::default()
+    };
+    let r = run(&m, model.as_ref(), &dl, &opts, &mut |meta, p| {
+        collect(&mut t, meta, p)
+    })
+    .unwrap();
+    assert_eq!(r.rows, 14);
+    let num = |k: &str| match &t[k] {
+        Values::Num(v) => v.clone(),
+        Values::Text(_) => panic!("{k} is text"),
+    };
+    let text = |k: &str| match &t[k] {
+        Values::Text(v) => v.clone(),
+        Values::Num(v) => v.iter().map(|x| x.to_string()).collect(),
+    };
+    // Brute force: count A/C/G/T (either case) in each window straight from the FASTA.
+    let fa = Fasta::open(&fasta).unwrap();
+    let (chr, start, end) = (
+        text("metadata/ranges/chr"),
+        num("metadata/ranges/start"),
+        num("metadata/ranges/end"),
+    );
+    let preds = num("preds/0");
+    let mut distinct = std::collections::BTreeSet::new();
+    for i in 0..14 {
+        let (s, e) = (start[i] as i64, end[i] as i64);
+        let mut buf = vec![0u8; (e - s) as usize];
+        fa.fetch_into(&chr[i], s, e, Padding::Error, &mut buf)
+            .unwrap();
+        let want = buf.iter().filter(|b| b"ACGTacgt".contains(b)).count() as f64;
+        assert_eq!(preds[i], want, "row {i}: {}:{s}-{e}", chr[i]);
+        distinct.insert(want as i64);
+    }
+    assert!(
+        distinct.len() > 1,
+        "the windows differ in N content: {distinct:?}"
+    );
+}

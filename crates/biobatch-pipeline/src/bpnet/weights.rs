@@ -104,19 +104,22 @@ pub fn load(config: &BpnetConfig, path: &Path) -> Result<Bpnet> {
 /// Writes the model's weights to `path` as SafeTensors, in bpnet-lite's names and PyTorch's
 /// layout (see the module docs). Not atomic by itself: write into a temporary directory.
 pub fn save_safetensors(model: &Bpnet, path: &Path) -> Result<()> {
+    // Built in memory (a BPNet is a few MB at most) and written like any other file, with
+    // the usual permissions.
     let mut store = NAMES
         .iter()
-        .fold(SafetensorsStore::from_file(path), |s, (lite, ours)| {
+        .fold(SafetensorsStore::from_bytes(None), |s, (lite, ours)| {
             // A constant, valid regex (see `load`).
             s.with_key_remapping(format!(r"^{ours}\."), format!("{lite}."))
         })
         .with_to_adapter(BurnToPyTorchAdapter)
         .metadata("format", "pt")
-        .metadata("model", "bpnet-lite BPNet")
-        .overwrite(true);
-    model
-        .save_into(&mut store)
-        .map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
+        .metadata("model", "bpnet-lite BPNet");
+    let bad =
+        |e: burn::store::SafetensorsStoreError| Error::Invalid(format!("{}: {e}", path.display()));
+    model.save_into(&mut store).map_err(bad)?;
+    let bytes = store.get_bytes().map_err(bad)?;
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// One tensor that could not be applied, in bpnet-lite's names and PyTorch's layout.

@@ -198,6 +198,8 @@ mod onnx {
         outputs: Vec<String>,
         /// Which batch leaf feeds each network input, by position.
         paths: Vec<String>,
+        /// The element type each network input declares (f32 where it declares none).
+        dtypes: Vec<DatumType>,
         plans: Mutex<HashMap<Vec<Vec<usize>>, Plan>>,
     }
 
@@ -249,10 +251,19 @@ mod onnx {
                     ),
                 ));
             }
+            let dtypes = (0..inputs.len())
+                .map(|i| {
+                    model
+                        .input_fact(i)
+                        .map(|f| Fact::datum_type(f).unwrap_or(DatumType::F32))
+                        .map_err(|e| err(&path, e))
+                })
+                .collect::<Result<_>>()?;
             Ok(OnnxModel {
                 path,
                 outputs,
                 paths,
+                dtypes,
                 plans: Mutex::new(HashMap::new()),
             })
         }
@@ -265,9 +276,9 @@ mod onnx {
             let mut model = tract_onnx::onnx()
                 .model_for_path(&self.path)
                 .map_err(|e| err(&self.path, e))?;
-            for (i, s) in shapes.iter().enumerate() {
+            for (i, (s, &dt)) in shapes.iter().zip(&self.dtypes).enumerate() {
                 model = model
-                    .with_input_fact(i, f32::fact(s).into())
+                    .with_input_fact(i, InferenceFact::dt_shape(dt, s.as_slice()))
                     .map_err(|e| err(&self.path, e))?;
             }
             let plan = model
@@ -281,6 +292,46 @@ mod onnx {
                 })?;
             plans.insert(shapes.to_vec(), plan.clone());
             Ok(plan)
+        }
+    }
+
+    impl OnnxModel {
+        /// The batch array `a` as a tensor of the network input's type `dt`: built from the
+        /// array's own elements, then cast (one-hot u8 to f32, integer codes to i64, …).
+        fn tensor(&self, a: &Array, p: &str, dt: DatumType) -> Result<Tensor> {
+            use biobatch_core::Data;
+            let s = a.shape();
+            let t = match a.data() {
+                Data::F32(v) => Tensor::from_shape(s, v),
+                Data::F64(v) => Tensor::from_shape(s, v),
+                Data::F16(v) => {
+                    Tensor::from_shape(s, &v.iter().map(|x| x.to_f32()).collect::<Vec<_>>())
+                }
+                Data::U8(v) => Tensor::from_shape(s, v),
+                Data::I8(v) => Tensor::from_shape(s, v),
+                Data::I32(v) => Tensor::from_shape(s, v),
+                Data::I64(v) => Tensor::from_shape(s, v),
+                Data::Bool(v) => Tensor::from_shape(s, v),
+                d => {
+                    return Err(Error::Invalid(format!(
+                        "{p}: a network input cannot be {}",
+                        d.dtype()
+                    )));
+                }
+            }
+            .map_err(|e| err(&self.path, e))?;
+            if t.datum_type() == dt {
+                return Ok(t);
+            }
+            t.cast_to_dt(dt).map(|c| c.into_owned()).map_err(|e| {
+                err(
+                    &self.path,
+                    format!(
+                        "`{p}` ({}) cannot be given as the network's {dt:?}: {e}",
+                        a.dtype()
+                    ),
+                )
+            })
         }
     }
 
@@ -298,12 +349,10 @@ mod onnx {
         fn predict_on_batch(&self, batch: &Batch) -> Result<Node> {
             let mut shapes = Vec::new();
             let mut values = TVec::new();
-            for p in &self.paths {
+            for (p, &dt) in self.paths.iter().zip(&self.dtypes) {
                 let a = input_array(batch, p)?;
-                let data = super::as_f32(a, p)?;
                 shapes.push(a.shape().to_vec());
-                let t = Tensor::from_shape(a.shape(), &data).map_err(|e| err(&self.path, e))?;
-                values.push(t.into_tvalue());
+                values.push(self.tensor(a, p, dt)?.into_tvalue());
             }
             let plan = self.plan(&shapes)?;
             let out = plan.run(values).map_err(|e| err(&self.path, e))?;
