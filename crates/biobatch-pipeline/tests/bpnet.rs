@@ -298,8 +298,34 @@ fn a_trained_model_runs_in_the_zoo_with_the_same_predictions() {
         }
     }
     let m = resolve_dir(&mdir).unwrap();
-    // `zoo test` runs it on its examples (the training loci); it has no expected file.
+    // `zoo test` runs it on its example loci (held-out peaks kept in the folder) and
+    // compares with the predictions written at the end of training.
+    let loci = std::fs::read_to_string(mdir.join("example/loci.bed")).unwrap();
+    assert!(!loci.is_empty() && loci.lines().count() <= 64);
+    assert!(
+        loci.lines().all(|l| l.starts_with("chr3\t")),
+        "validation chromosome only"
+    );
     let r = test(&m, &PredictOptions::default(), None).unwrap();
-    assert!(r.run.rows >= 250, "{}", r.run.rows);
-    assert!(r.skipped.unwrap().contains("no test.expect"));
+    assert_eq!(r.run.rows as usize, loci.lines().count());
+    assert!(r.skipped.is_none(), "{:?}", r.skipped);
+    // Per locus: the counts, 2 × 48 profile values and the metadata columns.
+    assert!(r.compared >= r.run.rows as usize * 97, "{}", r.compared);
+    // Other weights in the same folder predict differently, and the test says so.
+    let other = dir.path().join("other");
+    let mut c2 = tiny(&other);
+    c2.epochs = 1;
+    c2.init_seed = c.init_seed + 1;
+    train::train(&c2, false, &mut |_| {}).unwrap();
+    for w in ["model.bpk", "model.safetensors"] {
+        std::fs::copy(other.join("model").join(w), mdir.join(w)).unwrap();
+    }
+    let e = test(
+        &resolve_dir(&mdir).unwrap(),
+        &PredictOptions::default(),
+        None,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("preds/"), "{e}");
 }

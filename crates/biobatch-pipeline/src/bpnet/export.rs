@@ -2,7 +2,71 @@
 //! provenance) and `dataloader.yaml` (`biobatch.PeakDataset` with the training's windows and
 //! inputs as examples), so that `biobatch zoo predict DIR` and `zoo test DIR` run it.
 
+use std::io::Read;
+use std::path::Path;
+
 use super::train::TrainConfig;
+use crate::{Error, Result};
+
+/// Loci a trained model keeps as its example (`example/loci.bed`): enough for `zoo test`
+/// to mean something, few enough to run in seconds.
+pub const EXAMPLE_LOCI: usize = 64;
+
+/// Where the example loci go, relative to the model folder.
+pub const EXAMPLE_FILE: &str = "example/loci.bed";
+
+/// The model's example loci: the first [`EXAMPLE_LOCI`] records of its first peak file on a
+/// validation chromosome (held out from training), else its first records, verbatim (so a
+/// narrowPeak keeps its summits). `None` when the file has no records.
+pub fn example_loci(c: &TrainConfig) -> Result<Option<String>> {
+    let Some(path) = c.peaks.peaks.first() else {
+        return Ok(None);
+    };
+    let text = read_text(path)?;
+    let records: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            !(l.is_empty()
+                || l.starts_with('#')
+                || l.starts_with("track")
+                || l.starts_with("browser"))
+        })
+        .collect();
+    let held_out: Vec<&str> = records
+        .iter()
+        .copied()
+        .filter(|l| {
+            let chrom = l.split('\t').next().unwrap_or_default();
+            c.validation_chroms.iter().any(|v| v == chrom)
+        })
+        .take(EXAMPLE_LOCI)
+        .collect();
+    let chosen = if held_out.is_empty() {
+        records.into_iter().take(EXAMPLE_LOCI).collect()
+    } else {
+        held_out
+    };
+    if chosen.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(chosen.join("\n") + "\n"))
+}
+
+/// A text file, gunzipped when it starts with gzip's magic bytes.
+fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut text = String::new();
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::MultiGzDecoder::new(&bytes[..])
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io(path, e))?;
+    } else {
+        text = String::from_utf8(bytes)
+            .map_err(|e| Error::Invalid(format!("{}: not UTF-8 text: {e}", path.display())))?;
+    }
+    Ok(text)
+}
 
 /// YAML text of a string (JSON strings are YAML).
 fn q(s: &str) -> String {
@@ -63,16 +127,21 @@ pub fn model_yaml(c: &TrainConfig) -> String {
 }
 
 /// The `dataloader.yaml` of a trained model: the peak loader in prediction mode, with the
-/// training's genome, loci and control tracks as examples and its windows as defaults.
-pub fn dataloader_yaml(c: &TrainConfig) -> String {
+/// training's genome and control tracks as examples, `example_loci` (a file relative to the
+/// model folder) or else the training's loci as the example loci, and its windows as
+/// defaults.
+pub fn dataloader_yaml(c: &TrainConfig, example_loci: Option<&str>) -> String {
     let p = &c.peaks;
     let mut y = String::new();
     y.push_str("type: Dataset\ndefined_as: biobatch.PeakDataset\n");
     y.push_str("info:\n  doc: Loci (BED / narrowPeak) as BPNet sees them, centred, without jitter or reverse complement.\n");
     y.push_str("args:\n");
+    let loci = match example_loci {
+        Some(f) => format!("[{}]", q(f)),
+        None => list(&p.peaks),
+    };
     y.push_str(&format!(
-        "  peaks:\n    doc: BED or narrowPeak files of the loci to predict\n    example: {}\n",
-        list(&p.peaks)
+        "  peaks:\n    doc: BED or narrowPeak files of the loci to predict\n    example: {loci}\n"
     ));
     y.push_str(&format!(
         "  fasta:\n    doc: the genome (FASTA with .fai)\n    example: {}\n",
@@ -117,7 +186,6 @@ pub fn dataloader_yaml(c: &TrainConfig) -> String {
 mod tests {
     use super::*;
     use crate::zoo::spec::{dataloader_from_str, model_from_str};
-    use std::path::Path;
 
     #[test]
     fn the_export_reads_back_as_zoo_specs() {
@@ -129,7 +197,8 @@ mod tests {
         let m = model_from_str(&model_yaml(&c), Path::new("model.yaml")).unwrap();
         assert_eq!(m.kind, "biobatch.bpnet");
         assert!(m.warnings.is_empty(), "{:?}", m.warnings);
-        let d = dataloader_from_str(&dataloader_yaml(&c), Path::new("dataloader.yaml")).unwrap();
+        let d =
+            dataloader_from_str(&dataloader_yaml(&c, None), Path::new("dataloader.yaml")).unwrap();
         assert!(d.warnings.is_empty(), "{:?}", d.warnings);
         assert_eq!(d.defined_as.as_deref(), Some("biobatch.PeakDataset"));
         assert_eq!(

@@ -327,10 +327,54 @@ fn save_model(out: &Path, c: &TrainConfig, model: &Bpnet, history: &History) -> 
         json(&d.join("history.json"), history)?;
         std::fs::write(d.join("model.yaml"), super::export::model_yaml(c))
             .map_err(|e| Error::io(d, e))?;
-        std::fs::write(d.join("dataloader.yaml"), super::export::dataloader_yaml(c))
-            .map_err(|e| Error::io(d, e))
+        let example = match super::export::example_loci(c)? {
+            Some(text) => {
+                let f = d.join(super::export::EXAMPLE_FILE);
+                if let Some(dir) = f.parent() {
+                    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                }
+                std::fs::write(&f, text).map_err(|e| Error::io(&f, e))?;
+                Some(super::export::EXAMPLE_FILE)
+            }
+            None => None,
+        };
+        std::fs::write(
+            d.join("dataloader.yaml"),
+            super::export::dataloader_yaml(c, example),
+        )
+        .map_err(|e| Error::io(d, e))
     })
 }
+
+/// The final model's predictions on its example loci, through the zoo's own pipeline, as
+/// `expected.parquet`, and a `test:` section in its model.yaml that names them: so `biobatch
+/// zoo test DIR` checks that the folder, wherever it is copied, still predicts the same.
+/// The expected file is written first and model.yaml replaced last, each atomically.
+fn write_expected(dir: &Path) -> Result<()> {
+    use crate::zoo::{dataloaders::choose, predict, source::resolve_dir};
+    if !dir.join(super::export::EXAMPLE_FILE).is_file() {
+        return Ok(());
+    }
+    let m = resolve_dir(dir)?;
+    let examples = choose(&m, &serde_json::Map::new(), true, None)?;
+    let opts = predict::PredictOptions {
+        batch_size: 16,
+        num_workers: 0,
+        ..Default::default()
+    };
+    predict::predict_to_file(&m, &examples.args, &dir.join(EXPECTED), &opts, None)?;
+    let yaml = dir.join("model.yaml");
+    let mut text = std::fs::read_to_string(&yaml).map_err(|e| Error::io(&yaml, e))?;
+    text.push_str(&format!(
+        "test:\n  expect: {EXPECTED}\n  precision_decimal: 3\n"
+    ));
+    let tmp = dir.join(".model.yaml.tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &yaml).map_err(|e| Error::io(&yaml, e))
+}
+
+/// The expected predictions of a trained model (see [`write_expected`]).
+const EXPECTED: &str = "expected.parquet";
 
 /// The backend's random generator is one per process: seeding and drawing the initial
 /// weights happen under this lock, so runs in one process (tests, sweeps) do not interleave.
@@ -493,5 +537,6 @@ pub fn train(
         state.history.stopped = "epochs".into();
     }
     json(&c.out.join("model").join("history.json"), &state.history)?;
+    write_expected(&c.out.join("model"))?;
     Ok(state.history)
 }

@@ -303,7 +303,7 @@ pub struct DataloaderChoice {
 }
 
 /// A spec value as an argument: a remote file is fetched (and checked); a relative path that
-/// exists next to the spec is made absolute; anything else is kept.
+/// exists next to the spec is made absolute, in lists too; anything else is kept.
 fn spec_value(v: &Value, dir: &Path, cache: Option<&Path>, what: &str) -> Result<Value> {
     if let Value::Object(m) = v
         && let (Some(url), Some(md5)) = (
@@ -325,11 +325,22 @@ fn spec_value(v: &Value, dir: &Path, cache: Option<&Path>, what: &str) -> Result
         let p = super::remote::fetch(&r, cache)?;
         return Ok(Value::String(p.display().to_string()));
     }
-    if let Value::String(s) = v {
-        let p = resolve_path(dir, s);
-        if p != Path::new(s) && p.exists() {
-            return Ok(Value::String(p.display().to_string()));
+    match v {
+        Value::String(s) => {
+            let p = resolve_path(dir, s);
+            if p != Path::new(s) && p.exists() {
+                return Ok(Value::String(p.display().to_string()));
+            }
         }
+        // Lists of files (and groups of them, like stranded control pairs) too.
+        Value::Array(items) => {
+            return items
+                .iter()
+                .map(|x| spec_value(x, dir, cache, what))
+                .collect::<Result<Vec<_>>>()
+                .map(Value::Array);
+        }
+        _ => {}
     }
     Ok(v.clone())
 }

@@ -563,7 +563,7 @@ fn init_bpnet(dir: &Path, name: &str) -> Result<(), CliError> {
          # model.bpk, and set config.json to its settings (out_window = in_window - 2 * trimming).\n{}",
         export::model_yaml(&c).replace("weights: model.bpk", "weights: model.safetensors")
     );
-    let dataloader = export::dataloader_yaml(&c);
+    let dataloader = export::dataloader_yaml(&c, None);
     let config =
         serde_json::to_string_pretty(&serde_json::json!({ "model": c.model })).map_err(err)?;
     let readme = format!(
