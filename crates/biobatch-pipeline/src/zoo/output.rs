@@ -467,4 +467,31 @@ mod tests {
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert!(left.is_empty(), "{left:?}");
     }
+
+    #[test]
+    fn tsv_text_with_tabs_quotes_and_line_ends_reads_back() {
+        use biobatch_core::Array;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.tsv");
+        let ids = vec![
+            "a\tb".to_string(),
+            "say \"hi\"\r\nthere".to_string(),
+            "plain".to_string(),
+        ];
+        let meta =
+            Node::from_iter([("id", Node::Array(Array::new(vec![3], ids.clone()).unwrap()))]);
+        let preds = Node::Array(Array::new(vec![3, 1], vec![1.5f32, -2.0, 0.25]).unwrap());
+        let mut w = PredictionWriter::create(&path, Vec::new()).unwrap();
+        w.write(Some(&meta), &preds).unwrap();
+        assert_eq!(w.finish().unwrap(), 3);
+        let t = read_table(&path).unwrap();
+        match &t["metadata/id"] {
+            Values::Text(v) => assert_eq!(v, &ids),
+            other => panic!("{other:?}"),
+        }
+        match &t["preds/0"] {
+            Values::Num(v) => assert_eq!(v, &[1.5, -2.0, 0.25]),
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -91,26 +91,25 @@ pub fn read_table(path: &Path) -> Result<Table> {
 
 fn read_tsv(path: &Path) -> Result<Table> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines
+    let mut records = tsv_records(&text).into_iter();
+    let (_, header) = records
         .next()
-        .ok_or_else(|| Error::Invalid(format!("{}: empty", path.display())))?
-        .split('\t')
-        .collect();
+        .ok_or_else(|| Error::Invalid(format!("{}: empty", path.display())))?;
     let mut cells: Vec<Vec<String>> = vec![Vec::new(); header.len()];
-    for (i, l) in lines.enumerate().filter(|(_, l)| !l.is_empty()) {
-        let row: Vec<&str> = l.split('\t').collect();
+    for (line, row) in records {
+        if row.len() == 1 && row[0].is_empty() {
+            continue;
+        }
         if row.len() != header.len() {
             return Err(Error::Invalid(format!(
-                "{}:{}: {} cells, the header has {}",
+                "{}:{line}: {} cells, the header has {}",
                 path.display(),
-                i + 2,
                 row.len(),
                 header.len()
             )));
         }
         for (c, v) in row.into_iter().enumerate() {
-            cells[c].push(v.to_string());
+            cells[c].push(v);
         }
     }
     Ok(header
@@ -128,6 +127,55 @@ fn read_tsv(path: &Path) -> Result<Table> {
             )
         })
         .collect())
+}
+
+/// The records of a TSV text with their first line numbers (from 1): cells split at tabs,
+/// records at line ends, except inside double quotes, where `""` is one quote (the quoting
+/// our writer applies to cells holding tabs, line ends or quotes).
+fn tsv_records(text: &str) -> Vec<(usize, Vec<String>)> {
+    let mut out = Vec::new();
+    let (mut row, mut cell) = (Vec::new(), String::new());
+    let (mut line, mut start, mut quoted, mut at_cell_start) = (1, 1, false, true);
+    let mut chars = text.chars().peekable();
+    while let Some(ch) = chars.next() {
+        match ch {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            '"' if quoted => quoted = false,
+            '"' if at_cell_start => {
+                quoted = true;
+                at_cell_start = false;
+            }
+            '\t' if !quoted => {
+                row.push(std::mem::take(&mut cell));
+                at_cell_start = true;
+            }
+            '\n' if !quoted => {
+                if cell.ends_with('\r') {
+                    cell.pop();
+                }
+                row.push(std::mem::take(&mut cell));
+                out.push((start, std::mem::take(&mut row)));
+                line += 1;
+                start = line;
+                at_cell_start = true;
+            }
+            c => {
+                if c == '\n' {
+                    line += 1;
+                }
+                cell.push(c);
+                at_cell_start = false;
+            }
+        }
+    }
+    if !cell.is_empty() || !row.is_empty() {
+        row.push(cell);
+        out.push((start, row));
+    }
+    out
 }
 
 fn read_parquet(path: &Path) -> Result<Table> {
