@@ -32,15 +32,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use biobatch_formats::bigwig::{AbsentChrom, BigWig, ReadOptions};
-use biobatch_formats::fasta::Fasta;
+use biobatch_formats::fasta::{Fasta, Padding};
 use biobatch_loader::{Loader, LoaderConfig};
 use biobatch_sampling::{Augment, Mixture, MixtureConfig, Partition};
 
 pub use cached::CacheStatus;
 pub use config::{DropCounts, MissingChrom, OneHotDtype, PeakConfig};
 pub(crate) use config::{Drops, Reason};
-use extract::{Exclusions, LociSource, Sources, extract, load_loci, place, quantile};
-use store::Store;
+use extract::{LociSource, load_loci, place, quantile};
+// The extraction machinery (windows of sequence and tracks around loci, held compactly) is
+// shared with the interval dataset.
+pub(crate) use extract::{Exclusions, Sources, extract};
+pub(crate) use store::{Locus, Store};
 
 use crate::{Error, Result};
 
@@ -61,7 +64,7 @@ pub struct PeakDataset {
 }
 
 /// Flattens track groups into files, with the strand swap of each output track.
-fn tracks(groups: &[Vec<PathBuf>], what: &str) -> Result<(Vec<PathBuf>, Vec<usize>)> {
+pub(crate) fn tracks(groups: &[Vec<PathBuf>], what: &str) -> Result<(Vec<PathBuf>, Vec<usize>)> {
     let (mut files, mut swap) = (Vec::new(), Vec::new());
     for g in groups {
         let base = files.len();
@@ -199,6 +202,7 @@ impl PeakDataset {
                 },
                 ..Default::default()
             },
+            padding: Padding::Error,
         };
         // Peaks and negatives at once: each spreads over its own threads.
         let (peaks, negatives) = std::thread::scope(|s| {

@@ -115,23 +115,30 @@ pub struct BedReader<R> {
 /// The boxed reader [`BedReader::open`] returns (plain or gzip).
 pub type BoxedBufRead = Box<dyn BufRead + Send>;
 
+/// Opens a text file for buffered reading, decompressing gzip / bgzip transparently (detected
+/// from the magic bytes, not the name). Other tab-separated formats built on BED lines (label
+/// tables, interval lists with extra columns) read through this too.
+pub fn open_text(path: impl AsRef<Path>) -> Result<BoxedBufRead> {
+    let path = path.as_ref();
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(file),
+        ))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 16, file))
+    })
+}
+
 impl BedReader<BoxedBufRead> {
     /// Opens a file, decompressing gzip / bgzip transparently.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut magic = [0u8; 2];
-        let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;
-        let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let inner: BoxedBufRead = if n == 2 && magic == [0x1f, 0x8b] {
-            Box::new(BufReader::with_capacity(
-                1 << 16,
-                flate2::read::MultiGzDecoder::new(file),
-            ))
-        } else {
-            Box::new(BufReader::with_capacity(1 << 16, file))
-        };
-        Ok(BedReader::new(inner, path))
+        Ok(BedReader::new(open_text(path)?, path))
     }
 }
 

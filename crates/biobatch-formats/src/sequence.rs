@@ -21,11 +21,14 @@ pub enum Ambiguous {
     Quarter,
 }
 
-/// Memory layout of a one-hot window of length `L`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Memory layout of a one-hot window of length `L` (in settings files: `length_first`, also
+/// spelled `channels_last`, or `channels_first`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Layout {
     /// `[L, 4]`: the alphabet axis last (Kipoi's default).
     #[default]
+    #[serde(alias = "channels_last")]
     LengthFirst,
     /// `[4, L]`: channels first (BPNet / PyTorch convolutions).
     ChannelsFirst,

@@ -4,15 +4,30 @@
 //!   losses, training with validation by chromosome, early stopping and checkpoints that
 //!   resume exactly ([`bpnet::train`]), and prediction to Parquet or bigWig
 //!   ([`bpnet::predict`]). See `docs/training.md`.
+//! - [`device`]: where models run — burn's `flex` CPU backend, or a GPU through wgpu (feature
+//!   `wgpu`), chosen at run time.
 //! - [`zoo`]: Kipoi's contract — specs, sources, dataloaders, models, prediction. See
 //!   `docs/zoo.md`.
 #![warn(missing_docs)]
 
 pub mod bpnet;
+pub mod device;
 mod error;
 pub mod zoo;
 
+pub use device::DeviceChoice;
 pub use error::{Error, Result};
+
+/// A whole text file, gunzipped when it starts with gzip's magic bytes.
+pub(crate) fn read_text(path: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    biobatch_formats::bed::open_text(path)?
+        .read_to_end(&mut raw)
+        .map_err(|e| Error::io(path, e))?;
+    String::from_utf8(raw)
+        .map_err(|e| Error::Invalid(format!("{}: not UTF-8 text: {e}", path.display())))
+}
 
 /// Keeps large allocations in the heap instead of mapping and unmapping them on every
 /// training step (glibc's malloc maps blocks above 128 KiB–32 MiB afresh each time, and the

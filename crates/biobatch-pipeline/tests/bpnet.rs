@@ -157,6 +157,7 @@ fn predictions_have_the_windows_shapes_and_files_asked_for() {
         summits: None,
         out: dir.path().join("pred.parquet"),
         batch_size: 4,
+        device: Default::default(),
     };
     let preds = predict::predict(&pc).unwrap();
     assert_eq!(preds.len(), 5);
@@ -242,6 +243,7 @@ fn a_trained_model_runs_in_the_zoo_with_the_same_predictions() {
         summits: None,
         out: dir.path().join("pred.parquet"),
         batch_size: 4,
+        device: Default::default(),
     };
     let want = predict::predict(&pc).unwrap();
 

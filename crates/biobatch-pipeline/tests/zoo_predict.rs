@@ -175,3 +175,70 @@ fn an_onnx_network_with_integer_inputs_gets_integers() {
         "the windows differ in N content: {distinct:?}"
     );
 }
+
+#[test]
+fn an_interval_dataset_feeds_a_zoo_model_as_kipoiseq_does() {
+    // The bundled ONNX model fed by biobatch.IntervalDataset instead of SeqIntervalDl: its
+    // inputs are a map with `seq` ([4, 500], the network's input name), its windows the same
+    // resize around each centre, so its predictions are Kipoi's expected ones.
+    let tmp = tempfile::tempdir().unwrap();
+    let src = bundled_zoo().join("peak-cnn");
+    std::fs::copy(src.join("model.onnx"), tmp.path().join("model.onnx")).unwrap();
+    std::fs::write(
+        tmp.path().join("model.yaml"),
+        "type: onnx\n\
+         args:\n  file: model.onnx\n\
+         info:\n  doc: peak CNN on IntervalDataset\n\
+         default_dataloader:\n  defined_as: biobatch.IntervalDataset\n  default_args:\n    \
+         sequence_length: 500\n    labels: \"4\"\n\
+         schema:\n  inputs:\n    seq:\n      shape: (4, 500)\n  targets:\n    shape: (1,)\n",
+    )
+    .unwrap();
+    let m = biobatch_pipeline::zoo::source::resolve_dir(tmp.path()).unwrap();
+    let args = json!({
+        "intervals": src.join("example/intervals.bed"),
+        "fasta": root().join("examples/data/peaks/genome.fa"),
+    });
+    let out = tmp.path().join("preds.parquet");
+    let r = predict_to_file(
+        &m,
+        args.as_object().unwrap(),
+        &out,
+        &PredictOptions {
+            batch_size: 16,
+            num_workers: 2,
+            ..Default::default()
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(r.rows, 40);
+    let got = read_table(&out).unwrap();
+    let want = read_table(&src.join("expected.tsv")).unwrap();
+    for k in [
+        "preds/0",
+        "metadata/ranges/start",
+        "metadata/ranges/end",
+        "metadata/ranges/id",
+    ] {
+        match (&got[k], &want[k]) {
+            (Values::Num(a), Values::Num(b)) => {
+                assert_eq!(a.len(), 40);
+                for (x, y) in a.iter().zip(b) {
+                    assert!((x - y).abs() < 1e-5, "{k}: {x} vs {y}");
+                }
+            }
+            (a, b) => assert_eq!(a, b, "{k}"),
+        }
+    }
+    // A window the model does not take is refused before any data is read.
+    let mut bad = args.as_object().unwrap().clone();
+    bad.insert("sequence_length".into(), json!(400));
+    let e = predict_to_file(&m, &bad, &out, &PredictOptions::default(), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("inputs/seq") && e.contains("(B, 4, 500)") && e.contains("(B, 4, 400)"),
+        "{e}"
+    );
+}

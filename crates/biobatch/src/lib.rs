@@ -11,7 +11,7 @@
 //! | `biobatch-formats` | [`formats`] | FASTA (+.fai, bgzip), BED / narrowPeak, bigWig |
 //! | `biobatch-sampling` | [`sampling`] | deterministic, resumable, partitioned index plans |
 //! | `biobatch-loader` | [`loader`] | dataset contracts, collation, ordered parallel prefetch, resume |
-//! | `biobatch-datasets` | [`datasets`] | concrete datasets: the BPNet peak/negative loader, single-cell experiments |
+//! | `biobatch-datasets` | [`datasets`] | concrete datasets: the BPNet peak/negative loader, BED intervals with labels and tracks, single-cell experiments |
 //! | `biobatch-pipeline` | [`pipeline`] | models on the loaders: BPNet in burn (train, predict) |
 //!
 //! # Feature flags
@@ -29,8 +29,11 @@
 //! Loading:
 //! - `loader` *(default)*: the loader runtime (workers, ordered prefetch, pooled buffers,
 //!   resume, stall accounting) and the dataset contracts.
-//! - `datasets` *(default)*: concrete datasets (`PeakDataset`, `ExperimentDataset`).
-//! - `pipeline` *(default)*: BPNet in burn — training and prediction.
+//! - `datasets` *(default)*: concrete datasets (`PeakDataset`, `IntervalDataset`,
+//!   `ExperimentDataset`).
+//! - `pipeline` *(default)*: BPNet in burn — training and prediction — and the model zoo.
+//! - `wgpu`: train and predict on a GPU through wgpu (`--device wgpu`).
+//! - `h5ad`: `.h5ad` import (needs the HDF5 C library).
 //!
 //! Tools:
 //! - `cli` *(default)*: the `biobatch` binary.
@@ -79,3 +82,8 @@ pub struct PeaksDocDoctests;
 #[cfg(all(doctest, feature = "datasets"))]
 #[doc = include_str!("../../../docs/cells.md")]
 pub struct CellsDocDoctests;
+
+/// The Rust example of docs/intervals.md, compiled as a doctest.
+#[cfg(all(doctest, feature = "datasets"))]
+#[doc = include_str!("../../../docs/intervals.md")]
+pub struct IntervalsDocDoctests;

@@ -254,6 +254,9 @@ pub(crate) struct Sources<'a> {
     pub signals: &'a [Arc<BigWig>],
     pub controls: &'a [Arc<BigWig>],
     pub opts: ReadOptions,
+    /// Bases of a window beyond a chromosome end: an error, or `N` (track values there read
+    /// as missing either way).
+    pub padding: Padding,
 }
 
 /// Extracts sequence, signal and control windows for `loci`, the sequence and every track
@@ -272,6 +275,7 @@ pub(crate) fn extract(
         signals,
         controls,
         opts,
+        padding,
     } = *src;
     let (seq, signal, control) = std::thread::scope(|scope| {
         let seq = scope.spawn(move || -> Result<(Vec<u8>, u64)> {
@@ -283,7 +287,7 @@ pub(crate) fn extract(
                     l.chrom as usize,
                     start,
                     start + seq_len as i64,
-                    Padding::Error,
+                    padding,
                     dst,
                 )?;
                 if let Err(bad) = sequence::validate(dst) {

@@ -2,11 +2,8 @@
 //! provenance) and `dataloader.yaml` (`biobatch.PeakDataset` with the training's windows and
 //! inputs as examples), so that `biobatch zoo predict DIR` and `zoo test DIR` run it.
 
-use std::io::Read;
-use std::path::Path;
-
 use super::train::TrainConfig;
-use crate::{Error, Result};
+use crate::Result;
 
 /// Loci a trained model keeps as its example (`example/loci.bed`): enough for `zoo test`
 /// to mean something, few enough to run in seconds.
@@ -22,7 +19,7 @@ pub fn example_loci(c: &TrainConfig) -> Result<Option<String>> {
     let Some(path) = c.peaks.peaks.first() else {
         return Ok(None);
     };
-    let text = read_text(path)?;
+    let text = crate::read_text(path)?;
     let records: Vec<&str> = text
         .lines()
         .filter(|l| {
@@ -51,21 +48,6 @@ pub fn example_loci(c: &TrainConfig) -> Result<Option<String>> {
         return Ok(None);
     }
     Ok(Some(chosen.join("\n") + "\n"))
-}
-
-/// A text file, gunzipped when it starts with gzip's magic bytes.
-fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut text = String::new();
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::MultiGzDecoder::new(&bytes[..])
-            .read_to_string(&mut text)
-            .map_err(|e| Error::io(path, e))?;
-    } else {
-        text = String::from_utf8(bytes)
-            .map_err(|e| Error::Invalid(format!("{}: not UTF-8 text: {e}", path.display())))?;
-    }
-    Ok(text)
 }
 
 /// YAML text of a string (JSON strings are YAML).
@@ -194,11 +176,14 @@ mod tests {
         c.peaks.fasta = "/data/genome.fa".into();
         c.peaks.controls = vec![vec!["/c/plus.bw".into(), "/c/minus.bw".into()]];
         c.model.control_tracks = 2;
-        let m = model_from_str(&model_yaml(&c), Path::new("model.yaml")).unwrap();
+        let m = model_from_str(&model_yaml(&c), std::path::Path::new("model.yaml")).unwrap();
         assert_eq!(m.kind, "biobatch.bpnet");
         assert!(m.warnings.is_empty(), "{:?}", m.warnings);
-        let d =
-            dataloader_from_str(&dataloader_yaml(&c, None), Path::new("dataloader.yaml")).unwrap();
+        let d = dataloader_from_str(
+            &dataloader_yaml(&c, None),
+            std::path::Path::new("dataloader.yaml"),
+        )
+        .unwrap();
         assert!(d.warnings.is_empty(), "{:?}", d.warnings);
         assert_eq!(d.defined_as.as_deref(), Some("biobatch.PeakDataset"));
         assert_eq!(

@@ -17,7 +17,7 @@ use burn::tensor::activation::softmax;
 
 use super::model::{Bpnet, BpnetConfig};
 use super::train::TrainConfig;
-use crate::{Error, Result};
+use crate::{DeviceChoice, Error, Result};
 
 /// What to predict.
 #[derive(Debug, Clone)]
@@ -36,6 +36,8 @@ pub struct PredictConfig {
     pub out: PathBuf,
     /// Loci per batch.
     pub batch_size: usize,
+    /// Where to run the model (`cpu`, or `wgpu` with the `wgpu` feature).
+    pub device: DeviceChoice,
 }
 
 /// One locus's predictions.
@@ -113,7 +115,12 @@ pub fn predict(c: &PredictConfig) -> Result<Vec<Prediction>> {
         )));
     }
     let loader = ds.into_loader(Partition::single())?;
-    let device = Device::flex();
+    let device = c.device.device()?;
+    let model = if c.device.is_gpu() {
+        model.to_device(&device)
+    } else {
+        model
+    };
     let trim = ((m.in_window - m.out_window) / 2) as i64;
     let mut out = Vec::new();
     for b in loader.epoch(0)? {

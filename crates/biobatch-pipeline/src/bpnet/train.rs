@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::loss::{count_loss, default_count_weight, mnll_constants, profile_loss, task_totals};
 use super::metrics::{Accumulator, Metrics};
 use super::model::{Bpnet, BpnetConfig};
-use crate::{Error, Result};
+use crate::{DeviceChoice, Error, Result};
 
 /// Every setting of a training run (TOML: top-level keys, `[peaks]` and `[model]` tables).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +48,9 @@ pub struct TrainConfig {
     pub log_batches: bool,
     /// Seed of the parameter initialisation.
     pub init_seed: u64,
+    /// Where to train: `cpu` (default), or `wgpu` / `wgpu:N` in a build with the `wgpu`
+    /// feature. Batches are bit-identical on any device; the arithmetic is not.
+    pub device: DeviceChoice,
 }
 
 impl Default for TrainConfig {
@@ -69,6 +72,7 @@ impl Default for TrainConfig {
             stop_after_batches: None,
             log_batches: false,
             init_seed: 0,
+            device: DeviceChoice::Cpu,
         }
     }
 }
@@ -404,7 +408,8 @@ pub fn train(
     let weight = c
         .count_loss_weight
         .unwrap_or_else(|| default_count_weight(&train_ds.peak_totals()));
-    let device = Device::flex().autodiff();
+    let device = c.device.device()?.autodiff();
+    tracing::info!(device = %c.device, "training device");
     let mut model = init_model(&c.model, &device, c.init_seed);
     let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
     let loader = train_ds.into_loader(Partition::single())?;

@@ -8,6 +8,7 @@
 //! | `kipoiseq.dataloaders.SeqIntervalDl` | one-hot sequences of BED intervals ([`super::kipoiseq`]) |
 //! | `kipoiseq.dataloaders.StringSeqIntervalDl` | the same as text |
 //! | `biobatch.PeakDataset` | BPNet loci: sequence and control tracks, signal targets ([`biobatch_datasets::PeakDataset`], prediction settings) |
+//! | `biobatch.IntervalDataset` | one-hot sequences of BED intervals with labels and bigWig tracks ([`biobatch_datasets::IntervalDataset`], file order, no augmentation) |
 //! | `biobatch.ExperimentDataset` | cells of a single-cell store ([`biobatch_datasets::ExperimentDataset`], store order) |
 //!
 //! `kipoiseq.SeqIntervalDl` and the bare class names are accepted too. Any other name is
@@ -17,7 +18,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use biobatch_core::DataSchema;
-use biobatch_datasets::{CellsConfig, ExperimentDataset, PeakConfig, PeakDataset};
+use biobatch_datasets::{
+    CellsConfig, ExperimentDataset, IntervalConfig, IntervalDataset, PeakConfig, PeakDataset,
+};
 use biobatch_loader::BatchDataset;
 use biobatch_sampling::{Order, Partition, Plan, Sampler, SamplerConfig};
 use serde_json::{Map, Value};
@@ -32,11 +35,13 @@ use crate::{Error, Result};
 
 /// `biobatch.PeakDataset`.
 pub const PEAK_DATASET: &str = "biobatch.PeakDataset";
+/// `biobatch.IntervalDataset`.
+pub const INTERVAL_DATASET: &str = "biobatch.IntervalDataset";
 /// `biobatch.ExperimentDataset`.
 pub const EXPERIMENT_DATASET: &str = "biobatch.ExperimentDataset";
 
 /// The native dataloaders, with one line each.
-pub const NATIVE: [(&str, &str); 4] = [
+pub const NATIVE: [(&str, &str); 5] = [
     (
         SEQ_INTERVAL_DL,
         "one-hot sequences of BED intervals (kipoiseq's arguments)",
@@ -48,6 +53,10 @@ pub const NATIVE: [(&str, &str); 4] = [
     (
         PEAK_DATASET,
         "BPNet loci: one-hot sequence, control tracks, signal targets",
+    ),
+    (
+        INTERVAL_DATASET,
+        "one-hot sequences of BED intervals, labels from its columns, bigWig tracks",
     ),
     (
         EXPERIMENT_DATASET,
@@ -87,6 +96,7 @@ pub fn canonical(name: &str) -> Option<&'static str> {
         "SeqIntervalDl" if kipoiseq => Some(SEQ_INTERVAL_DL),
         "StringSeqIntervalDl" if kipoiseq => Some(STRING_SEQ_INTERVAL_DL),
         "PeakDataset" if biobatch => Some(PEAK_DATASET),
+        "IntervalDataset" if biobatch => Some(INTERVAL_DATASET),
         "ExperimentDataset" if biobatch => Some(EXPERIMENT_DATASET),
         _ => None,
     }
@@ -187,6 +197,23 @@ pub fn build(name: &str, args: Map<String, Value>) -> Result<ZooDataloader> {
             let plan: Arc<dyn Plan> = Arc::new(ds.plan(Partition::single())?);
             let len = plan.positions();
             (Arc::new(ds), plan, None, len)
+        }
+        INTERVAL_DATASET => {
+            // Prediction settings: every interval once, in file order, as is.
+            let mut v: Map<String, Value> = serde_json::from_value(serde_json::json!({
+                "max_jitter": 0, "reverse_complement": false, "shuffle": false,
+                "onehot_dtype": "f32", "seed": 0, "num_workers": 0
+            }))
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+            let mut user = a.values.clone();
+            normalise_lists(&mut user, &["intervals", "exclusion_lists"], &["tracks"]);
+            merge(&mut v, &user);
+            let cfg: IntervalConfig = from_json(canon, v)?;
+            let ds = IntervalDataset::open(&cfg)?;
+            let schema = ds.schema();
+            let plan: Arc<dyn Plan> = Arc::new(ds.plan(Partition::single())?);
+            let len = plan.positions();
+            (Arc::new(ds), plan, Some(schema), len)
         }
         EXPERIMENT_DATASET => {
             let mut v: Map<String, Value> =
@@ -454,6 +481,8 @@ mod tests {
             Some(STRING_SEQ_INTERVAL_DL)
         );
         assert_eq!(canonical("biobatch.PeakDataset"), Some(PEAK_DATASET));
+        assert_eq!(canonical("IntervalDataset"), Some(INTERVAL_DATASET));
+        assert_eq!(canonical("kipoiseq.IntervalDataset"), None);
         assert_eq!(
             canonical("dataloader.py::SeqIntervalDl"),
             None,

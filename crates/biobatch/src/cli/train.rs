@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use biobatch::pipeline::DeviceChoice;
 use biobatch::pipeline::bpnet::{BpnetConfig, PredictConfig, TrainConfig, predict, train};
 use clap::{Args, Subcommand};
 
@@ -71,6 +72,9 @@ pub struct TrainArgs {
     /// Seed of the parameter initialisation.
     #[arg(long)]
     init_seed: Option<u64>,
+    /// Where to train: `cpu`, or `wgpu` / `wgpu:N` (a build with `--features wgpu`).
+    #[arg(long)]
+    device: Option<DeviceChoice>,
 }
 
 /// The `--example` run: the bundled data, a small model (32 filters, 4 layers), 15 epochs at
@@ -132,6 +136,7 @@ impl TrainArgs {
         c.checkpoint_every = self.checkpoint_every.or(c.checkpoint_every);
         c.stop_after_batches = self.stop_after_batches.or(c.stop_after_batches);
         c.init_seed = self.init_seed.unwrap_or(c.init_seed);
+        c.device = self.device.unwrap_or(c.device);
         let m = &mut c.model;
         m.n_filters = self.n_filters.unwrap_or(m.n_filters);
         m.n_layers = self.n_layers.unwrap_or(m.n_layers);
@@ -166,6 +171,9 @@ pub struct PredictArgs {
     /// Loci per batch.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
+    /// Where to run the model: `cpu`, or `wgpu` / `wgpu:N` (a build with `--features wgpu`).
+    #[arg(long, default_value = "cpu")]
+    device: DeviceChoice,
 }
 
 pub fn run_train(t: Train) -> Result<(), CliError> {
@@ -224,6 +232,7 @@ pub fn run_predict(p: Predict) -> Result<(), CliError> {
         summits: a.summits.then_some(true),
         out: a.out.clone(),
         batch_size: a.batch_size,
+        device: a.device,
     };
     let t0 = Instant::now();
     let preds = predict::predict(&c).map_err(|e| e.to_string())?;

@@ -1,8 +1,7 @@
 //! The intervals of a BED file as kipoiseq's `BedDataset` reads them, checked against the
 //! genome when the dataloader is built; targets and `ranges` metadata.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use biobatch_core::{Array, ArraySchema, Batch, DType, Data, Node, SchemaNode, f16};
 use biobatch_formats::fasta::{Fasta, Padding};
@@ -37,23 +36,6 @@ pub(super) struct Intervals {
     pub(super) common_len: Option<usize>,
 }
 
-pub(super) fn read_text(path: &Path) -> Result<String> {
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut raw = Vec::new();
-    file.read_to_end(&mut raw).map_err(|e| Error::io(path, e))?;
-    let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(&raw[..])
-            .read_to_end(&mut out)
-            .map_err(|e| Error::io(path, e))?;
-        out
-    } else {
-        raw
-    };
-    String::from_utf8(bytes)
-        .map_err(|e| Error::Invalid(format!("{}: not UTF-8 text: {e}", path.display())))
-}
-
 impl Intervals {
     pub(super) fn open(a: &Args) -> Result<Self> {
         let use_strand = a.flag("use_strand", false)?;
@@ -86,7 +68,7 @@ impl Intervals {
         let names: Vec<String> = fasta.chroms().map(|(n, _)| n.to_string()).collect();
         let lens: Vec<u64> = fasta.chroms().map(|(_, l)| l).collect();
         let longest = lens.iter().copied().max().unwrap_or(0) as i64;
-        let text = read_text(&path)?;
+        let text = crate::read_text(&path)?;
         let p = path.display().to_string();
         let mut t = Intervals {
             path: path.clone(),
