@@ -1,9 +1,11 @@
 //! `cargo xtask bench train`: BPNet training speed on the bench dataset — training examples/s
 //! (forward, backward, Adam) and the share of time the trainer waited for the loader, with
-//! bpnet-lite's default model (64 filters, 8 layers; in 2114, out 1000, batch 64).
+//! bpnet-lite's default model (64 filters, 8 layers; in 2114, out 1000, batch 64), on the CPU
+//! (burn's flex) or, in a build with the `wgpu` feature, on a GPU through wgpu.
 
 use std::path::PathBuf;
 
+use biobatch_pipeline::DeviceChoice;
 use biobatch_pipeline::bpnet::{BpnetConfig, TrainConfig, train};
 use serde_json::{Value, json};
 
@@ -18,6 +20,8 @@ pub struct Options {
     pub batches: u64,
     /// Loader worker threads.
     pub workers: usize,
+    /// Where the model runs.
+    pub device: DeviceChoice,
 }
 
 /// Runs the case, handing its JSON line to `emit`.
@@ -34,6 +38,7 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
         validation_chroms: vec!["chr5".into()],
         epochs: 1,
         stop_after_batches: Some(o.batches),
+        device: o.device,
         ..Default::default()
     };
     let h = train::train(&c, false, &mut |_| {}).map_err(|e| e.to_string())?;
@@ -41,8 +46,8 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
     let total = h.step_seconds + h.wait_seconds;
     emit(json!({
         "area": "train",
-        "case": "bpnet_default_cpu",
-        "device": "flex (CPU)",
+        "case": format!("bpnet_default_{}", o.device),
+        "device": if o.device.is_gpu() { o.device.to_string() } else { "flex (CPU)".to_string() },
         "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
         "workers": o.workers,
         "batches": o.batches,

@@ -1,7 +1,8 @@
 //! `cargo xtask bench zoo`: the model zoo's hot paths on the bench genome —
-//! kipoiseq-compatible `SeqIntervalDl` / `StringSeqIntervalDl` throughput through the loader
-//! runtime (examples/s, against `memcpy` of the same output bytes), and `zoo predict` of the
-//! bundled ONNX model (examples/s end to end, with the model's share).
+//! kipoiseq-compatible `SeqIntervalDl` / `StringSeqIntervalDl` and `biobatch.IntervalDataset`
+//! throughput through the loader runtime (examples/s, against `memcpy` of the same output
+//! bytes), and `zoo predict` of the bundled ONNX model (examples/s end to end, with the
+//! model's share).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,9 +58,20 @@ pub fn write_intervals(data: &Path, n: usize) -> Result<PathBuf, String> {
 }
 
 fn args(bed: &Path, fasta: &Path, extra: Value) -> Map<String, Value> {
+    kipoi_args("intervals_file", "fasta_file", bed, fasta, extra)
+}
+
+/// The interval and genome arguments under the names a dataloader takes, plus `extra`.
+fn kipoi_args(
+    intervals: &str,
+    genome: &str,
+    bed: &Path,
+    fasta: &Path,
+    extra: Value,
+) -> Map<String, Value> {
     let mut m = Map::new();
-    m.insert("intervals_file".into(), json!(bed));
-    m.insert("fasta_file".into(), json!(fasta));
+    m.insert(intervals.into(), json!(bed));
+    m.insert(genome.into(), json!(fasta));
     if let Value::Object(e) = extra {
         m.extend(e);
     }
@@ -70,7 +82,7 @@ fn args(bed: &Path, fasta: &Path, extra: Value) -> Map<String, Value> {
 pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
     let bed = write_intervals(&o.data, o.intervals)?;
     let fasta = o.data.join("genome.fa");
-    let cases: [(&str, &str, Value, usize); 4] = [
+    let cases: [(&str, &str, Value, usize); 6] = [
         (
             "seqintervaldl_f32_channels_first",
             "kipoiseq.dataloaders.SeqIntervalDl",
@@ -95,11 +107,32 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
             json!({"auto_resize_len": 1000}),
             1000,
         ),
+        // The same windows and bytes as the first case, from windows extracted at open.
+        (
+            "intervaldataset_f32_channels_first",
+            "biobatch.IntervalDataset",
+            json!({"sequence_length": 1000, "labels": "4"}),
+            4 * 1000 * 4,
+        ),
+        // Training settings: shuffled, jittered, reverse-complemented, u8 one-hot.
+        (
+            "intervaldataset_u8_shuffle_jitter_rc",
+            "biobatch.IntervalDataset",
+            json!({"sequence_length": 1000, "labels": "4", "shuffle": true, "seed": 1,
+                   "max_jitter": 64, "reverse_complement": true, "onehot_dtype": "u8"}),
+            4 * 1000,
+        ),
     ];
     for (name, dl_name, extra, bytes_per_example) in cases {
         for workers in [0usize, 2] {
-            let dl =
-                build(dl_name, args(&bed, &fasta, extra.clone())).map_err(|e| e.to_string())?;
+            let a = if dl_name.starts_with("biobatch.") {
+                kipoi_args("intervals", "fasta", &bed, &fasta, extra.clone())
+            } else {
+                args(&bed, &fasta, extra.clone())
+            };
+            let t_open = std::time::Instant::now();
+            let dl = build(dl_name, a).map_err(|e| e.to_string())?;
+            let open_s = t_open.elapsed().as_secs_f64();
             let cfg = LoaderConfig {
                 batch_size: 32,
                 num_workers: workers,
@@ -138,7 +171,7 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
             emit(report_vs_memcpy(
                 &case,
                 &t,
-                json!({"workers": workers, "batch_size": 32, "window": 1000}),
+                json!({"workers": workers, "batch_size": 32, "window": 1000, "open_s": open_s}),
                 o.runs,
             ));
         }

@@ -65,7 +65,7 @@ enum Command {
     },
     /// Run a benchmark area and print one JSON line per case.
     Bench {
-        /// Which area: `formats`, `sampling`, `loader`, `peaks`, `cells` or `train`.
+        /// Which area: `formats`, `sampling`, `loader`, `peaks`, `cells`, `train` or `zoo`.
         area: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -79,6 +79,11 @@ enum Command {
         /// Only cases whose name contains this (e.g. `bigwig`, `fasta`, `narrowpeak`).
         #[arg(long)]
         only: Option<String>,
+        /// Where `train` runs the model: `cpu`, or `wgpu` / `wgpu:N` (build xtask with its
+        /// `wgpu` feature: `cargo run --release -p xtask --features wgpu -- bench train
+        /// --device wgpu`).
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
     /// Run a peer side by side with biobatch on the same files (installs it in `.venv`).
     Compare {
@@ -241,6 +246,7 @@ fn main() -> Result<()> {
             runs,
             quick,
             only,
+            device,
         } => {
             if area == "formats" || area == "peaks" {
                 ensure_bench_data(&data)?;
@@ -298,6 +304,7 @@ fn main() -> Result<()> {
                         data,
                         batches: if quick { 3 } else { 20 },
                         workers: 2,
+                        device: device.parse().map_err(anyhow::Error::new)?,
                     };
                     biobatch_benches::train::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
                 }
