@@ -384,3 +384,75 @@ fn a_remote_default_the_user_overrides_is_never_downloaded() {
         .to_string();
     assert!(e.contains("http://127.0.0.1:9/genome.fa"), "{e}");
 }
+
+/// Runs git in `dir` (with an identity for commits), failing the test with its stderr.
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "-c",
+            "user.name=biobatch tests",
+            "-c",
+            "user.email=tests@biobatch",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Copies the files of a model folder (no subfolders).
+fn copy_model(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn a_git_source_changes_only_when_it_is_updated() {
+    use biobatch_pipeline::zoo::source::{SourceKind, update};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let remote = tmp.path().join("remote");
+    std::fs::create_dir_all(&remote).unwrap();
+    git(&remote, &["init", "-q"]);
+    copy_model(&data("zoo/onnx-int64"), &remote.join("counter"));
+    git(&remote, &["add", "."]);
+    git(&remote, &["commit", "-q", "-m", "one model"]);
+    let src = SourceKind::Git {
+        remote_url: remote.display().to_string(),
+        local_path: tmp.path().join("clone"),
+    };
+    // Nothing is cloned until asked: the model is not there, and looking does not fetch it.
+    let e = resolve(src.root(), "counter").unwrap_err().to_string();
+    assert!(e.contains("counter"), "{e}");
+    assert!(!src.root().exists(), "resolving cloned the source");
+    update(&src).unwrap();
+    assert_eq!(resolve(src.root(), "counter").unwrap().model.kind, "onnx");
+    // A model added upstream appears only after the next update.
+    copy_model(&data("zoo/onnx-int64"), &remote.join("counter2"));
+    git(&remote, &["add", "."]);
+    git(&remote, &["commit", "-q", "-m", "another"]);
+    assert!(resolve(src.root(), "counter2").is_err());
+    assert_eq!(list(src.root()).unwrap(), ["counter"]);
+    update(&src).unwrap();
+    assert_eq!(list(src.root()).unwrap(), ["counter", "counter2"]);
+    // A local source needs no update, and a broken remote is git's own error.
+    let local = SourceKind::Local {
+        local_path: remote.clone(),
+    };
+    assert!(update(&local).unwrap().contains("no update"));
+    let broken = SourceKind::Git {
+        remote_url: tmp.path().join("nowhere").display().to_string(),
+        local_path: tmp.path().join("clone2"),
+    };
+    let e = update(&broken).unwrap_err().to_string();
+    assert!(e.starts_with("git clone"), "{e}");
+}
