@@ -151,6 +151,28 @@ fn kind(node: &Node) -> &'static str {
 }
 
 impl SchemaNode {
+    /// Kipoi's `GenomicRanges` metadata, one value per example: `chr` (str), `start`, `end`
+    /// (i64, 0-based half-open), `id` and `strand` (str).
+    pub fn genomic_ranges() -> SchemaNode {
+        SchemaNode::Map(
+            [
+                ("chr", DType::Str),
+                ("start", DType::I64),
+                ("end", DType::I64),
+                ("id", DType::Str),
+                ("strand", DType::Str),
+            ]
+            .into_iter()
+            .map(|(k, d)| {
+                (
+                    k.to_string(),
+                    SchemaNode::Array(ArraySchema::new(vec![]).with_dtype(d)),
+                )
+            })
+            .collect(),
+        )
+    }
+
     /// Validates `node` (found at `path`) against this schema.
     ///
     /// Missing and unexpected keys and list entries are errors: a model fed a key it

@@ -36,7 +36,7 @@ use biobatch_core::{ArraySchema, DType, DataSchema, SchemaNode, SpecialType};
 use biobatch_formats::bigwig::{AbsentChrom, BigWig, ReadOptions};
 use biobatch_formats::fasta::{Fasta, Padding};
 use biobatch_formats::sequence::Layout;
-use biobatch_loader::{Loader, LoaderConfig};
+use biobatch_loader::Loader;
 use biobatch_sampling::{Augment, Order, Partition, Sampler, SamplerConfig};
 
 pub use config::{IntervalConfig, OutOfBounds};
@@ -306,30 +306,10 @@ impl IntervalDataset {
             ));
             targets.insert("tracks".to_string(), SchemaNode::Array(a));
         }
-        let col = |d: DType| SchemaNode::Array(ArraySchema::new(vec![]).with_dtype(d));
-        let ranges = SchemaNode::Map(
-            [
-                ("chr", DType::Str),
-                ("start", DType::I64),
-                ("end", DType::I64),
-                ("id", DType::Str),
-                ("strand", DType::Str),
-            ]
-            .into_iter()
-            .map(|(k, d)| (k.to_string(), col(d)))
-            .collect(),
-        );
         DataSchema {
             inputs: SchemaNode::Map([("seq".to_string(), SchemaNode::Array(seq))].into()),
             targets: (!targets.is_empty()).then_some(SchemaNode::Map(targets)),
-            metadata: Some(SchemaNode::Map(
-                [
-                    ("ranges".to_string(), ranges),
-                    ("jitter".to_string(), col(DType::I64)),
-                    ("row".to_string(), col(DType::I64)),
-                ]
-                .into(),
-            )),
+            metadata: Some(crate::windows::schema()),
         }
     }
 
@@ -359,13 +339,7 @@ impl IntervalDataset {
     pub fn into_loader(self, partition: Partition) -> Result<Loader> {
         let plan = self.plan(partition)?;
         let c = &self.config;
-        let cfg = LoaderConfig {
-            batch_size: c.batch_size,
-            num_workers: c.num_workers,
-            prefetch: 8,
-            drop_last: false,
-        };
-        let progress = c.progress;
-        Ok(Loader::new(self, plan, cfg)?.with_progress(progress))
+        let (b, w, p) = (c.batch_size, c.num_workers, c.progress);
+        crate::windows::loader(self, plan, b, w, p)
     }
 }

@@ -13,6 +13,7 @@ pub mod cells;
 mod error;
 pub mod intervals;
 pub mod peaks;
+mod windows;
 
 pub use cache::default_cache_dir;
 pub use cells::{CellsConfig, CellsDescription, ExperimentDataset, Vocabulary};

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use biobatch_formats::bigwig::{AbsentChrom, BigWig, ReadOptions};
 use biobatch_formats::fasta::{Fasta, Padding};
-use biobatch_loader::{Loader, LoaderConfig};
+use biobatch_loader::Loader;
 use biobatch_sampling::{Augment, Mixture, MixtureConfig, Partition};
 
 pub use cached::CacheStatus;
@@ -436,14 +436,8 @@ impl PeakDataset {
     pub fn into_loader(self, partition: Partition) -> Result<Loader> {
         let plan = self.plan(partition)?;
         let c = &self.config;
-        let cfg = LoaderConfig {
-            batch_size: c.batch_size,
-            num_workers: c.num_workers,
-            prefetch: 8,
-            drop_last: false,
-        };
-        let progress = c.progress;
-        Ok(Loader::new(self, plan, cfg)?.with_progress(progress))
+        let (b, w, p) = (c.batch_size, c.num_workers, c.progress);
+        crate::windows::loader(self, plan, b, w, p)
     }
 
     pub(crate) fn chrom_name(&self, chrom: u32) -> &str {

@@ -8,7 +8,6 @@ use std::path::Path;
 use biobatch_core::Batch;
 use biobatch_datasets::{IntervalConfig, IntervalDataset, MissingChrom, OneHotDtype, OutOfBounds};
 use biobatch_formats::sequence::{Layout, decode};
-use biobatch_loader::{Loader, LoaderConfig};
 use biobatch_sampling::Partition;
 use common::{CHR1, chr1, fixture};
 
@@ -43,22 +42,7 @@ fn minus(p: i64) -> f32 {
 
 fn epoch(ds: IntervalDataset, workers: usize, e: u64) -> Vec<Batch> {
     let plan = ds.plan(Partition::single()).unwrap();
-    let loader = Loader::new(
-        ds,
-        plan,
-        LoaderConfig {
-            batch_size: 3,
-            num_workers: workers,
-            prefetch: 2,
-            drop_last: false,
-        },
-    )
-    .unwrap();
-    loader
-        .epoch(e)
-        .unwrap()
-        .map(|b| b.unwrap().into_inner())
-        .collect()
+    common::run_epoch(ds, plan, workers, e)
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {

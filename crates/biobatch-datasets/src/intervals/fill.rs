@@ -1,12 +1,14 @@
 //! Assembling batches of an [`IntervalDataset`] into pooled buffers.
 
+use std::borrow::Cow;
+
 use biobatch_core::{Array, Batch, DType, Node};
 use biobatch_formats::sequence::{Ambiguous, Layout, OneHot};
 use biobatch_loader::{BatchDataset, BoxError};
 use biobatch_sampling::Sample;
 
 use super::IntervalDataset;
-use crate::OneHotDtype;
+use crate::{OneHotDtype, windows};
 
 /// Averages `src` over bins of `bin` values into `dst` (`dst.len() * bin == src.len()`).
 fn bin_means(src: &[f32], bin: usize, dst: &mut [f32]) {
@@ -52,18 +54,7 @@ impl BatchDataset for IntervalDataset {
         if !self.label_names.is_empty() || self.num_tracks() > 0 {
             batch.targets = Some(targets);
         }
-        let ranges = Node::from_iter([
-            ("chr", Array::zeros(DType::Str, vec![b])),
-            ("start", Array::zeros(DType::I64, vec![b])),
-            ("end", Array::zeros(DType::I64, vec![b])),
-            ("id", Array::zeros(DType::Str, vec![b])),
-            ("strand", Array::zeros(DType::Str, vec![b])),
-        ]);
-        batch.metadata = Some(Node::from_iter([
-            ("ranges", ranges),
-            ("jitter", Node::Array(Array::zeros(DType::I64, vec![b]))),
-            ("row", Node::Array(Array::zeros(DType::I64, vec![b]))),
-        ]));
+        batch.metadata = Some(windows::buffer(b));
         Ok(batch)
     }
 
@@ -137,48 +128,27 @@ impl BatchDataset for IntervalDataset {
                 }
             }
         }
-        for (key, which) in [
-            ("metadata/jitter", 0),
-            ("metadata/row", 1),
-            ("metadata/ranges/start", 2),
-            ("metadata/ranges/end", 3),
-        ] {
-            let col = out.array_mut(key)?.as_slice_mut::<i64>()?;
-            for (i, s) in samples.iter().enumerate() {
-                let locus = st.loci[s.index as usize];
-                let start = locus.centre - (st.seq_len / 2) as i64 + s.jitter as i64;
-                col[i] = match which {
-                    0 => s.jitter as i64,
-                    1 => locus.row as i64,
-                    2 => start,
-                    _ => start + l as i64,
-                };
-            }
-        }
-        for key in [
-            "metadata/ranges/chr",
-            "metadata/ranges/strand",
-            "metadata/ranges/id",
-        ] {
-            let col = out.array_mut(key)?.as_slice_mut::<String>()?;
-            for (i, s) in samples.iter().enumerate() {
+        let meta: Vec<windows::Meta<'_>> = samples
+            .iter()
+            .map(|s| {
                 let idx = s.index as usize;
                 let locus = st.loci[idx];
-                col[i].clear();
-                match key {
-                    "metadata/ranges/chr" => {
-                        col[i].push_str(&self.chrom_names[locus.chrom as usize])
-                    }
-                    "metadata/ranges/strand" => {
-                        col[i].push(if self.flipped(s) { '-' } else { '+' })
-                    }
-                    _ => match &self.ids {
-                        Some(ids) => col[i].push_str(&ids[idx]),
-                        None => col[i].push_str(&locus.row.to_string()),
+                let start = locus.centre - (st.seq_len / 2) as i64 + s.jitter as i64;
+                windows::Meta {
+                    chrom: &self.chrom_names[locus.chrom as usize],
+                    start,
+                    end: start + l as i64,
+                    id: match &self.ids {
+                        Some(ids) => Cow::Borrowed(ids[idx].as_str()),
+                        None => Cow::Owned(locus.row.to_string()),
                     },
+                    reverse: self.flipped(s),
+                    jitter: s.jitter as i64,
+                    row: locus.row as i64,
                 }
-            }
-        }
+            })
+            .collect();
+        windows::fill(out, &meta)?;
         Ok(())
     }
 }

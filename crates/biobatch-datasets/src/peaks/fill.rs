@@ -1,5 +1,7 @@
 //! Assembling batches of a [`PeakDataset`] into pooled buffers.
 
+use std::borrow::Cow;
+
 use biobatch_core::{Array, Batch, DType, Node};
 use biobatch_formats::sequence::{self, Layout, OneHot};
 use biobatch_loader::{BatchDataset, BoxError};
@@ -7,6 +9,7 @@ use biobatch_sampling::{Sample, Source};
 
 use super::store::Store;
 use super::{OneHotDtype, PeakDataset};
+use crate::windows;
 
 const ENCODER: OneHot = OneHot {
     layout: Layout::ChannelsFirst,
@@ -49,18 +52,7 @@ impl BatchDataset for PeakDataset {
         }
         targets.insert("is_peak", Array::zeros(DType::U8, vec![b]))?;
         batch.targets = Some(targets);
-        let ranges = Node::from_iter([
-            ("chr", Array::zeros(DType::Str, vec![b])),
-            ("start", Array::zeros(DType::I64, vec![b])),
-            ("end", Array::zeros(DType::I64, vec![b])),
-            ("id", Array::zeros(DType::Str, vec![b])),
-            ("strand", Array::zeros(DType::Str, vec![b])),
-        ]);
-        batch.metadata = Some(Node::from_iter([
-            ("ranges", ranges),
-            ("jitter", Node::Array(Array::zeros(DType::I64, vec![b]))),
-            ("row", Node::Array(Array::zeros(DType::I64, vec![b]))),
-        ]));
+        batch.metadata = Some(windows::buffer(b));
         Ok(batch)
     }
 
@@ -139,54 +131,28 @@ impl BatchDataset for PeakDataset {
             is_peak[i] = (s.source == Source::Primary) as u8;
         }
         // Metadata: the input window's range, strand, jitter, and the locus's row.
-        for (key, value) in [
-            ("metadata/jitter", 0),
-            ("metadata/row", 1),
-            ("metadata/ranges/start", 2),
-            ("metadata/ranges/end", 3),
-        ] {
-            let col = out.array_mut(key)?.as_slice_mut::<i64>()?;
-            for (i, s) in samples.iter().enumerate() {
+        let meta: Vec<windows::Meta<'_>> = samples
+            .iter()
+            .map(|s| {
                 let store = self.store(s);
                 let l = store.loci[s.index as usize];
                 let start = l.centre - (store.seq_len / 2) as i64 + s.jitter as i64;
-                col[i] = match value {
-                    0 => s.jitter as i64,
-                    1 => l.row as i64,
-                    2 => start,
-                    _ => start + inw as i64,
-                };
-            }
-        }
-        for key in [
-            "metadata/ranges/chr",
-            "metadata/ranges/strand",
-            "metadata/ranges/id",
-        ] {
-            let col = out.array_mut(key)?.as_slice_mut::<String>()?;
-            for (i, s) in samples.iter().enumerate() {
-                let l = self.store(s).loci[s.index as usize];
-                let text: &str = match key {
-                    "metadata/ranges/chr" => self.chrom_name(l.chrom),
-                    "metadata/ranges/strand" => {
-                        if s.reverse_complement {
-                            "-"
-                        } else {
-                            "+"
-                        }
-                    }
-                    _ => {
-                        if s.source == Source::Primary {
-                            "peak"
-                        } else {
-                            "negative"
-                        }
-                    }
-                };
-                col[i].clear();
-                col[i].push_str(text);
-            }
-        }
+                windows::Meta {
+                    chrom: self.chrom_name(l.chrom),
+                    start,
+                    end: start + inw as i64,
+                    id: Cow::Borrowed(if s.source == Source::Primary {
+                        "peak"
+                    } else {
+                        "negative"
+                    }),
+                    reverse: s.reverse_complement,
+                    jitter: s.jitter as i64,
+                    row: l.row as i64,
+                }
+            })
+            .collect();
+        windows::fill(out, &meta)?;
         Ok(())
     }
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use biobatch_core::Batch;
 use biobatch_datasets::{OneHotDtype, PeakConfig, PeakDataset};
 use biobatch_formats::bigwig::{BedGraphEntry, write_bigwig};
-use biobatch_loader::{Loader, LoaderConfig};
-use biobatch_sampling::Partition;
+use biobatch_loader::{BatchDataset, Loader, LoaderConfig};
+use biobatch_sampling::{Partition, Plan};
 
 pub const CHR1: usize = 2_000;
 
@@ -101,6 +101,16 @@ pub fn fixture() -> Fixture {
 
 pub fn epoch(ds: PeakDataset, workers: usize, e: u64) -> Vec<Batch> {
     let plan = ds.plan(Partition::single()).unwrap();
+    run_epoch(ds, plan, workers, e)
+}
+
+/// Epoch `e` of `plan` over `ds` in batches of 3 with `workers` threads.
+pub fn run_epoch(
+    ds: impl BatchDataset,
+    plan: impl Plan + 'static,
+    workers: usize,
+    e: u64,
+) -> Vec<Batch> {
     let loader = Loader::new(
         ds,
         plan,

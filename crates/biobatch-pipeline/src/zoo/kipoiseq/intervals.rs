@@ -390,26 +390,7 @@ impl Intervals {
     }
 
     pub(super) fn metadata_schema() -> SchemaNode {
-        let col = |dtype: DType| SchemaNode::Array(ArraySchema::new(vec![]).with_dtype(dtype));
-        SchemaNode::Map(
-            [(
-                "ranges".to_string(),
-                SchemaNode::Map(
-                    [
-                        ("chr", DType::Str),
-                        ("start", DType::I64),
-                        ("end", DType::I64),
-                        ("id", DType::Str),
-                        ("strand", DType::Str),
-                    ]
-                    .into_iter()
-                    .map(|(k, d)| (k.to_string(), col(d)))
-                    .collect(),
-                ),
-            )]
-            .into_iter()
-            .collect(),
-        )
+        SchemaNode::Map([("ranges".to_string(), SchemaNode::genomic_ranges())].into())
     }
 
     pub(super) fn targets_schema(&self) -> Option<SchemaNode> {
