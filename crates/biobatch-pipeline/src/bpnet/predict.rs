@@ -78,6 +78,7 @@ pub fn load_files(config: &Path, weights: &Path) -> Result<(TrainConfig, Bpnet)>
 
 /// Predicts every locus of `c.peaks` (centred, no jitter, no reverse complement).
 pub fn predict(c: &PredictConfig) -> Result<Vec<Prediction>> {
+    let device = c.device.device()?;
     let (train, model) = load(&c.model)?;
     let m = &train.model;
     let peaks = PeakConfig {
@@ -115,7 +116,6 @@ pub fn predict(c: &PredictConfig) -> Result<Vec<Prediction>> {
         )));
     }
     let loader = ds.into_loader(Partition::single())?;
-    let device = c.device.device()?;
     let model = if c.device.is_gpu() {
         model.to_device(&device)
     } else {

@@ -401,6 +401,8 @@ pub fn train(
     resume: bool,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<History> {
+    // The device first: a device this build lacks fails before any data is read.
+    let device = config.device.device()?.autodiff();
     let (train_ds, val_ds) = datasets(config)?;
     let mut c = config.clone();
     c.model = model_config(config, &train_ds);
@@ -408,7 +410,6 @@ pub fn train(
     let weight = c
         .count_loss_weight
         .unwrap_or_else(|| default_count_weight(&train_ds.peak_totals()));
-    let device = c.device.device()?.autodiff();
     tracing::info!(device = %c.device, "training device");
     let mut model = init_model(&c.model, &device, c.init_seed);
     let mut optim = AdamConfig::new().with_epsilon(1e-7).init();
