@@ -24,6 +24,8 @@ pub struct Options {
     pub runs: usize,
     /// Intervals per run.
     pub intervals: usize,
+    /// Only cases whose name contains this.
+    pub only: Option<String>,
 }
 
 /// Writes `n` random intervals of 1000 bp (seed 0) on the bench genome as a BED3 file with
@@ -123,7 +125,11 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
             4 * 1000,
         ),
     ];
+    let wanted = |name: &str| o.only.as_deref().is_none_or(|w| name.contains(w));
     for (name, dl_name, extra, bytes_per_example) in cases {
+        if !wanted(name) {
+            continue;
+        }
         for workers in [0usize, 2] {
             let a = if dl_name.starts_with("biobatch.") {
                 kipoi_args("intervals", "fasta", &bed, &fasta, extra.clone())
@@ -178,6 +184,9 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
     }
 
     // `zoo predict` of the bundled ONNX model (500 bp windows), written to Parquet.
+    if !wanted("predict_peak_cnn_onnx") {
+        return Ok(());
+    }
     let m = resolve(&bundled_zoo(), "peak-cnn").map_err(|e| e.to_string())?;
     let out = o.data.join("zoo_predict_bench.parquet");
     let mut last = None;

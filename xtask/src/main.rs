@@ -322,6 +322,7 @@ fn main() -> Result<()> {
                         data,
                         runs,
                         intervals: if quick { 2_000 } else { 20_000 },
+                        only,
                     };
                     biobatch_benches::zoo::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
                 }

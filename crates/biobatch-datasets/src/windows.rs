@@ -2,7 +2,7 @@
 //! metadata every example carries — `ranges` (chr, start, end, id, strand of the window
 //! given), `jitter` and `row` — and how they become a loader.
 
-use std::borrow::Cow;
+use std::fmt::Write as _;
 
 use biobatch_core::{Array, ArraySchema, Batch, DType, Node, SchemaNode};
 use biobatch_loader::{BatchDataset, BoxError, Loader, LoaderConfig};
@@ -10,13 +10,20 @@ use biobatch_sampling::Plan;
 
 use crate::Result;
 
+/// An example's `id`: a name, or a row number (written into the reused string, without
+/// allocating one per example).
+pub(crate) enum Id<'a> {
+    Text(&'a str),
+    Number(u64),
+}
+
 /// One example's metadata.
 pub(crate) struct Meta<'a> {
     pub chrom: &'a str,
     /// The window given, 0-based half-open.
     pub start: i64,
     pub end: i64,
-    pub id: Cow<'a, str>,
+    pub id: Id<'a>,
     /// Given reverse-complemented (strand `-`), else `+`.
     pub reverse: bool,
     /// The plan's offset inside the extracted span.
@@ -81,12 +88,15 @@ pub(crate) fn fill(out: &mut Batch, meta: &[Meta<'_>]) -> std::result::Result<()
         let col = out.array_mut(key)?.as_slice_mut::<String>()?;
         for (c, m) in col.iter_mut().zip(meta) {
             c.clear();
-            c.push_str(match which {
-                0 => m.chrom,
-                1 if m.reverse => "-",
-                1 => "+",
-                _ => &m.id,
-            });
+            match (which, &m.id) {
+                (0, _) => c.push_str(m.chrom),
+                (1, _) => c.push(if m.reverse { '-' } else { '+' }),
+                (_, Id::Text(t)) => c.push_str(t),
+                // Writing into a String cannot fail.
+                (_, Id::Number(n)) => {
+                    let _ = write!(c, "{n}");
+                }
+            }
         }
     }
     Ok(())

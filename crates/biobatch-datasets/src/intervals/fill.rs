@@ -1,7 +1,5 @@
 //! Assembling batches of an [`IntervalDataset`] into pooled buffers.
 
-use std::borrow::Cow;
-
 use biobatch_core::{Array, Batch, DType, Node};
 use biobatch_formats::sequence::{Ambiguous, Layout, OneHot};
 use biobatch_loader::{BatchDataset, BoxError};
@@ -139,8 +137,8 @@ impl BatchDataset for IntervalDataset {
                     start,
                     end: start + l as i64,
                     id: match &self.ids {
-                        Some(ids) => Cow::Borrowed(ids[idx].as_str()),
-                        None => Cow::Owned(locus.row.to_string()),
+                        Some(ids) => windows::Id::Text(&ids[idx]),
+                        None => windows::Id::Number(locus.row),
                     },
                     reverse: self.flipped(s),
                     jitter: s.jitter as i64,

@@ -1,7 +1,5 @@
 //! Assembling batches of a [`PeakDataset`] into pooled buffers.
 
-use std::borrow::Cow;
-
 use biobatch_core::{Array, Batch, DType, Node};
 use biobatch_formats::sequence::{self, Layout, OneHot};
 use biobatch_loader::{BatchDataset, BoxError};
@@ -141,7 +139,7 @@ impl BatchDataset for PeakDataset {
                     chrom: self.chrom_name(l.chrom),
                     start,
                     end: start + inw as i64,
-                    id: Cow::Borrowed(if s.source == Source::Primary {
+                    id: windows::Id::Text(if s.source == Source::Primary {
                         "peak"
                     } else {
                         "negative"
