@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use biobatch_datasets::{CellsConfig, ExperimentDataset};
+use biobatch_datasets::{ExperimentConfig, ExperimentDataset, LoaderSettings};
 use biobatch_formats::csr::{CsrIndex, CsrMatrix, CsrRows, CsrValue, CsrView};
 use biobatch_formats::soma::{CsrVisitor, Experiment};
 use biobatch_sampling::{Layout, Partition, Policy};
@@ -28,16 +28,19 @@ pub struct Options {
 }
 
 /// The settings: batch 256, IO batch 65,536, chunks of 64, shuffled, seed 1.
-pub fn bench_config(o: &Options, sparse: bool) -> CellsConfig {
-    CellsConfig {
+pub fn bench_config(o: &Options, sparse: bool) -> ExperimentConfig {
+    ExperimentConfig {
+        loader: LoaderSettings {
+            batch_size: 256,
+            num_workers: o.workers,
+            prefetch: 4,
+            ..ExperimentConfig::default().loader
+        },
         store: o.data.join("store"),
-        batch_size: 256,
         io_batch_size: 65_536,
         shuffle_chunk_size: 64,
         seed: Some(1),
         return_sparse: sparse,
-        num_workers: o.workers,
-        prefetch: 4,
         ..Default::default()
     }
 }

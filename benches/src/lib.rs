@@ -83,31 +83,7 @@ pub fn time(runs: usize, mut f: impl FnMut()) -> Timing {
     Timing { runs }
 }
 
-/// Bytes per second of `memcpy` moving `bytes` bytes (in 8 MiB chunks), on `threads`
-/// threads at once: the bandwidth ceiling for a case that writes `bytes` of output.
-pub fn memcpy_bytes_per_s(bytes: usize, threads: usize, runs: usize) -> f64 {
-    const CHUNK: usize = 8 << 20;
-    let per_thread = bytes.div_ceil(threads.max(1));
-    let mut bufs: Vec<(Vec<u8>, Vec<u8>)> = (0..threads.max(1))
-        .map(|i| (vec![i as u8 + 1; CHUNK], vec![0u8; CHUNK]))
-        .collect();
-    let t = time(runs, || {
-        std::thread::scope(|s| {
-            for (src, dst) in bufs.iter_mut() {
-                s.spawn(move || {
-                    let mut left = per_thread;
-                    while left > 0 {
-                        let n = left.min(CHUNK);
-                        dst[..n].copy_from_slice(&src[..n]);
-                        std::hint::black_box(&mut dst[..n]);
-                        left -= n;
-                    }
-                });
-            }
-        });
-    });
-    (per_thread * threads.max(1)) as f64 / t.median()
-}
+pub use biobatch_loader::measure::memcpy_bytes_per_s;
 
 /// What a benchmark case did: `items` of `unit` (e.g. windows) and `bytes` of output.
 #[derive(Debug, Clone)]

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use biobatch_datasets::{PeakConfig, PeakDataset};
+use biobatch_datasets::{LoaderSettings, PeakConfig, PeakDataset};
 use biobatch_sampling::Partition;
 use serde_json::{Value, json};
 
@@ -26,6 +26,11 @@ pub struct Options {
 /// batch 64, u8 one-hot, one stranded signal pair and one stranded control pair.
 pub fn bench_config(data: &Path, workers: usize) -> PeakConfig {
     PeakConfig {
+        loader: LoaderSettings {
+            batch_size: 64,
+            num_workers: workers,
+            ..Default::default()
+        },
         peaks: vec![data.join("peaks.narrowPeak")],
         negatives: vec![data.join("negatives.bed")],
         fasta: data.join("genome.fa"),
@@ -39,8 +44,6 @@ pub fn bench_config(data: &Path, workers: usize) -> PeakConfig {
         ]],
         negative_ratio: 0.33,
         seed: Some(1),
-        batch_size: 64,
-        num_workers: workers,
         ..Default::default()
     }
 }

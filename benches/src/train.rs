@@ -5,8 +5,7 @@
 
 use std::path::PathBuf;
 
-use biobatch_pipeline::DeviceChoice;
-use biobatch_pipeline::bpnet::{BpnetConfig, TrainConfig, train};
+use biobatch_bpnet::{BpnetConfig, DeviceChoice, TrainConfig, train};
 use serde_json::{Value, json};
 
 use crate::peaks::bench_config;
@@ -26,7 +25,7 @@ pub struct Options {
 
 /// Runs the case, handing its JSON line to `emit`.
 pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
-    biobatch_pipeline::tune_allocator();
+    biobatch_bpnet::tune_allocator();
     let out = o.data.join("bench-train");
     let _ = std::fs::remove_dir_all(&out);
     let mut peaks = bench_config(&o.data, o.workers);
@@ -41,7 +40,7 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
         device: o.device,
         ..Default::default()
     };
-    let h = train::train(&c, false, &mut |_| {}).map_err(|e| e.to_string())?;
+    let h = train::train(&c, false, &mut ()).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&out);
     let total = h.step_seconds + h.wait_seconds;
     emit(json!({

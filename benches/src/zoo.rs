@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use biobatch_loader::{Loader, LoaderConfig};
-use biobatch_pipeline::zoo::dataloaders::build;
-use biobatch_pipeline::zoo::predict::{PredictOptions, predict_to_file};
-use biobatch_pipeline::zoo::source::{bundled_zoo, resolve};
+use biobatch_zoo::dataloaders::build;
+use biobatch_zoo::run::{RunOptions, predict_to_file};
+use biobatch_zoo::source::{bundled_zoo, resolve};
 use serde_json::{Map, Value, json};
 
 use crate::{Case, Rand, report, report_vs_memcpy, time};
@@ -187,15 +187,12 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
     if !wanted("predict_peak_cnn_onnx") {
         return Ok(());
     }
-    let m = resolve(&bundled_zoo(), "peak-cnn").map_err(|e| e.to_string())?;
+    let zoo = bundled_zoo().ok_or("the bundled zoo (examples/zoo) was not found")?;
+    let m = resolve(&zoo, "peak-cnn").map_err(|e| e.to_string())?;
     let out = o.data.join("zoo_predict_bench.parquet");
     let mut last = None;
     let mut failed = None;
-    let opts = PredictOptions {
-        batch_size: 64,
-        num_workers: 2,
-        ..Default::default()
-    };
+    let opts = RunOptions::with_batches(64, 2);
     let t = time(o.runs, || {
         match predict_to_file(&m, &args(&bed, &fasta, json!({})), &out, &opts, None) {
             Ok(r) => last = Some(r),

@@ -38,6 +38,7 @@
 #![warn(missing_docs)]
 
 mod array;
+mod digest;
 mod dtype;
 mod error;
 mod ranges;
@@ -47,6 +48,7 @@ mod sparse;
 mod tree;
 
 pub use array::{Array, Data, Element};
+pub use digest::digest_ids;
 pub use dtype::DType;
 pub use error::{Error, Result};
 pub use half::f16;

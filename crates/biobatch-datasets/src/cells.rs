@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use arrow_array::{Array as _, RecordBatch};
 use biobatch_formats::soma::{Experiment, Verify};
-use biobatch_loader::{Loader, LoaderConfig};
+use biobatch_loader::Loader;
 use biobatch_sampling::{Partition, SplitMethod};
 use serde::{Deserialize, Serialize};
 
@@ -37,12 +37,12 @@ pub use labels::Vocabulary;
 use obs::ObsValues;
 use plan::{CellsPlan, Progress};
 
-use crate::{Error, Result};
+use crate::{Error, LoaderSettings, Result};
 
 /// Every setting of an [`ExperimentDataset`] (serde, so a run can be written down).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct CellsConfig {
+pub struct ExperimentConfig {
     /// The store directory.
     pub store: PathBuf,
     /// The X layer (default: `counts` when present, else the only layer).
@@ -53,8 +53,6 @@ pub struct CellsConfig {
     pub var_ids: Vec<String>,
     /// Keep genes for which this expression over var columns holds (in store order).
     pub var_filter: Option<String>,
-    /// Cells per batch.
-    pub batch_size: usize,
     /// Cells per IO batch (a multiple of `shuffle_chunk_size`).
     pub io_batch_size: u64,
     /// Shuffle (chunked) every epoch; otherwise store order.
@@ -84,29 +82,30 @@ pub struct CellsConfig {
     pub split_method: SplitMethod,
     /// The split's seed (default: `seed`, else 0), fixed across epochs and ranks.
     pub split_seed: Option<u64>,
-    /// Drop a last, short batch.
-    pub drop_last: bool,
-    /// Loader worker threads.
-    pub num_workers: usize,
-    /// Batches computed ahead.
-    pub prefetch: usize,
+    /// Batch size, workers, prefetch, `drop_last`, progress bar (`[loader]`; batches of 256,
+    /// 2 workers, 4 batches ahead).
+    #[serde(deserialize_with = "loader_settings")]
+    pub loader: LoaderSettings,
     /// IO batches read ahead of the one being consumed.
     pub io_prefetch: usize,
     /// Check the store fully at open (checksums, every column index).
     pub verify_full: bool,
-    /// Show a progress bar.
-    pub progress: bool,
 }
 
-impl Default for CellsConfig {
+fn loader_settings<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<LoaderSettings, D::Error> {
+    LoaderSettings::deserialize_over(ExperimentConfig::default().loader, d)
+}
+
+impl Default for ExperimentConfig {
     fn default() -> Self {
-        CellsConfig {
+        ExperimentConfig {
             store: PathBuf::new(),
             layer: None,
             obs_filter: None,
             var_ids: Vec::new(),
             var_filter: None,
-            batch_size: 256,
             io_batch_size: 65_536,
             shuffle: true,
             shuffle_chunk_size: 64,
@@ -121,12 +120,13 @@ impl Default for CellsConfig {
             split_part: 0,
             split_method: SplitMethod::Deterministic,
             split_seed: None,
-            drop_last: false,
-            num_workers: 2,
-            prefetch: 4,
+            loader: LoaderSettings {
+                batch_size: 256,
+                prefetch: 4,
+                ..Default::default()
+            },
             io_prefetch: 1,
             verify_full: false,
-            progress: false,
         }
     }
 }
@@ -163,7 +163,7 @@ struct Coded {
 /// The single-cell dataset.
 #[derive(Debug)]
 pub struct ExperimentDataset {
-    config: CellsConfig,
+    config: ExperimentConfig,
     exp: Experiment,
     layer: String,
     /// Store rows of the pool the plan draws from, ascending; a sample's index is a position
@@ -184,23 +184,24 @@ fn first_column_strings(t: &RecordBatch, what: &str) -> Result<Vec<String>> {
     let col = t
         .columns()
         .first()
-        .ok_or_else(|| Error::Invalid(format!("{what} has no columns")))?;
-    let s = arrow_cast::cast(col, &arrow_schema::DataType::Utf8)
-        .map_err(|e| Error::Invalid(format!("{what}'s first column cannot be read as ids: {e}")))?;
+        .ok_or_else(|| Error::Config(format!("{what} has no columns")))?;
+    let s =
+        arrow_cast::cast(col, &arrow_schema::DataType::Utf8).map_err(|source| Error::Arrow {
+            context: format!("{what}'s first column, as ids"),
+            source,
+        })?;
     let s = s
         .as_any()
         .downcast_ref::<arrow_array::StringArray>()
-        .ok_or_else(|| Error::Invalid(format!("{what}'s ids are not text")))?;
+        .ok_or_else(|| Error::Config(format!("{what}'s ids are not text")))?;
     Ok((0..s.len()).map(|i| s.value(i).to_string()).collect())
 }
 
 impl ExperimentDataset {
     /// Opens the store and applies the selection, codes and weights of `config`.
-    pub fn open(config: &CellsConfig) -> Result<Self> {
+    pub fn open(config: &ExperimentConfig) -> Result<Self> {
         let c = config;
-        if c.batch_size == 0 {
-            return Err(Error::Invalid("batch_size must be positive".into()));
-        }
+        c.loader.check()?;
         let verify = if c.verify_full {
             Verify::Full
         } else {
@@ -215,7 +216,7 @@ impl ExperimentDataset {
                     [one] => one.to_string(),
                     _ if names.contains(&"counts") => "counts".into(),
                     _ => {
-                        return Err(Error::Invalid(format!(
+                        return Err(Error::Config(format!(
                             "{}: choose a layer (layers: {})",
                             c.store.display(),
                             names.join(", ")
@@ -237,10 +238,13 @@ impl ExperimentDataset {
         };
         let filtered = selected.len();
         if filtered == 0 {
-            return Err(Error::Invalid(format!(
-                "the obs filter `{}` selects no cells",
-                c.obs_filter.as_deref().unwrap_or("")
-            )));
+            return Err(Error::NothingLeft {
+                what: "cells",
+                drops: format!(
+                    "the obs filter `{}` selects no cells",
+                    c.obs_filter.as_deref().unwrap_or("")
+                ),
+            });
         }
         let pool: Vec<u64> = if c.split.is_empty() {
             selected
@@ -249,7 +253,7 @@ impl ExperimentDataset {
             let parts =
                 biobatch_sampling::random_split(filtered as u64, &c.split, seed, c.split_method)?;
             let part = parts.get(c.split_part).ok_or_else(|| {
-                Error::Invalid(format!(
+                Error::Config(format!(
                     "split_part {} does not exist ({} parts)",
                     c.split_part,
                     parts.len()
@@ -258,10 +262,10 @@ impl ExperimentDataset {
             part.iter().map(|&i| selected[i as usize]).collect()
         };
         if pool.is_empty() {
-            return Err(Error::Invalid(format!(
-                "split part {} of {filtered} cells is empty",
-                c.split_part
-            )));
+            return Err(Error::NothingLeft {
+                what: "cells",
+                drops: format!("split part {} of {filtered} cells is empty", c.split_part),
+            });
         }
         // Genes.
         let n_vars = exp.n_vars();
@@ -275,10 +279,10 @@ impl ExperimentDataset {
             let mut map = vec![u32::MAX; n_vars];
             for (k, id) in c.var_ids.iter().enumerate() {
                 let j = *at.get(id.as_str()).ok_or_else(|| {
-                    Error::Invalid(format!("var has no gene `{id}` (in its first column)"))
+                    Error::Config(format!("var has no gene `{id}` (in its first column)"))
                 })?;
                 if map[j] != u32::MAX {
-                    return Err(Error::Invalid(format!("gene `{id}` is listed twice")));
+                    return Err(Error::Config(format!("gene `{id}` is listed twice")));
                 }
                 map[j] = k as u32;
             }
@@ -294,9 +298,10 @@ impl ExperimentDataset {
                 }
             }
             if k == 0 {
-                return Err(Error::Invalid(format!(
-                    "the var filter `{f}` selects no genes"
-                )));
+                return Err(Error::NothingLeft {
+                    what: "genes",
+                    drops: format!("the var filter `{f}` selects none"),
+                });
             }
             (Some(map), k as usize)
         } else {
@@ -342,7 +347,7 @@ impl ExperimentDataset {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &CellsConfig {
+    pub fn config(&self) -> &ExperimentConfig {
         &self.config
     }
 
@@ -396,18 +401,11 @@ impl ExperimentDataset {
         Ok(Arc::new(CellsPlan::new(self, partition)?))
     }
 
-    /// A loader over this dataset's plan on `partition`, with the configuration's batch
-    /// size, workers, prefetch, `drop_last` and progress bar.
+    /// A loader over this dataset's plan on `partition`, with the configuration's
+    /// [`loader`](ExperimentConfig::loader) settings.
     pub fn into_loader(self, partition: Partition) -> Result<Loader> {
         let plan = self.plan(partition)?;
-        let c = &self.config;
-        let cfg = LoaderConfig {
-            batch_size: c.batch_size,
-            num_workers: c.num_workers,
-            prefetch: c.prefetch.max(1),
-            drop_last: c.drop_last,
-        };
-        let progress = c.progress;
-        Ok(Loader::from_arcs(Arc::new(self), plan, cfg)?.with_progress(progress))
+        let settings = self.config.loader;
+        settings.loader_of_arcs(Arc::new(self), plan)
     }
 }

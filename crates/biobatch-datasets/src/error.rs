@@ -1,5 +1,7 @@
 //! The error type of `biobatch-datasets`.
 
+use std::path::PathBuf;
+
 /// A `Result` whose error is [`enum@Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -16,15 +18,129 @@ pub enum Error {
     /// A loader could not be built.
     #[error(transparent)]
     Loader(#[from] biobatch_loader::Error),
+    /// A setting that cannot work, with what to change.
+    #[error("invalid setting: {0}")]
+    Config(String),
+    /// A record of an input file that cannot be used: `place` is `file:line`.
+    #[error("{place}: {message}")]
+    Record {
+        /// `file:line` of the record.
+        place: String,
+        /// What is wrong, and what to change.
+        message: String,
+    },
+    /// A record on a chromosome the genome lacks.
+    #[error("{place}: chromosome `{chrom}` is not in the FASTA {}", fasta.display())]
+    UnknownChrom {
+        /// `file:line` of the record.
+        place: String,
+        /// The chromosome.
+        chrom: String,
+        /// The genome.
+        fasta: PathBuf,
+    },
+    /// A record on a chromosome a bigWig lacks, under `missing = "error"`.
+    #[error(
+        "{place}: the bigWig {} has no chromosome named `{chrom}` (missing = \"zeros\" reads it \
+         as zeros, missing = \"drop\" drops such records)",
+        bigwig.display()
+    )]
+    MissingChrom {
+        /// `file:line` of the record.
+        place: String,
+        /// The chromosome.
+        chrom: String,
+        /// The bigWig that lacks it.
+        bigwig: PathBuf,
+    },
+    /// A base that is not a nucleotide letter in an extracted window.
+    #[error("{}: invalid base {byte:?} at {chrom}:{pos} (0-based)", fasta.display())]
+    InvalidBase {
+        /// The genome.
+        fasta: PathBuf,
+        /// The byte found.
+        byte: char,
+        /// The chromosome.
+        chrom: String,
+        /// Its 0-based position.
+        pos: i64,
+    },
+    /// Nothing is left after the filters and drops.
+    #[error("no {what} left: {drops}")]
+    NothingLeft {
+        /// What (`peaks`, `intervals`, `cells`).
+        what: &'static str,
+        /// What was dropped, by reason.
+        drops: String,
+    },
+    /// Records dropped under `strict`.
+    #[error("{0} (turn `strict` off to drop and report them)")]
+    Strict(String),
+    /// An obs or var filter that cannot be evaluated.
+    #[error("{table} filter `{expr}`: {message}")]
+    Filter {
+        /// `obs` or `var`.
+        table: String,
+        /// The expression.
+        expr: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A column of the store's obs or var table that cannot be used as asked.
+    #[error("{table} column `{column}`: {message}")]
+    Column {
+        /// `obs` or `var`.
+        table: String,
+        /// The column.
+        column: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A worker thread of the extraction panicked (a bug: please report it).
+    #[error("the {0} extraction thread panicked")]
+    Panicked(&'static str),
+    /// An Arrow kernel failed on a store table.
+    #[error("{context}: {source}")]
+    Arrow {
+        /// What was being computed.
+        context: String,
+        /// What Arrow reported.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    /// A cache file whose structure is not what its writer left (it is rebuilt).
+    #[error("cache {}: {message}", path.display())]
+    Cache {
+        /// The cache file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A description that could not be encoded as JSON.
+    #[error("encoding {what}: {source}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// What serde reported.
+        #[source]
+        source: serde_json::Error,
+    },
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
         /// The file.
-        path: std::path::PathBuf,
+        path: PathBuf,
         /// What the system said.
+        #[source]
         source: std::io::Error,
     },
-    /// An invalid configuration or input, with what to change.
-    #[error("{0}")]
-    Invalid(String),
+}
+
+impl Error {
+    pub(crate) fn record(place: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Record {
+            place: place.into(),
+            message: message.into(),
+        }
+    }
 }

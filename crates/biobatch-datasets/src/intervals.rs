@@ -41,14 +41,16 @@ use biobatch_sampling::{Augment, Order, Partition, Sampler, SamplerConfig};
 
 pub use config::{IntervalConfig, OutOfBounds};
 
-use crate::peaks::{Drops, Exclusions, Sources, Store, extract, tracks};
-use crate::{DropCounts, Error, MissingChrom, OneHotDtype, Result};
+use crate::windows::{
+    DropCounts, Drops, Exclusions, MissingChrom, OneHotDtype, Sources, Store, extract, tracks,
+};
+use crate::{Error, Result};
 
 /// Intervals of BED files as one-hot sequence windows with labels and track targets; see the
 /// [module docs](self).
 ///
 /// ```
-/// use biobatch_datasets::{IntervalConfig, IntervalDataset};
+/// use biobatch_datasets::{IntervalConfig, IntervalDataset, LoaderSettings};
 /// use biobatch_sampling::Partition;
 ///
 /// let data = "../../examples/data/peaks";
@@ -66,7 +68,7 @@ use crate::{DropCounts, Error, MissingChrom, OneHotDtype, Result};
 ///     target_length: Some(500),
 ///     bin_size: 50,
 ///     seed: Some(1),
-///     batch_size: 16,
+///     loader: LoaderSettings { batch_size: 16, ..Default::default() },
 ///     ..Default::default()
 /// })?;
 /// assert_eq!(ds.labels(0), &[83.952]);
@@ -96,33 +98,11 @@ pub struct IntervalDataset {
     drops: Drops,
 }
 
-fn check(c: &IntervalConfig) -> Result<()> {
-    if c.intervals.is_empty() {
-        return Err(Error::Invalid("no interval files given".into()));
-    }
-    if c.sequence_length == Some(0) {
-        return Err(Error::Invalid("sequence_length must be positive".into()));
-    }
-    if c.bin_size == 0 {
-        return Err(Error::Invalid("bin_size must be positive".into()));
-    }
-    if c.tracks.is_empty() && (c.target_length.is_some() || c.bin_size != 1) {
-        return Err(Error::Invalid(
-            "target_length and bin_size describe track targets, and no tracks are given".into(),
-        ));
-    }
-    if c.target_length == Some(0) {
-        return Err(Error::Invalid("target_length must be positive".into()));
-    }
-    tracks(&c.tracks, "track")?;
-    Ok(())
-}
-
 impl IntervalDataset {
     /// Reads and checks every interval, then extracts the sequence and track windows.
     pub fn open(config: &IntervalConfig) -> Result<Self> {
         let c = config;
-        check(c)?;
+        c.check()?;
         let fasta = Fasta::open(&c.fasta)?;
         let (track_files, track_swap) = tracks(&c.tracks, "track")?;
         let chrom_names: Vec<String> = fasta.chroms().map(|(n, _)| n.to_string()).collect();
@@ -153,15 +133,15 @@ impl IntervalDataset {
             &mut drops,
         )?;
         if t.loci.is_empty() {
-            return Err(Error::Invalid(format!(
-                "no intervals left: {}",
-                drops.counts.describe()
-            )));
+            return Err(Error::NothingLeft {
+                what: "intervals",
+                drops: drops.counts.describe(),
+            });
         }
         let seq_len = t.length;
         let target_len = c.target_length.map_or(seq_len, |x| x as usize);
         if !track_bw.is_empty() && !target_len.is_multiple_of(c.bin_size as usize) {
-            return Err(Error::Invalid(format!(
+            return Err(Error::Config(format!(
                 "the track window ({target_len} bp) is not a whole number of {}-bp bins",
                 c.bin_size
             )));
@@ -309,7 +289,7 @@ impl IntervalDataset {
         DataSchema {
             inputs: SchemaNode::Map([("seq".to_string(), SchemaNode::Array(seq))].into()),
             targets: (!targets.is_empty()).then_some(SchemaNode::Map(targets)),
-            metadata: Some(crate::windows::schema()),
+            metadata: Some(crate::windows::meta::schema()),
         }
     }
 
@@ -334,12 +314,11 @@ impl IntervalDataset {
         )?)
     }
 
-    /// A loader over this dataset's plan on `partition`, with the configuration's batch size,
-    /// workers and progress bar (prefetch 8, short last batch kept).
+    /// A loader over this dataset's plan on `partition`, with the configuration's
+    /// [`loader`](IntervalConfig::loader) settings.
     pub fn into_loader(self, partition: Partition) -> Result<Loader> {
         let plan = self.plan(partition)?;
-        let c = &self.config;
-        let (b, w, p) = (c.batch_size, c.num_workers, c.progress);
-        crate::windows::loader(self, plan, b, w, p)
+        let settings = self.config.loader;
+        settings.loader(self, plan)
     }
 }

@@ -21,11 +21,10 @@
 //! `targets/is_peak` `[B]` (u8), and `metadata`: `ranges` (chr, start, end, id, strand of
 //! the input window), `jitter` and `row` (the locus's row in its files).
 
-mod cached;
+mod cache;
 mod config;
-mod extract;
 mod fill;
-mod store;
+mod loci;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -36,15 +35,14 @@ use biobatch_formats::fasta::{Fasta, Padding};
 use biobatch_loader::Loader;
 use biobatch_sampling::{Augment, Mixture, MixtureConfig, Partition};
 
-pub use cached::CacheStatus;
-pub use config::{DropCounts, MissingChrom, OneHotDtype, PeakConfig};
-pub(crate) use config::{Drops, Reason};
-use extract::{LociSource, load_loci, place, quantile};
-// The extraction machinery (windows of sequence and tracks around loci, held compactly) is
-// shared with the interval dataset.
-pub(crate) use extract::{Exclusions, Sources, extract};
-pub(crate) use store::{Locus, Store};
+pub use cache::CacheStatus;
+pub use config::PeakConfig;
+use loci::{LociSource, load_loci, quantile};
 
+use crate::windows::store::Values;
+use crate::windows::{
+    DropCounts, Drops, Exclusions, MissingChrom, Reason, Sources, Store, extract, place, tracks,
+};
 use crate::{Error, Result};
 
 /// The peak-and-negative dataset: everything extracted at open, batches assembled from
@@ -63,75 +61,37 @@ pub struct PeakDataset {
     cache: CacheStatus,
 }
 
-/// Flattens track groups into files, with the strand swap of each output track.
-pub(crate) fn tracks(groups: &[Vec<PathBuf>], what: &str) -> Result<(Vec<PathBuf>, Vec<usize>)> {
-    let (mut files, mut swap) = (Vec::new(), Vec::new());
-    for g in groups {
-        let base = files.len();
-        match g.len() {
-            1 => swap.push(base),
-            2 => swap.extend([base + 1, base]),
-            n => {
-                return Err(Error::Invalid(format!(
-                    "a {what} group has {n} files: give one (unstranded) or two (plus,minus)"
-                )));
-            }
-        }
-        files.extend(g.iter().cloned());
-    }
-    Ok((files, swap))
-}
-
-fn check(c: &PeakConfig) -> Result<()> {
-    if c.peaks.is_empty() {
-        return Err(Error::Invalid("no peak files given".into()));
-    }
-    if c.in_window == 0 || c.out_window == 0 {
-        return Err(Error::Invalid(
-            "in_window and out_window must be positive".into(),
-        ));
-    }
-    if (c.min_counts.is_some() || c.max_counts.is_some()) && c.signals.is_empty() {
-        return Err(Error::Invalid(
-            "min_counts / max_counts need signal tracks".into(),
-        ));
-    }
-    tracks(&c.signals, "signal")?;
-    tracks(&c.controls, "control")?;
-    Ok(())
-}
-
 impl PeakDataset {
     /// Reads, validates and extracts everything the configuration names — or, with
     /// `cache_dir`, restores it from a valid cache file of the same inputs and extraction
     /// settings (a stale or damaged one is rebuilt, never trusted).
     pub fn open(config: &PeakConfig) -> Result<Self> {
-        check(config)?;
+        config.check()?;
         let (mut build, mut _lock) = (None, None);
         if let Some(dir) = &config.cache_dir {
             // Look, and on a miss take the build lock and look again: of several processes
             // opening the same dataset at once (ranks on one node), one extracts and the
             // others wait and read its file.
             for attempt in 0..2 {
-                match cached::lookup(config, dir)? {
-                    cached::Found::Hit(ds) => {
+                match cache::lookup(config, dir)? {
+                    cache::Found::Hit(ds) => {
                         ds.check_strict()?;
                         return Ok(*ds);
                     }
-                    cached::Found::Build(status, key) if attempt == 0 => {
-                        _lock = status.path().and_then(crate::cache::lock);
+                    cache::Found::Build(status, key) if attempt == 0 => {
+                        _lock = status.path().and_then(crate::container::lock);
                         if _lock.is_none() {
                             build = Some((status, key));
                             break;
                         }
                     }
-                    cached::Found::Build(status, key) => build = Some((status, key)),
+                    cache::Found::Build(status, key) => build = Some((status, key)),
                 }
             }
         }
         let mut ds = Self::extract(config)?;
         if let Some((status, key)) = build {
-            ds.cache = cached::store(&ds, status, key);
+            ds.cache = cache::store(&ds, status, key);
         }
         ds.log();
         Ok(ds)
@@ -185,10 +145,10 @@ impl PeakDataset {
             &mut negative_drops,
         )?;
         if peak_loci.is_empty() {
-            return Err(Error::Invalid(format!(
-                "no peaks left: {}",
-                drops.counts.describe()
-            )));
+            return Err(Error::NothingLeft {
+                what: "peaks",
+                drops: drops.counts.describe(),
+            });
         }
         let src = Sources {
             fasta: &fasta,
@@ -208,9 +168,7 @@ impl PeakDataset {
         let (peaks, negatives) = std::thread::scope(|s| {
             let p = s.spawn(|| extract(peak_loci, peak_seq, peak_sig, &src));
             let n = extract(neg_loci, inw, outw, &src);
-            let p = p
-                .join()
-                .unwrap_or_else(|_| Err(Error::Invalid("peak extraction panicked".into())));
+            let p = p.join().unwrap_or_else(|_| Err(Error::Panicked("peak")));
             (p, n)
         });
         let (mut peaks, mut negatives) = (peaks?, negatives?);
@@ -254,10 +212,10 @@ impl PeakDataset {
             }
         }
         if peaks.loci.is_empty() {
-            return Err(Error::Invalid(format!(
-                "no peaks left: {}",
-                drops.counts.describe()
-            )));
+            return Err(Error::NothingLeft {
+                what: "peaks",
+                drops: drops.counts.describe(),
+            });
         }
         let ds = PeakDataset {
             config: c.clone(),
@@ -288,10 +246,7 @@ impl PeakDataset {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(Error::Invalid(format!(
-                "{} (turn `strict` off to drop and report them)",
-                errors.join("; ")
-            )))
+            Err(Error::Strict(errors.join("; ")))
         }
     }
 
@@ -377,7 +332,7 @@ impl PeakDataset {
     /// Whether every signal track and every control track is held compactly (`u8` or `u16`:
     /// lossless for integer counts) rather than as `f32`.
     pub fn compact_tracks(&self) -> (bool, bool) {
-        let compact = |v: &[store::Values]| v.iter().all(|x| x.dtype() != "f32");
+        let compact = |v: &[Values]| v.iter().all(|x| x.dtype() != "f32");
         (
             compact(&self.peaks.signal) && compact(&self.negatives.signal),
             compact(&self.peaks.control) && compact(&self.negatives.control),
@@ -387,11 +342,11 @@ impl PeakDataset {
     /// The element type each signal and control track is held in at rest (`u8`, `u16` or
     /// `f32`; a track is as wide as its widest value needs, over peaks and negatives).
     pub fn track_dtypes(&self) -> (Vec<&'static str>, Vec<&'static str>) {
-        let widest = |a: &[store::Values], b: &[store::Values]| -> Vec<&'static str> {
+        let widest = |a: &[Values], b: &[Values]| -> Vec<&'static str> {
             a.iter()
                 .zip(b)
                 .map(|(x, y)| {
-                    let w = |v: &store::Values| store::Values::width(v.dtype()).unwrap_or(4);
+                    let w = |v: &Values| Values::width(v.dtype()).unwrap_or(4);
                     if w(x) >= w(y) { x.dtype() } else { y.dtype() }
                 })
                 .collect()
@@ -431,13 +386,12 @@ impl PeakDataset {
         )?)
     }
 
-    /// A loader over this dataset's plan on `partition`, with the configuration's batch size,
-    /// workers and progress bar (prefetch 8, short last batch kept).
+    /// A loader over this dataset's plan on `partition`, with the configuration's
+    /// [`loader`](PeakConfig::loader) settings.
     pub fn into_loader(self, partition: Partition) -> Result<Loader> {
         let plan = self.plan(partition)?;
-        let c = &self.config;
-        let (b, w, p) = (c.batch_size, c.num_workers, c.progress);
-        crate::windows::loader(self, plan, b, w, p)
+        let settings = self.config.loader;
+        settings.loader(self, plan)
     }
 
     pub(crate) fn chrom_name(&self, chrom: u32) -> &str {

@@ -1,121 +1,79 @@
-//! What the window datasets ([`crate::PeakDataset`], [`crate::IntervalDataset`]) share: the
-//! metadata every example carries — `ranges` (chr, start, end, id, strand of the window
-//! given), `jitter` and `row` — and how they become a loader.
+//! What the window datasets ([`PeakDataset`](crate::PeakDataset),
+//! [`IntervalDataset`](crate::IntervalDataset)) share: windows of sequence and bigWig tracks
+//! around loci, extracted once into compact stores; what was dropped and why; and the
+//! metadata every example carries.
+//!
+//! - `extract`: exclusion lists, and the extraction of sequence and track windows (on
+//!   threads of their own) into a `Store`;
+//! - `store`: the compact, locus-major store (1 byte per base; `u8`, `u16` or `f32` per
+//!   track value) and how batches read from it;
+//! - `drops`: [`DropCounts`] and the first dropped record of each reason;
+//! - `meta`: the `metadata` of a batch (`ranges`, `jitter`, `row`).
 
-use std::fmt::Write as _;
+pub(crate) mod drops;
+pub(crate) mod extract;
+pub(crate) mod meta;
+pub(crate) mod store;
 
-use biobatch_core::{Array, ArraySchema, Batch, DType, Node, SchemaNode};
-use biobatch_loader::{BatchDataset, BoxError, Loader, LoaderConfig};
-use biobatch_sampling::Plan;
+use std::path::PathBuf;
 
-use crate::Result;
+use serde::{Deserialize, Serialize};
 
-/// An example's `id`: a name, or a row number (written into the reused string, without
-/// allocating one per example).
-pub(crate) enum Id<'a> {
-    Text(&'a str),
-    Number(u64),
+pub use drops::DropCounts;
+pub(crate) use drops::{Drops, Reason};
+pub(crate) use extract::{Exclusions, Sources, extract};
+pub(crate) use store::{Locus, Store};
+
+use crate::{Error, Result};
+
+/// Element type of the one-hot sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OneHotDtype {
+    /// `u8` (4× smaller batches; convert on the device).
+    #[default]
+    U8,
+    /// `f32` (what a model takes directly).
+    F32,
 }
 
-/// One example's metadata.
-pub(crate) struct Meta<'a> {
-    pub chrom: &'a str,
-    /// The window given, 0-based half-open.
-    pub start: i64,
-    pub end: i64,
-    pub id: Id<'a>,
-    /// Given reverse-complemented (strand `-`), else `+`.
-    pub reverse: bool,
-    /// The plan's offset inside the extracted span.
-    pub jitter: i64,
-    /// The record's row across its files.
-    pub row: i64,
+/// What to do with a locus on a chromosome that a signal or control bigWig lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingChrom {
+    /// An error naming the locus (file and line), the chromosome and the bigWig.
+    #[default]
+    Error,
+    /// Read the track as zeros there (warned once per chromosome and file).
+    #[serde(alias = "missing")]
+    Zeros,
+    /// Drop the locus, counted as `missing_chromosome`.
+    Drop,
 }
 
-/// The metadata buffer of a batch of `b` examples.
-pub(crate) fn buffer(b: usize) -> Node {
-    let ranges = Node::from_iter([
-        ("chr", Array::zeros(DType::Str, vec![b])),
-        ("start", Array::zeros(DType::I64, vec![b])),
-        ("end", Array::zeros(DType::I64, vec![b])),
-        ("id", Array::zeros(DType::Str, vec![b])),
-        ("strand", Array::zeros(DType::Str, vec![b])),
-    ]);
-    Node::from_iter([
-        ("ranges", ranges),
-        ("jitter", Node::Array(Array::zeros(DType::I64, vec![b]))),
-        ("row", Node::Array(Array::zeros(DType::I64, vec![b]))),
-    ])
-}
-
-/// The schema of [`buffer`]'s metadata.
-pub(crate) fn schema() -> SchemaNode {
-    let col = |d: DType| SchemaNode::Array(ArraySchema::new(vec![]).with_dtype(d));
-    SchemaNode::Map(
-        [
-            ("ranges".to_string(), SchemaNode::genomic_ranges()),
-            ("jitter".to_string(), col(DType::I64)),
-            ("row".to_string(), col(DType::I64)),
-        ]
-        .into(),
-    )
-}
-
-/// Writes the metadata of a batch's examples, in order, into `out` (strings reuse their
-/// buffers).
-pub(crate) fn fill(out: &mut Batch, meta: &[Meta<'_>]) -> std::result::Result<(), BoxError> {
-    for (key, which) in [
-        ("metadata/jitter", 0),
-        ("metadata/row", 1),
-        ("metadata/ranges/start", 2),
-        ("metadata/ranges/end", 3),
-    ] {
-        let col = out.array_mut(key)?.as_slice_mut::<i64>()?;
-        for (c, m) in col.iter_mut().zip(meta) {
-            *c = match which {
-                0 => m.jitter,
-                1 => m.row,
-                2 => m.start,
-                _ => m.end,
-            };
-        }
-    }
-    for (key, which) in [
-        ("metadata/ranges/chr", 0),
-        ("metadata/ranges/strand", 1),
-        ("metadata/ranges/id", 2),
-    ] {
-        let col = out.array_mut(key)?.as_slice_mut::<String>()?;
-        for (c, m) in col.iter_mut().zip(meta) {
-            c.clear();
-            match (which, &m.id) {
-                (0, _) => c.push_str(m.chrom),
-                (1, _) => c.push(if m.reverse { '-' } else { '+' }),
-                (_, Id::Text(t)) => c.push_str(t),
-                // Writing into a String cannot fail.
-                (_, Id::Number(n)) => {
-                    let _ = write!(c, "{n}");
-                }
+/// Flattens track groups into files, with the strand swap of each output track: a group of
+/// two files is a stranded pair (plus, minus), swapped under reverse complement; a group of
+/// one is unstranded.
+pub(crate) fn tracks(groups: &[Vec<PathBuf>], what: &str) -> Result<(Vec<PathBuf>, Vec<usize>)> {
+    let (mut files, mut swap) = (Vec::new(), Vec::new());
+    for g in groups {
+        let base = files.len();
+        match g.len() {
+            1 => swap.push(base),
+            2 => swap.extend([base + 1, base]),
+            n => {
+                return Err(Error::Config(format!(
+                    "a {what} group has {n} files: give one (unstranded) or two (plus,minus)"
+                )));
             }
         }
+        files.extend(g.iter().cloned());
     }
-    Ok(())
+    Ok((files, swap))
 }
 
-/// A loader over `plan` with a dataset's batch size, workers and progress bar (prefetch 8,
-/// the short last batch kept).
-pub(crate) fn loader<D: BatchDataset, P: Plan + 'static>(
-    ds: D,
-    plan: P,
-    batch_size: usize,
-    num_workers: usize,
-    progress: bool,
-) -> Result<Loader> {
-    let cfg = LoaderConfig {
-        batch_size,
-        num_workers,
-        prefetch: 8,
-        drop_last: false,
-    };
-    Ok(Loader::new(ds, plan, cfg)?.with_progress(progress))
+/// `file:line` of a locus.
+pub(crate) fn place(files: &[PathBuf], l: &Locus) -> String {
+    let f = files.get(l.file as usize).map(|p| p.display().to_string());
+    format!("{}:{}", f.unwrap_or_default(), l.line)
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use arrow_array::types::Int32Type;
 use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
 use biobatch_core::Batch;
-use biobatch_datasets::{CellsConfig, ExperimentDataset};
+use biobatch_datasets::{ExperimentConfig, ExperimentDataset, LoaderSettings};
 use biobatch_formats::csr::CsrMatrix;
 use biobatch_formats::soma::{LayerData, write_experiment};
 use biobatch_sampling::{Cursor, Layout, Partition, Policy};
@@ -81,19 +81,22 @@ fn store() -> Store {
     Store { _dir: dir, path }
 }
 
-fn config(s: &Store) -> CellsConfig {
-    CellsConfig {
+fn config(s: &Store) -> ExperimentConfig {
+    ExperimentConfig {
+        loader: LoaderSettings {
+            batch_size: 32,
+            num_workers: 0,
+            ..ExperimentConfig::default().loader
+        },
         store: s.path.clone(),
-        batch_size: 32,
         io_batch_size: 128,
         shuffle_chunk_size: 16,
         seed: Some(3),
-        num_workers: 0,
         ..Default::default()
     }
 }
 
-fn epoch_of(c: &CellsConfig, partition: Partition, e: u64) -> Vec<Batch> {
+fn epoch_of(c: &ExperimentConfig, partition: Partition, e: u64) -> Vec<Batch> {
     let loader = ExperimentDataset::open(c)
         .unwrap()
         .into_loader(partition)
@@ -184,7 +187,7 @@ fn dense_and_sparse_batches_agree_for_any_worker_count() {
     let reference = epoch_of(&c, Partition::single(), 2);
     for workers in [1, 3] {
         for sparse in [false, true] {
-            c.num_workers = workers;
+            c.loader.num_workers = workers;
             c.return_sparse = sparse;
             let got = epoch_of(&c, Partition::single(), 2);
             assert_eq!(got.len(), reference.len());

@@ -6,7 +6,9 @@ mod common;
 use std::path::Path;
 
 use biobatch_core::Batch;
-use biobatch_datasets::{IntervalConfig, IntervalDataset, MissingChrom, OneHotDtype, OutOfBounds};
+use biobatch_datasets::{
+    IntervalConfig, IntervalDataset, LoaderSettings, MissingChrom, OneHotDtype, OutOfBounds,
+};
 use biobatch_formats::sequence::{Layout, decode};
 use biobatch_sampling::Partition;
 use common::{CHR1, chr1, fixture};
@@ -260,9 +262,12 @@ fn jitter_strand_and_reverse_complement_move_sequence_and_tracks_together() {
 fn same_batches_for_any_worker_count_and_after_resume() {
     let fx = fixture();
     let c = IntervalConfig {
+        loader: LoaderSettings {
+            batch_size: 3,
+            ..Default::default()
+        },
         max_jitter: 7,
         reverse_complement: true,
-        batch_size: 3,
         // NaN labels would make equal batches compare unequal.
         ..config(fx.dir.path(), &INTERVALS.repeat(5).replace("NaN", "3"))
     };
@@ -310,7 +315,7 @@ fn bad_input_is_an_error_naming_file_line_and_field() {
         ),
         (
             err("chr1\t100\t200\tx\t1\t2\nchr1\t100\t200\tx\t1\n", none),
-            &["iv.bed:2", "5 columns", "iv.bed:1 has 6"],
+            &["iv.bed:2", "6 columns as on line 1, got 5"],
         ),
         (
             err("chr1\t100\t200\tx\t1\tNA\n", none),
@@ -330,7 +335,7 @@ fn bad_input_is_an_error_naming_file_line_and_field() {
         ),
         (
             err("chr1\t20\t10\tx\t1\t2\n", none),
-            &["iv.bed:1", "end 10 is before start 20"],
+            &["iv.bed:1", "start <= end", "20 > 10"],
         ),
         (
             err("chr1\t100\t200\tx\t1\t2\nchr1\t300\t350\ty\t1\t2\n", &|c| {

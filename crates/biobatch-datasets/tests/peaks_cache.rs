@@ -57,7 +57,7 @@ fn a_valid_cache_is_read_in_place_and_gives_identical_batches() {
     let mut other = c.clone();
     other.seed = Some(99);
     other.negative_ratio = 1.0;
-    other.batch_size = 5;
+    other.loader.batch_size = 5;
     assert_eq!(status(&PeakDataset::open(&other).unwrap()), "hit");
     // Only the cache file and its build lock are in the directory: no temporary files.
     assert_eq!(cache_files(cache.path()), 1);

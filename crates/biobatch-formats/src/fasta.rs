@@ -24,7 +24,7 @@ use memmap2::Mmap;
 
 pub use fai::{FaiIndex, FaiRecord, build_index};
 
-use crate::util::with_suffix;
+use crate::fs::with_suffix;
 use crate::{Error, Result};
 
 /// What to do with the part of a window that lies outside its chromosome.

@@ -11,6 +11,8 @@
 //! | [`csr`] | compressed sparse rows | COO → CSR, merge, rows to dense / CSR without per-row allocation |
 //! | [`column`] | typed buffers | owned or in place over a memory map |
 //! | [`region`] | `chr:start-end` | samtools-style region strings |
+//! | [`fs`] | files and folders we write | atomic files and folders, stale temporaries swept, the bundled examples |
+//! | [`text`] | text files | plain or gzip / bgzip, detected from the bytes |
 //!
 //! Everything is 0-based and half-open inside; the `region` parser converts the 1-based,
 //! inclusive strings people type. Errors ([`enum@Error`]) name the file, the line or byte
@@ -37,8 +39,10 @@
 pub mod column;
 pub mod csr;
 mod error;
+pub mod fs;
 pub mod region;
 pub mod sequence;
+pub mod text;
 mod util;
 
 #[cfg(feature = "bed")]
@@ -53,4 +57,9 @@ pub mod npy;
 pub mod soma;
 
 pub use error::{Error, Result};
-pub use util::{temp_sibling, with_suffix, write_atomic};
+
+/// The largest coordinate biobatch accepts from a file or a flag: 2^40 (about 1.1·10^12),
+/// far beyond any chromosome (the longest known are below 2^33), and small enough that window
+/// arithmetic on it (centres, jitter, resizing) stays far inside `i64`. Every reader and
+/// dataset refuses larger ones with the file, line and column.
+pub const MAX_COORD: u64 = 1 << 40;

@@ -18,6 +18,8 @@
 //!   iterator mid-epoch drains the queue and joins the workers.
 //! - [`LoaderStats`]: batches, samples, bytes, the consumer's wait ("stall") time and the
 //!   workers' busy time; a summary line is logged at the end of each epoch.
+//! - [`measure`]: a loader benchmarked alone then digested, batch by batch walks for digests,
+//!   and the memcpy baseline every throughput figure is compared with.
 //!
 //! With the `burn` feature, `burn::BurnLoader` implements burn 0.22's `DataLoader<O>` and batch
 //! trees become `TensorData` without copying.
@@ -55,6 +57,7 @@ pub mod burn;
 mod collate;
 pub mod dataset;
 mod error;
+pub mod measure;
 mod runtime;
 mod stats;
 pub mod stream;

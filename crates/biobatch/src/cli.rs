@@ -1,13 +1,11 @@
 //! Command-line definitions and dispatch.
 
 mod cells;
-mod digest;
 mod peaks;
 mod train;
 mod view;
 mod zoo;
 
-use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -19,20 +17,25 @@ use clap::{Parser, Subcommand};
 /// everything is 0-based and half-open.
 #[derive(Debug, Parser)]
 #[command(name = "biobatch", version, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// More log output (-v: debug, -vv: trace); `BIOBATCH_LOG` overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     quiet: bool,
+    /// The folder of the bundled examples (`--example`, the bundled zoo) [default:
+    /// $BIOBATCH_EXAMPLES, else `examples` in the working directory or above it, else beside
+    /// or above the executable].
+    #[arg(long, global = true)]
+    examples_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 impl Cli {
     /// The tracing filter implied by `-v` / `-q`.
-    pub fn log_level(&self) -> &'static str {
+    pub(crate) fn log_level(&self) -> &'static str {
         match (self.quiet, self.verbose) {
             (true, _) => "error",
             (false, 0) => "warn",
@@ -71,70 +74,67 @@ enum Command {
     },
 }
 
-/// An error of the command line: a message and whether it is a closed output pipe.
-pub struct CliError {
-    message: String,
-    broken_pipe: bool,
+/// Whether an error is only the reader of our output going away (`biobatch view … | head`).
+pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
-impl CliError {
-    /// Whether the error is only the reader of our output going away.
-    pub fn is_broken_pipe(&self) -> bool {
-        self.broken_pipe
-    }
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl From<biobatch::formats::Error> for CliError {
-    fn from(e: biobatch::formats::Error) -> Self {
-        CliError {
-            message: e.to_string(),
-            broken_pipe: false,
+/// An error and its causes on one line: each cause whose message the text so far does not
+/// already hold is appended after `: ` (the library's errors name their sources' messages
+/// themselves; a context added on top of one, such as the file a TOML error is in, does not).
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
         }
     }
+    text.replace('\n', " ")
 }
 
-impl From<biobatch::loader::Error> for CliError {
-    fn from(e: biobatch::loader::Error) -> Self {
-        CliError {
-            message: e.to_string(),
-            broken_pipe: false,
-        }
-    }
+/// Writes `text` to standard output (a closed pipe is reported as such, not a crash).
+pub(crate) fn out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut w = std::io::stdout().lock();
+    w.write_all(text.as_bytes())?;
+    w.flush()?;
+    Ok(())
 }
 
-impl From<std::io::Error> for CliError {
-    fn from(e: std::io::Error) -> Self {
-        CliError {
-            broken_pipe: e.kind() == std::io::ErrorKind::BrokenPipe,
-            message: format!("writing output: {e}"),
-        }
-    }
+/// One JSON value on its own line on standard output.
+pub(crate) fn out_json(v: &serde_json::Value) -> anyhow::Result<()> {
+    out(&format!("{v}\n"))
 }
 
-impl From<String> for CliError {
-    fn from(message: String) -> Self {
-        CliError {
-            message,
-            broken_pipe: false,
-        }
+/// The bundled example files: `--examples-dir`, else found at run time (see
+/// [`examples_dir`](biobatch::formats::fs::examples_dir)).
+pub(crate) fn examples(flag: Option<&std::path::Path>) -> anyhow::Result<PathBuf> {
+    match flag {
+        Some(d) => Ok(d.to_path_buf()),
+        None => biobatch::formats::fs::examples_dir().ok_or_else(|| {
+            anyhow::anyhow!(
+                "the bundled examples were not found: run from the repository (or below it), \
+                 set BIOBATCH_EXAMPLES to its `examples` folder, or give --examples-dir"
+            )
+        }),
     }
 }
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<(), CliError> {
+pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
+    let ex = cli.examples_dir.as_deref();
     match cli.command {
         Command::View(v) => view::run(v),
-        Command::Peaks(p) => peaks::run(*p),
+        Command::Peaks(p) => peaks::run(*p, ex),
         Command::Cells(c) => cells::run(*c),
-        Command::Train(t) => train::run_train(t),
+        Command::Train(t) => train::run_train(t, ex),
         Command::Predict(p) => train::run_predict(p),
-        Command::Zoo(z) => zoo::run(*z),
+        Command::Zoo(z) => zoo::run(*z, ex),
         Command::Index { fasta } => {
             let fa = biobatch::formats::fasta::Fasta::open_with(
                 &fasta,

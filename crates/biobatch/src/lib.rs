@@ -12,7 +12,11 @@
 //! | `biobatch-sampling` | [`sampling`] | deterministic, resumable, partitioned index plans |
 //! | `biobatch-loader` | [`loader`] | dataset contracts, collation, ordered parallel prefetch, resume |
 //! | `biobatch-datasets` | [`datasets`] | concrete datasets: the BPNet peak/negative loader, BED intervals with labels and tracks, single-cell experiments |
-//! | `biobatch-pipeline` | [`pipeline`] | models on the loaders: BPNet in burn (train, predict) |
+//! | `biobatch-bpnet` | [`bpnet`] | BPNet in burn: the model, training with exact resume, prediction on a device |
+//! | `biobatch-zoo` | [`zoo`] | Kipoi's model.yaml / dataloader.yaml: sources, native dataloaders, ONNX and BPNet models, predictions to Parquet / TSV / bigWig |
+//!
+//! Dependencies point down the table: `zoo` → `bpnet` (optional) → `datasets` → `loader` →
+//! `sampling` → `core`; `formats` → `core`.
 //!
 //! # Feature flags
 //!
@@ -31,8 +35,12 @@
 //!   resume, stall accounting) and the dataset contracts.
 //! - `datasets` *(default)*: concrete datasets (`PeakDataset`, `IntervalDataset`,
 //!   `ExperimentDataset`).
-//! - `pipeline` *(default)*: BPNet in burn — training and prediction — and the model zoo.
+//!
+//! Models:
+//! - `bpnet` *(default)*: BPNet in burn — training, checkpoints, prediction.
+//! - `zoo` *(default)*: the model zoo, with ONNX models (tract); with `bpnet`, BPNet models.
 //! - `wgpu`: train and predict on a GPU through wgpu (`--device wgpu`).
+//! - `pipeline`: the former name of `bpnet` + `zoo` (a deprecated module of both).
 //! - `h5ad`: `.h5ad` import (needs the HDF5 C library).
 //!
 //! Tools:
@@ -51,6 +59,9 @@
 //! ```
 #![warn(missing_docs)]
 
+#[cfg(feature = "bpnet")]
+#[doc(inline)]
+pub use biobatch_bpnet as bpnet;
 #[doc(inline)]
 pub use biobatch_core as core;
 #[cfg(feature = "datasets")]
@@ -61,9 +72,19 @@ pub use biobatch_formats as formats;
 #[cfg(feature = "loader")]
 #[doc(inline)]
 pub use biobatch_loader as loader;
-#[cfg(feature = "pipeline")]
+#[cfg(feature = "zoo")]
 #[doc(inline)]
-pub use biobatch_pipeline as pipeline;
+pub use biobatch_zoo as zoo;
+
+/// The former `biobatch-pipeline` crate, split into [`bpnet`] and [`zoo`]; kept for one
+/// release.
+#[cfg(feature = "pipeline")]
+#[deprecated(note = "use `biobatch::bpnet` and `biobatch::zoo`")]
+pub mod pipeline {
+    pub use biobatch_bpnet as bpnet;
+    pub use biobatch_bpnet::DeviceChoice;
+    pub use biobatch_zoo as zoo;
+}
 #[cfg(feature = "sampling")]
 #[doc(inline)]
 pub use biobatch_sampling as sampling;

@@ -21,10 +21,10 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`biobatch view … | head`) is not an error.
-            if e.is_broken_pipe() {
+            if cli::is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("biobatch: error: {e}");
+            eprintln!("biobatch: error: {}", cli::one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -693,16 +693,12 @@ fn zoo_lists_inspects_tests_and_predicts_from_the_command_line() {
         "{}",
         String::from_utf8_lossy(&init.stderr)
     );
-    let m = biobatch::pipeline::zoo::source::resolve_dir(&bp).unwrap();
+    let m = biobatch::zoo::source::resolve_dir(&bp).unwrap();
     assert_eq!(m.model.kind, "biobatch.bpnet");
     let dl = m.dataloader.as_ref().unwrap();
     assert_eq!(dl.defined_as.as_deref(), Some("biobatch.PeakDataset"));
-    biobatch::pipeline::zoo::predict::check_schema(
-        &m.model.schema.inputs,
-        &dl.output_schema.inputs,
-        "inputs",
-    )
-    .unwrap();
+    biobatch::zoo::run::check_schema(&m.model.schema.inputs, &dl.output_schema.inputs, "inputs")
+        .unwrap();
     let cfg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(bp.join("config.json")).unwrap()).unwrap();
     assert_eq!(cfg["model"]["n_filters"], 64);

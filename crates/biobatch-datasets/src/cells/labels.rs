@@ -24,21 +24,25 @@ fn text_column(table: &RecordBatch, name: &str) -> Result<Vec<String>> {
     let schema = table.schema();
     let col = table.column_by_name(name).ok_or_else(|| {
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-        Error::Invalid(format!(
-            "obs has no column `{name}` (columns: {})",
-            names.join(", ")
-        ))
+        Error::Column {
+            table: "obs".into(),
+            column: name.to_string(),
+            message: format!("no such column (columns: {})", names.join(", ")),
+        }
     })?;
-    let text = arrow_cast::cast(col, &DataType::Utf8).map_err(|e| {
-        Error::Invalid(format!(
-            "obs column `{name}` ({}) cannot be used as labels: {e}",
-            col.data_type()
-        ))
+    let text = arrow_cast::cast(col, &DataType::Utf8).map_err(|e| Error::Column {
+        table: "obs".into(),
+        column: name.to_string(),
+        message: format!("{} cannot be used as labels: {e}", col.data_type()),
     })?;
     let s = text
         .as_any()
         .downcast_ref::<StringArray>()
-        .ok_or_else(|| Error::Invalid(format!("obs column `{name}` did not cast to text")))?;
+        .ok_or_else(|| Error::Column {
+            table: "obs".into(),
+            column: name.to_string(),
+            message: "did not cast to text".into(),
+        })?;
     Ok((0..s.len())
         .map(|i| {
             if s.is_null(i) {
@@ -52,10 +56,14 @@ fn text_column(table: &RecordBatch, name: &str) -> Result<Vec<String>> {
 
 /// Codes of `rows` (store row ids) for the key `spec` (`col` or `col1+col2`), and its
 /// vocabulary (only the values that occur among `rows`).
-pub fn encode(table: &RecordBatch, spec: &str, rows: &[u64]) -> Result<(Vec<i64>, Vocabulary)> {
+pub(super) fn encode(
+    table: &RecordBatch,
+    spec: &str,
+    rows: &[u64],
+) -> Result<(Vec<i64>, Vocabulary)> {
     let columns: Vec<String> = spec.split('+').map(|s| s.trim().to_string()).collect();
     if columns.iter().any(String::is_empty) {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Config(format!(
             "label key `{spec}` has an empty column name"
         )));
     }

@@ -18,14 +18,21 @@ pub(crate) enum ObsValues {
 
 impl ObsValues {
     /// Column `name` of `obs` at store rows `pool` (missing values: false, 0, NaN, "").
-    pub fn of(obs: &RecordBatch, name: &str, pool: &[u64]) -> Result<Self> {
+    pub(super) fn of(obs: &RecordBatch, name: &str, pool: &[u64]) -> Result<Self> {
         use arrow_schema::DataType as T;
+        let bad = |message: &str| Error::Column {
+            table: "obs".into(),
+            column: name.to_string(),
+            message: message.to_string(),
+        };
         let col = obs
             .column_by_name(name)
-            .ok_or_else(|| Error::Invalid(format!("obs has no column `{name}` to return")))?;
+            .ok_or_else(|| bad("no such column to return"))?;
         let cast = |to: &T| {
-            arrow_cast::cast(col, to)
-                .map_err(|e| Error::Invalid(format!("obs column `{name}`: {e}")))
+            arrow_cast::cast(col, to).map_err(|source| Error::Arrow {
+                context: format!("obs column `{name}`"),
+                source,
+            })
         };
         let rows = pool.iter().map(|&r| r as usize);
         Ok(match col.data_type() {
@@ -34,7 +41,7 @@ impl ObsValues {
                 let c = c
                     .as_any()
                     .downcast_ref::<arrow_array::BooleanArray>()
-                    .ok_or_else(|| Error::Invalid(format!("obs column `{name}` is not boolean")))?;
+                    .ok_or_else(|| bad("is not boolean"))?;
                 ObsValues::Bool(rows.map(|r| c.is_valid(r) && c.value(r)).collect())
             }
             t if t.is_integer() => {
@@ -42,7 +49,7 @@ impl ObsValues {
                 let c = c
                     .as_any()
                     .downcast_ref::<arrow_array::Int64Array>()
-                    .ok_or_else(|| Error::Invalid(format!("obs column `{name}` is not integer")))?;
+                    .ok_or_else(|| bad("is not integer"))?;
                 ObsValues::I64(
                     rows.map(|r| if c.is_valid(r) { c.value(r) } else { 0 })
                         .collect(),
@@ -53,7 +60,7 @@ impl ObsValues {
                 let c = c
                     .as_any()
                     .downcast_ref::<arrow_array::Float64Array>()
-                    .ok_or_else(|| Error::Invalid(format!("obs column `{name}` is not float")))?;
+                    .ok_or_else(|| bad("is not float"))?;
                 ObsValues::F64(
                     rows.map(|r| if c.is_valid(r) { c.value(r) } else { f64::NAN })
                         .collect(),
@@ -64,7 +71,7 @@ impl ObsValues {
                 let c = c
                     .as_any()
                     .downcast_ref::<arrow_array::StringArray>()
-                    .ok_or_else(|| Error::Invalid(format!("obs column `{name}` is not text")))?;
+                    .ok_or_else(|| bad("is not text"))?;
                 ObsValues::Str(
                     rows.map(|r| {
                         if c.is_valid(r) {
@@ -79,7 +86,7 @@ impl ObsValues {
         })
     }
 
-    pub fn dtype(&self) -> DType {
+    pub(super) fn dtype(&self) -> DType {
         match self {
             ObsValues::Bool(_) => DType::Bool,
             ObsValues::I64(_) => DType::I64,
@@ -88,7 +95,7 @@ impl ObsValues {
         }
     }
 
-    pub fn copy_to(
+    pub(super) fn copy_to(
         &self,
         samples: &[Sample],
         dst: &mut Array,

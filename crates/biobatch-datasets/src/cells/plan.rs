@@ -26,7 +26,7 @@ pub(crate) struct Progress {
 
 impl Progress {
     /// `n` more samples were filled into batches.
-    pub fn consumed(&self, n: usize) {
+    pub(super) fn consumed(&self, n: usize) {
         self.consumed.fetch_add(n as u64, Ordering::Relaxed);
     }
 }
@@ -48,7 +48,7 @@ pub(crate) struct CellsPlan {
 }
 
 impl CellsPlan {
-    pub fn new(ds: &ExperimentDataset, partition: Partition) -> Result<Self> {
+    pub(super) fn new(ds: &ExperimentDataset, partition: Partition) -> Result<Self> {
         let c = &ds.config;
         let n = ds.pool.len() as u64;
         let inner: Arc<dyn Plan> = match &ds.weights {

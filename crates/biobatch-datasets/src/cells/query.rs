@@ -27,7 +27,11 @@ pub fn evaluate(table: &RecordBatch, expr: &str, what: &str) -> Result<Vec<bool>
     let parsed = Parser::new(&GenericDialect {})
         .try_with_sql(expr)
         .and_then(|mut p| p.parse_expr())
-        .map_err(|e| Error::Invalid(format!("{what} filter `{expr}`: {e}")))?;
+        .map_err(|e| Error::Filter {
+            table: what.to_string(),
+            expr: expr.to_string(),
+            message: e.to_string(),
+        })?;
     let ev = Eval {
         table,
         what,
@@ -73,13 +77,20 @@ fn kind_of(t: &DataType) -> Option<Kind> {
     }
 }
 
-fn arrow_err(e: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("filter evaluation failed: {e}"))
+fn arrow_err(source: arrow_schema::ArrowError) -> Error {
+    Error::Arrow {
+        context: "evaluating a filter".into(),
+        source,
+    }
 }
 
 impl Eval<'_> {
     fn err(&self, what: String) -> Error {
-        Error::Invalid(format!("{} filter `{}`: {what}", self.what, self.text))
+        Error::Filter {
+            table: self.what.to_string(),
+            expr: self.text.to_string(),
+            message: what,
+        }
     }
 
     fn column(&self, name: &str) -> Result<Operand> {

@@ -3,9 +3,10 @@
 use std::path::PathBuf;
 
 use biobatch_formats::sequence::Layout;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::{MissingChrom, OneHotDtype};
+use crate::windows::tracks;
+use crate::{Error, LoaderSettings, MissingChrom, OneHotDtype, Result};
 
 /// What to do with an interval whose window (with jitter) reaches past a chromosome end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -66,17 +67,20 @@ pub struct IntervalConfig {
     pub shuffle: bool,
     /// The seed (required when training on several ranks).
     pub seed: Option<u64>,
-    /// Examples per batch.
-    pub batch_size: usize,
-    /// Loader worker threads.
-    pub num_workers: usize,
+    /// Batch size, workers, prefetch, progress bar (`[loader]`; batches of 32, 2 workers).
+    #[serde(deserialize_with = "loader_settings")]
+    pub loader: LoaderSettings,
     /// One-hot element type.
     pub onehot_dtype: OneHotDtype,
     /// One-hot layout: `channels_first` (`[B, 4, L]`, as PeakDataset and PyTorch
     /// convolutions) or `length_first` / `channels_last` (`[B, L, 4]`, as Keras and kipoiseq).
     pub layout: Layout,
-    /// Show a progress bar while loading.
-    pub progress: bool,
+}
+
+fn loader_settings<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<LoaderSettings, D::Error> {
+    LoaderSettings::deserialize_over(IntervalConfig::default().loader, d)
 }
 
 impl Default for IntervalConfig {
@@ -98,11 +102,48 @@ impl Default for IntervalConfig {
             reverse_complement: false,
             shuffle: true,
             seed: None,
-            batch_size: 32,
-            num_workers: 2,
+            loader: LoaderSettings::default(),
             onehot_dtype: OneHotDtype::U8,
             layout: Layout::ChannelsFirst,
-            progress: false,
+        }
+    }
+}
+
+impl IntervalConfig {
+    /// Checks what needs no file: intervals given, positive lengths, track settings only
+    /// with tracks, track groups of one or two files, the loader settings.
+    pub fn check(&self) -> Result<()> {
+        if self.intervals.is_empty() {
+            return Err(Error::Config("no interval files given".into()));
+        }
+        if self.sequence_length == Some(0) {
+            return Err(Error::Config("sequence_length must be positive".into()));
+        }
+        if self.bin_size == 0 {
+            return Err(Error::Config("bin_size must be positive".into()));
+        }
+        if self.tracks.is_empty() && (self.target_length.is_some() || self.bin_size != 1) {
+            return Err(Error::Config(
+                "target_length and bin_size describe track targets, and no tracks are given".into(),
+            ));
+        }
+        if self.target_length == Some(0) {
+            return Err(Error::Config("target_length must be positive".into()));
+        }
+        tracks(&self.tracks, "track")?;
+        self.loader.check()
+    }
+
+    /// These settings for prediction: every interval once, in file order, as it is — no
+    /// jitter, reverse complement or shuffling; one-hot as `f32`.
+    pub fn for_prediction(&self) -> Self {
+        IntervalConfig {
+            max_jitter: 0,
+            reverse_complement: false,
+            shuffle: false,
+            seed: Some(0),
+            onehot_dtype: OneHotDtype::F32,
+            ..self.clone()
         }
     }
 }
@@ -116,7 +157,7 @@ pub(crate) struct Columns {
 
 impl Columns {
     /// Parses a column list; `first` is the first column that may be chosen.
-    pub fn parse(spec: &str, first: usize) -> Result<Self, String> {
+    pub(super) fn parse(spec: &str, first: usize) -> Result<Self, String> {
         let bad = |why: &str| format!("labels = {spec:?}: {why} (e.g. \"4-\", \"4-10\", \"5,7\")");
         let mut ranges = Vec::new();
         for part in spec.split(',').map(str::trim) {
@@ -155,7 +196,7 @@ impl Columns {
     }
 
     /// The 0-based column indices for lines of `n` columns, in the order given.
-    pub fn resolve(&self, n: usize) -> Result<Vec<usize>, String> {
+    pub(super) fn resolve(&self, n: usize) -> Result<Vec<usize>, String> {
         let mut out = Vec::new();
         for &(lo, hi) in &self.ranges {
             let hi = hi.unwrap_or(n);

@@ -6,7 +6,7 @@ use biobatch_loader::{BatchDataset, BoxError};
 use biobatch_sampling::Sample;
 
 use super::IntervalDataset;
-use crate::{OneHotDtype, windows};
+use crate::windows::{self, OneHotDtype};
 
 /// Averages `src` over bins of `bin` values into `dst` (`dst.len() * bin == src.len()`).
 fn bin_means(src: &[f32], bin: usize, dst: &mut [f32]) {
@@ -52,7 +52,7 @@ impl BatchDataset for IntervalDataset {
         if !self.label_names.is_empty() || self.num_tracks() > 0 {
             batch.targets = Some(targets);
         }
-        batch.metadata = Some(windows::buffer(b));
+        batch.metadata = Some(windows::meta::buffer(b));
         Ok(batch)
     }
 
@@ -126,19 +126,19 @@ impl BatchDataset for IntervalDataset {
                 }
             }
         }
-        let meta: Vec<windows::Meta<'_>> = samples
+        let meta: Vec<windows::meta::Meta<'_>> = samples
             .iter()
             .map(|s| {
                 let idx = s.index as usize;
                 let locus = st.loci[idx];
                 let start = locus.centre - (st.seq_len / 2) as i64 + s.jitter as i64;
-                windows::Meta {
+                windows::meta::Meta {
                     chrom: &self.chrom_names[locus.chrom as usize],
                     start,
                     end: start + l as i64,
                     id: match &self.ids {
-                        Some(ids) => windows::Id::Text(&ids[idx]),
-                        None => windows::Id::Number(locus.row),
+                        Some(ids) => windows::meta::Id::Text(&ids[idx]),
+                        None => windows::meta::Id::Number(locus.row),
                     },
                     reverse: self.flipped(s),
                     jitter: s.jitter as i64,
@@ -146,7 +146,7 @@ impl BatchDataset for IntervalDataset {
                 }
             })
             .collect();
-        windows::fill(out, &meta)?;
+        windows::meta::fill(out, &meta)?;
         Ok(())
     }
 }

@@ -1,19 +1,15 @@
 //! Reading the interval files: coordinates, strand, names and label columns, every row
 //! checked against the genome (and the tracks) before any data is extracted.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 
-use biobatch_formats::bed::open_text;
+use biobatch_core::Strand;
+use biobatch_formats::bed::TableReader;
 use biobatch_formats::fasta::Fasta;
 
 use super::config::{Columns, IntervalConfig, OutOfBounds};
-use crate::peaks::{Drops, Exclusions, Locus, Reason};
-use crate::{Error, MissingChrom, Result};
-
-/// Coordinates beyond this are refused (no genome is that long; window arithmetic stays far
-/// inside `i64`).
-const MAX_COORD: u64 = 1 << 62;
+use crate::windows::{Drops, Exclusions, Locus, MissingChrom, Reason};
+use crate::{Error, Result};
 
 /// The rows kept, with what the extraction does not hold.
 #[derive(Debug, Default)]
@@ -44,70 +40,22 @@ pub(super) struct Checks<'a> {
     pub has_tracks: bool,
 }
 
-/// The layout the first data line fixed: its column count and where it was.
-struct Shape {
-    columns: usize,
-    place: String,
-    labels: Vec<usize>,
-}
-
-fn parse_coord(field: &str, at: &str, col: usize, name: &str) -> Result<u64> {
-    let v: u64 = field.trim().parse().map_err(|_| {
-        Error::Invalid(format!(
-            "{at}: column {col} ({name}): a non-negative integer, found `{field}`"
-        ))
-    })?;
-    if v > MAX_COORD {
-        return Err(Error::Invalid(format!(
-            "{at}: column {col} ({name}): {v} is beyond any chromosome (coordinates must be \
-             below 2^62)"
-        )));
-    }
-    Ok(v)
-}
-
-/// The layout of the first data line, and the names of its label columns.
-fn first_shape(
-    at: &str,
-    fields: &[&str],
-    c: &IntervalConfig,
-    spec: Option<&Columns>,
-    header: Option<&[String]>,
-) -> Result<(Shape, Vec<String>)> {
-    let min_columns = if c.use_strand { 6 } else { 3 };
-    if fields.len() < min_columns {
-        return Err(Error::Invalid(format!(
-            "{at}: {} columns, expected at least {min_columns} (chrom, start, end{})",
-            fields.len(),
-            if c.use_strand {
-                ", name, score, strand: `use_strand` reads column 6"
-            } else {
-                ""
-            }
-        )));
-    }
+/// Where the label columns are, and their names: the header's (a `#` line just before the
+/// data with as many columns), else `column N`.
+fn label_columns(t: &TableReader, spec: Option<&Columns>) -> Result<(Vec<usize>, Vec<String>)> {
+    let n = t.columns().unwrap_or(0);
     let labels = match spec {
-        Some(s) => s
-            .resolve(fields.len())
-            .map_err(|e| Error::Invalid(format!("{at}: {e}")))?,
+        Some(s) => s.resolve(n).map_err(|e| Error::record(t.place(), e))?,
         None => Vec::new(),
     };
-    let named = header.filter(|h| h.len() == fields.len());
     let names = labels
         .iter()
-        .map(|&i| match named {
+        .map(|&i| match t.header() {
             Some(h) if !h[i].is_empty() => h[i].clone(),
             _ => format!("column {}", i + 1),
         })
         .collect();
-    Ok((
-        Shape {
-            columns: fields.len(),
-            place: at.to_string(),
-            labels,
-        },
-        names,
-    ))
+    Ok((labels, names))
 }
 
 /// Reads every interval file.
@@ -119,115 +67,86 @@ pub(super) fn read(k: &Checks<'_>, drops: &mut Drops) -> Result<Table> {
         .as_deref()
         .map(|s| Columns::parse(s, first_label))
         .transpose()
-        .map_err(Error::Invalid)?;
+        .map_err(Error::Config)?;
     let j = c.max_jitter as i64;
     let mut t = Table {
         length: c.sequence_length.unwrap_or(0) as usize,
         ..Default::default()
     };
-    let mut shape: Option<Shape> = None;
+    // The layout of the first file's first row: its column count and where it was; the
+    // label columns.
+    let mut shape: Option<(usize, String)> = None;
+    let mut labels: Vec<usize> = Vec::new();
     // The place of the first interval, whose length the others must share (no resize).
     let mut length_from: Option<String> = None;
-    let mut header: Option<Vec<String>> = None;
-    let (mut row, mut line) = (0u64, String::new());
+    let mut row = 0u64;
     for (fi, f) in c.intervals.iter().enumerate() {
-        let mut reader = open_text(f)?;
-        let mut lineno = 0u64;
-        loop {
-            line.clear();
-            let n = reader.read_line(&mut line).map_err(|e| Error::Io {
-                path: f.clone(),
-                source: e,
-            })?;
-            if n == 0 {
-                break;
-            }
-            lineno += 1;
-            let text = line.trim_end_matches(['\n', '\r']);
-            if text.trim().is_empty() || text.starts_with("track") || text.starts_with("browser") {
-                continue;
-            }
-            if let Some(h) = text.strip_prefix('#') {
-                if shape.is_none() {
-                    header = Some(h.split('\t').map(|s| s.trim().to_string()).collect());
-                }
-                continue;
-            }
-            let at = format!("{}:{lineno}", f.display());
-            let fields: Vec<&str> = text.split('\t').collect();
+        let mut r = TableReader::open(f, if c.use_strand { 6 } else { 3 })?;
+        while r.next_row()? {
+            let at = r.place();
             let this = row;
             row += 1;
-            let shape: &Shape = match shape {
-                Some(ref s) if s.columns != fields.len() => {
-                    return Err(Error::Invalid(format!(
-                        "{at}: {} columns, but {} has {} (every line must have the same columns)",
-                        fields.len(),
-                        s.place,
-                        s.columns
-                    )));
+            let n = r.columns().unwrap_or(0);
+            match &shape {
+                Some((m, first)) if *m != n => {
+                    return Err(Error::record(
+                        at,
+                        format!(
+                            "{n} columns, but {first} has {m} (every line must have the same \
+                             columns)"
+                        ),
+                    ));
                 }
-                Some(ref s) => s,
+                Some(_) => {}
                 None => {
-                    let first = first_shape(&at, &fields, c, spec.as_ref(), header.as_deref())?;
-                    t.label_names = first.1;
-                    if fields.len() >= 4 && !first.0.labels.contains(&3) {
+                    let (cols, names) = label_columns(&r, spec.as_ref())?;
+                    t.label_names = names;
+                    if n >= 4 && !cols.contains(&3) {
                         t.ids = Some(Vec::new());
                     }
-                    shape.insert(first.0)
+                    labels = cols;
+                    shape = Some((n, at.clone()));
                 }
-            };
-            let chrom = fields[0];
-            let start = parse_coord(fields[1], &at, 2, "start")?;
-            let end = parse_coord(fields[2], &at, 3, "end")?;
-            if end < start {
-                return Err(Error::Invalid(format!(
-                    "{at}: end {end} is before start {start}"
-                )));
             }
+            let chrom = r.chrom();
+            let (start, end) = (r.start(), r.end());
             if !c.chroms.is_empty() && !c.chroms.iter().any(|x| x == chrom) {
                 drops.add(Reason::ChromFilter, || {
                     format!("{at}: `{chrom}` is not in `chroms`")
                 });
                 continue;
             }
-            let id = k.fasta.chrom_id(chrom).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "{at}: chromosome `{chrom}` is not in the FASTA {}",
-                    k.fasta.path().display()
-                ))
+            let id = k.fasta.chrom_id(chrom).ok_or_else(|| Error::UnknownChrom {
+                place: at.clone(),
+                chrom: chrom.to_string(),
+                fasta: k.fasta.path().to_path_buf(),
             })?;
-            let minus = if c.use_strand {
-                match fields[5].trim() {
-                    "-" => true,
-                    "+" | "." | "*" => false,
-                    s => {
-                        return Err(Error::Invalid(format!(
-                            "{at}: column 6 (strand): `+`, `-` or `.`, found `{s}`"
-                        )));
-                    }
-                }
-            } else {
-                false
-            };
+            let minus = c.use_strand && r.strand(5)? == Strand::Reverse;
             let len = (end - start) as usize;
             match (&length_from, c.sequence_length) {
                 (_, Some(_)) => {}
                 (None, None) => {
                     if len == 0 {
-                        return Err(Error::Invalid(format!(
-                            "{at}: an empty interval [{start}, {end}): set `sequence_length` to \
-                             take a window around it"
-                        )));
+                        return Err(Error::record(
+                            at,
+                            format!(
+                                "an empty interval [{start}, {end}): set `sequence_length` to \
+                                 take a window around it"
+                            ),
+                        ));
                     }
                     t.length = len;
                     length_from = Some(at.clone());
                 }
                 (Some(from), None) if len != t.length => {
-                    return Err(Error::Invalid(format!(
-                        "{at}: {len} bp, but {from} has {}: intervals of different lengths need \
-                         `sequence_length` (each resized around its centre)",
-                        t.length
-                    )));
+                    return Err(Error::record(
+                        at,
+                        format!(
+                            "{len} bp, but {from} has {}: intervals of different lengths need \
+                             `sequence_length` (each resized around its centre)",
+                            t.length
+                        ),
+                    ));
                 }
                 _ => {}
             }
@@ -245,20 +164,23 @@ pub(super) fn read(k: &Checks<'_>, drops: &mut Drops) -> Result<Table> {
             if lo < 0 || hi > chrom_len {
                 let what = || {
                     format!(
-                        "{at}: the window [{lo}, {hi}) around {chrom}:{centre} (jitter \
-                         included) leaves the chromosome (length {chrom_len})"
+                        "the window [{lo}, {hi}) around {chrom}:{centre} (jitter included) \
+                         leaves the chromosome (length {chrom_len})"
                     )
                 };
                 match c.out_of_bounds {
                     OutOfBounds::Error => {
-                        return Err(Error::Invalid(format!(
-                            "{} (out_of_bounds = \"pad\" pads it with N, \"drop\" drops such \
-                             intervals)",
-                            what()
-                        )));
+                        return Err(Error::record(
+                            at,
+                            format!(
+                                "{} (out_of_bounds = \"pad\" pads it with N, \"drop\" drops \
+                                 such intervals)",
+                                what()
+                            ),
+                        ));
                     }
                     OutOfBounds::Drop => {
-                        drops.add(Reason::OffChromosome, what);
+                        drops.add(Reason::OffChromosome, || format!("{at}: {}", what()));
                         continue;
                     }
                     OutOfBounds::Pad => {}
@@ -266,19 +188,21 @@ pub(super) fn read(k: &Checks<'_>, drops: &mut Drops) -> Result<Table> {
             }
             if k.exclusions.overlaps(id, seq_start, seq_end) {
                 drops.add(Reason::Excluded, || {
-                    format!("{at}: the window {chrom}:{seq_start}-{seq_end} overlaps an exclusion region")
+                    format!(
+                        "{at}: the window {chrom}:{seq_start}-{seq_end} overlaps an exclusion \
+                         region"
+                    )
                 });
                 continue;
             }
             if let Some(bw) = &k.absent[id] {
                 match c.missing {
                     MissingChrom::Error => {
-                        return Err(Error::Invalid(format!(
-                            "{at}: the bigWig {} has no chromosome named `{chrom}` (missing = \
-                             \"zeros\" reads it as zeros, missing = \"drop\" drops such \
-                             intervals)",
-                            bw.display()
-                        )));
+                        return Err(Error::MissingChrom {
+                            place: at,
+                            chrom: chrom.to_string(),
+                            bigwig: bw.clone(),
+                        });
                     }
                     MissingChrom::Drop => {
                         drops.add(Reason::MissingChromosome, || {
@@ -289,18 +213,12 @@ pub(super) fn read(k: &Checks<'_>, drops: &mut Drops) -> Result<Table> {
                     MissingChrom::Zeros => {}
                 }
             }
-            for (&col, name) in shape.labels.iter().zip(&t.label_names) {
-                let s = fields[col].trim();
-                let v: f32 = s.parse().map_err(|_| {
-                    Error::Invalid(format!(
-                        "{at}: column {} (label `{name}`): a number, found `{s}`",
-                        col + 1
-                    ))
-                })?;
+            for (&col, name) in labels.iter().zip(&t.label_names) {
+                let v: f32 = r.parse(col, &format!("label `{name}`"), "a number")?;
                 t.labels.push(v);
             }
             if let Some(ids) = &mut t.ids {
-                ids.push(fields[3].trim().to_string());
+                ids.push(r.field(3).trim().to_string());
             }
             t.minus.push(minus);
             t.loci.push(Locus {
@@ -308,12 +226,12 @@ pub(super) fn read(k: &Checks<'_>, drops: &mut Drops) -> Result<Table> {
                 file: fi as u32,
                 centre,
                 row: this,
-                line: lineno,
+                line: r.line(),
             });
         }
     }
     if shape.is_none() {
-        return Err(Error::Invalid(format!(
+        return Err(Error::Config(format!(
             "no intervals in {}",
             c.intervals
                 .iter()

@@ -1,34 +1,11 @@
-//! Settings of a [`super::PeakDataset`] and the account of what it dropped.
+//! Settings of a [`super::PeakDataset`].
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
-/// Element type of the one-hot sequence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OneHotDtype {
-    /// `u8` (4× smaller batches; convert on the device).
-    #[default]
-    U8,
-    /// `f32` (what a model takes directly).
-    F32,
-}
-
-/// What to do with a locus on a chromosome that a signal or control bigWig lacks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum MissingChrom {
-    /// An error naming the locus (file and line), the chromosome and the bigWig.
-    #[default]
-    Error,
-    /// Read the track as zeros there (warned once per chromosome and file).
-    #[serde(alias = "missing")]
-    Zeros,
-    /// Drop the locus, counted as `missing_chromosome`.
-    Drop,
-}
+use crate::windows::tracks;
+use crate::{Error, LoaderSettings, MissingChrom, OneHotDtype, Result};
 
 /// Every setting of a [`super::PeakDataset`]; serde-serialisable so a run can be written down
 /// (TOML or JSON, the field names below).
@@ -63,10 +40,9 @@ pub struct PeakConfig {
     pub summits: bool,
     /// The seed (required when training on several ranks).
     pub seed: Option<u64>,
-    /// Samples per batch.
-    pub batch_size: usize,
-    /// Loader worker threads.
-    pub num_workers: usize,
+    /// Batch size, workers, prefetch, progress bar (`[loader]`; batches of 32, 2 workers).
+    #[serde(deserialize_with = "loader_settings")]
+    pub loader: LoaderSettings,
     /// One-hot element type.
     pub onehot_dtype: OneHotDtype,
     /// Loci on chromosomes absent from a signal or control bigWig: `error`, `zeros` or `drop`.
@@ -90,8 +66,12 @@ pub struct PeakConfig {
     /// while the inputs and the settings that shape extraction are unchanged (`None`: no
     /// cache). See [`super::cache_status`](super::PeakDataset::cache_status).
     pub cache_dir: Option<PathBuf>,
-    /// Show a progress bar while loading.
-    pub progress: bool,
+}
+
+fn loader_settings<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<LoaderSettings, D::Error> {
+    LoaderSettings::deserialize_over(PeakConfig::default().loader, d)
 }
 
 impl Default for PeakConfig {
@@ -111,8 +91,7 @@ impl Default for PeakConfig {
             shuffle: true,
             summits: false,
             seed: None,
-            batch_size: 32,
-            num_workers: 2,
+            loader: LoaderSettings::default(),
             onehot_dtype: OneHotDtype::U8,
             missing: MissingChrom::Error,
             outlier_filter: true,
@@ -122,154 +101,84 @@ impl Default for PeakConfig {
             exclusion_lists: Vec::new(),
             strict: false,
             cache_dir: None,
-            progress: false,
         }
     }
 }
 
-/// Loci dropped at open, by reason.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DropCounts {
-    /// The extracted span leaves the chromosome.
-    pub off_chromosome: u64,
-    /// Not on a chromosome listed in `chroms`.
-    pub chrom_filter: u64,
-    /// The span overlaps an exclusion-list region.
-    pub excluded: u64,
-    /// Total signal outside `min_counts..=max_counts`.
-    pub count_filter: u64,
-    /// Total signal above 1.2 × the 0.99 quantile (outlier filter).
-    pub outlier: u64,
-    /// On a chromosome a signal or control bigWig lacks (`missing = drop`).
-    pub missing_chromosome: u64,
-}
-
-impl DropCounts {
-    /// A one-line account, e.g. for errors and logs.
-    pub fn describe(&self) -> String {
-        format!(
-            "{} off the chromosome ends, {} not in `chroms`, {} excluded, {} outside the count \
-             limits, {} outliers, {} on chromosomes a bigWig lacks",
-            self.off_chromosome,
-            self.chrom_filter,
-            self.excluded,
-            self.count_filter,
-            self.outlier,
-            self.missing_chromosome
-        )
-    }
-
-    /// All loci dropped.
-    pub fn total(&self) -> u64 {
-        Reason::ALL.iter().map(|&r| self.get(r)).sum()
-    }
-
-    pub(crate) fn get(&self, r: Reason) -> u64 {
-        match r {
-            Reason::OffChromosome => self.off_chromosome,
-            Reason::ChromFilter => self.chrom_filter,
-            Reason::Excluded => self.excluded,
-            Reason::CountFilter => self.count_filter,
-            Reason::Outlier => self.outlier,
-            Reason::MissingChromosome => self.missing_chromosome,
+impl PeakConfig {
+    /// The bundled example (`examples/data/peaks` under `examples`, the repository's
+    /// `examples/` folder; see [`examples_dir`](biobatch_formats::fs::examples_dir)): peaks with
+    /// summits, negatives at a ratio of 0.33, stranded signal and control bigWigs, an
+    /// exclusion list, seed 1, batches of 64.
+    pub fn example(examples: &Path) -> Self {
+        let d = examples.join("data/peaks");
+        PeakConfig {
+            peaks: vec![d.join("peaks.narrowPeak")],
+            negatives: vec![d.join("negatives.bed")],
+            fasta: d.join("genome.fa"),
+            signals: vec![vec![d.join("signal.plus.bw"), d.join("signal.minus.bw")]],
+            controls: vec![vec![d.join("control.plus.bw"), d.join("control.minus.bw")]],
+            exclusion_lists: vec![d.join("exclusion.bed")],
+            negative_ratio: 0.33,
+            summits: true,
+            seed: Some(1),
+            loader: LoaderSettings {
+                batch_size: 64,
+                ..Default::default()
+            },
+            ..Default::default()
         }
     }
 
-    fn get_mut(&mut self, r: Reason) -> &mut u64 {
-        match r {
-            Reason::OffChromosome => &mut self.off_chromosome,
-            Reason::ChromFilter => &mut self.chrom_filter,
-            Reason::Excluded => &mut self.excluded,
-            Reason::CountFilter => &mut self.count_filter,
-            Reason::Outlier => &mut self.outlier,
-            Reason::MissingChromosome => &mut self.missing_chromosome,
-        }
-    }
-}
-
-/// Why a locus was dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Reason {
-    OffChromosome,
-    ChromFilter,
-    Excluded,
-    CountFilter,
-    Outlier,
-    MissingChromosome,
-}
-
-impl Reason {
-    const ALL: [Reason; 6] = [
-        Reason::OffChromosome,
-        Reason::ChromFilter,
-        Reason::Excluded,
-        Reason::CountFilter,
-        Reason::Outlier,
-        Reason::MissingChromosome,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Reason::OffChromosome => "off_chromosome",
-            Reason::ChromFilter => "chrom_filter",
-            Reason::Excluded => "excluded",
-            Reason::CountFilter => "count_filter",
-            Reason::Outlier => "outlier",
-            Reason::MissingChromosome => "missing_chromosome",
+    /// These settings for prediction: every locus once, in file order, centred, as it is —
+    /// no negatives, jitter, reverse complement, shuffling, count or outlier filters, or
+    /// exclusion lists; one-hot as `f32`; no cache; drops reported, not refused.
+    pub fn for_prediction(&self) -> Self {
+        PeakConfig {
+            negatives: Vec::new(),
+            chroms: Vec::new(),
+            max_jitter: 0,
+            negative_ratio: 0.0,
+            reverse_complement: false,
+            shuffle: false,
+            seed: Some(0),
+            onehot_dtype: OneHotDtype::F32,
+            outlier_filter: false,
+            min_counts: None,
+            max_counts: None,
+            counts_filter_negatives: false,
+            exclusion_lists: Vec::new(),
+            strict: false,
+            cache_dir: None,
+            ..self.clone()
         }
     }
 
-    /// What to change to keep such loci.
-    fn advice(self) -> &'static str {
-        match self {
-            Reason::OffChromosome => "narrow the windows or remove loci near chromosome ends",
-            Reason::ChromFilter => "widen `chroms`",
-            Reason::Excluded => "check the exclusion lists",
-            Reason::CountFilter => "relax min_counts / max_counts",
-            Reason::Outlier => "turn the outlier filter off (outlier_filter = false)",
-            Reason::MissingChromosome => "add the chromosome to the bigWig or use missing = zeros",
+    /// Checks what needs no file: peaks given, windows positive, count filters with signals,
+    /// track groups of one or two files, a finite, non-negative negative ratio, the loader
+    /// settings.
+    pub fn check(&self) -> Result<()> {
+        if self.peaks.is_empty() {
+            return Err(Error::Config("no peak files given".into()));
         }
-    }
-}
-
-/// Drop counts with the first dropped locus of each reason, described (for `strict` errors
-/// and for `check`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Drops {
-    pub counts: DropCounts,
-    pub first: BTreeMap<String, String>,
-}
-
-impl Drops {
-    /// Records one drop; `what` describes the locus (called for the first of each reason).
-    pub fn add(&mut self, r: Reason, what: impl FnOnce() -> String) {
-        self.add_n(r, 1, what);
-    }
-
-    /// Records `n` drops.
-    pub fn add_n(&mut self, r: Reason, n: u64, what: impl FnOnce() -> String) {
-        if n == 0 {
-            return;
+        if self.in_window == 0 || self.out_window == 0 {
+            return Err(Error::Config(
+                "in_window and out_window must be positive".into(),
+            ));
         }
-        *self.counts.get_mut(r) += n;
-        self.first.entry(r.name().to_string()).or_insert_with(what);
-    }
-
-    /// Under `strict`, an error describing every drop other than the `chroms` selection.
-    pub fn strict_error(&self, what: &str) -> Option<String> {
-        let lines: Vec<String> = Reason::ALL
-            .iter()
-            .filter(|&&r| r != Reason::ChromFilter && self.counts.get(r) > 0)
-            .map(|&r| {
-                format!(
-                    "{} {what} dropped ({}), first {}; {}",
-                    self.counts.get(r),
-                    r.name(),
-                    self.first.get(r.name()).map_or("", String::as_str),
-                    r.advice()
-                )
-            })
-            .collect();
-        (!lines.is_empty()).then(|| format!("strict: {}", lines.join("; ")))
+        if (self.min_counts.is_some() || self.max_counts.is_some()) && self.signals.is_empty() {
+            return Err(Error::Config(
+                "min_counts / max_counts need signal tracks".into(),
+            ));
+        }
+        if !(self.negative_ratio.is_finite() && self.negative_ratio >= 0.0) {
+            return Err(Error::Config(format!(
+                "negative_ratio must be a finite number ≥ 0, not {}",
+                self.negative_ratio
+            )));
+        }
+        tracks(&self.signals, "signal")?;
+        tracks(&self.controls, "control")?;
+        self.loader.check()
     }
 }

@@ -5,9 +5,8 @@ use biobatch_formats::sequence::{self, Layout, OneHot};
 use biobatch_loader::{BatchDataset, BoxError};
 use biobatch_sampling::{Sample, Source};
 
-use super::store::Store;
-use super::{OneHotDtype, PeakDataset};
-use crate::windows;
+use super::PeakDataset;
+use crate::windows::{self, OneHotDtype, Store};
 
 const ENCODER: OneHot = OneHot {
     layout: Layout::ChannelsFirst,
@@ -50,7 +49,7 @@ impl BatchDataset for PeakDataset {
         }
         targets.insert("is_peak", Array::zeros(DType::U8, vec![b]))?;
         batch.targets = Some(targets);
-        batch.metadata = Some(windows::buffer(b));
+        batch.metadata = Some(windows::meta::buffer(b));
         Ok(batch)
     }
 
@@ -129,17 +128,17 @@ impl BatchDataset for PeakDataset {
             is_peak[i] = (s.source == Source::Primary) as u8;
         }
         // Metadata: the input window's range, strand, jitter, and the locus's row.
-        let meta: Vec<windows::Meta<'_>> = samples
+        let meta: Vec<windows::meta::Meta<'_>> = samples
             .iter()
             .map(|s| {
                 let store = self.store(s);
                 let l = store.loci[s.index as usize];
                 let start = l.centre - (store.seq_len / 2) as i64 + s.jitter as i64;
-                windows::Meta {
+                windows::meta::Meta {
                     chrom: self.chrom_name(l.chrom),
                     start,
                     end: start + inw as i64,
-                    id: windows::Id::Text(if s.source == Source::Primary {
+                    id: windows::meta::Id::Text(if s.source == Source::Primary {
                         "peak"
                     } else {
                         "negative"
@@ -150,7 +149,7 @@ impl BatchDataset for PeakDataset {
                 }
             })
             .collect();
-        windows::fill(out, &meta)?;
+        windows::meta::fill(out, &meta)?;
         Ok(())
     }
 }

@@ -6,14 +6,14 @@
 use std::path::{Path, PathBuf};
 
 use biobatch_core::Batch;
-use biobatch_datasets::{OneHotDtype, PeakConfig, PeakDataset};
+use biobatch_datasets::{LoaderSettings, OneHotDtype, PeakConfig, PeakDataset};
 use biobatch_formats::bigwig::{BedGraphEntry, write_bigwig};
 use biobatch_loader::{BatchDataset, Loader, LoaderConfig};
 use biobatch_sampling::{Partition, Plan};
 
-pub const CHR1: usize = 2_000;
+pub(crate) const CHR1: usize = 2_000;
 
-pub fn chr1() -> Vec<u8> {
+pub(crate) fn chr1() -> Vec<u8> {
     let mut x = 12345u64;
     (0..CHR1)
         .map(|i| {
@@ -30,7 +30,7 @@ pub fn chr1() -> Vec<u8> {
         .collect()
 }
 
-pub fn track(dir: &Path, name: &str, f: impl Fn(usize) -> f32) -> PathBuf {
+pub(crate) fn track(dir: &Path, name: &str, f: impl Fn(usize) -> f32) -> PathBuf {
     let p = dir.join(name);
     let entries = (0..CHR1).map(|i| BedGraphEntry {
         chrom: "chr1".into(),
@@ -47,12 +47,12 @@ pub fn track(dir: &Path, name: &str, f: impl Fn(usize) -> f32) -> PathBuf {
     p
 }
 
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub dir: tempfile::TempDir,
     pub config: PeakConfig,
 }
 
-pub fn fixture() -> Fixture {
+pub(crate) fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut fa = b">chr1\n".to_vec();
@@ -80,6 +80,11 @@ pub fn fixture() -> Fixture {
     let minus = track(d, "minus.bw", |p| 100_000.0 + p as f32);
     let ctl = track(d, "ctl.bw", |p| 50_000.0 + p as f32);
     let config = PeakConfig {
+        loader: LoaderSettings {
+            batch_size: 3,
+            num_workers: 2,
+            ..Default::default()
+        },
         peaks: vec![d.join("peaks.narrowPeak")],
         negatives: vec![d.join("neg.bed")],
         fasta: d.join("g.fa"),
@@ -91,21 +96,19 @@ pub fn fixture() -> Fixture {
         negative_ratio: 0.5,
         summits: true,
         seed: Some(1),
-        batch_size: 3,
-        num_workers: 2,
         onehot_dtype: OneHotDtype::U8,
         ..Default::default()
     };
     Fixture { dir, config }
 }
 
-pub fn epoch(ds: PeakDataset, workers: usize, e: u64) -> Vec<Batch> {
+pub(crate) fn epoch(ds: PeakDataset, workers: usize, e: u64) -> Vec<Batch> {
     let plan = ds.plan(Partition::single()).unwrap();
     run_epoch(ds, plan, workers, e)
 }
 
 /// Epoch `e` of `plan` over `ds` in batches of 3 with `workers` threads.
-pub fn run_epoch(
+pub(crate) fn run_epoch(
     ds: impl BatchDataset,
     plan: impl Plan + 'static,
     workers: usize,

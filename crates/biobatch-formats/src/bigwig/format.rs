@@ -22,7 +22,7 @@ pub(crate) struct Bytes<'a> {
 }
 
 impl<'a> Bytes<'a> {
-    pub fn slice(&self, off: u64, len: u64, what: &str) -> Result<&'a [u8]> {
+    pub(super) fn slice(&self, off: u64, len: u64, what: &str) -> Result<&'a [u8]> {
         let end = off.checked_add(len);
         match end {
             Some(end) if end <= self.data.len() as u64 => {
@@ -39,11 +39,11 @@ impl<'a> Bytes<'a> {
         }
     }
 
-    pub fn u8(&self, off: u64, what: &str) -> Result<u8> {
+    pub(super) fn u8(&self, off: u64, what: &str) -> Result<u8> {
         Ok(self.slice(off, 1, what)?[0])
     }
 
-    pub fn u16(&self, off: u64, what: &str) -> Result<u16> {
+    pub(super) fn u16(&self, off: u64, what: &str) -> Result<u16> {
         let b: [u8; 2] = self
             .slice(off, 2, what)?
             .try_into()
@@ -55,7 +55,7 @@ impl<'a> Bytes<'a> {
         })
     }
 
-    pub fn u32(&self, off: u64, what: &str) -> Result<u32> {
+    pub(super) fn u32(&self, off: u64, what: &str) -> Result<u32> {
         let b: [u8; 4] = self
             .slice(off, 4, what)?
             .try_into()
@@ -67,7 +67,7 @@ impl<'a> Bytes<'a> {
         })
     }
 
-    pub fn u64(&self, off: u64, what: &str) -> Result<u64> {
+    pub(super) fn u64(&self, off: u64, what: &str) -> Result<u64> {
         let b: [u8; 8] = self
             .slice(off, 8, what)?
             .try_into()
@@ -378,7 +378,7 @@ pub(crate) struct BlockIndex {
 }
 
 impl BlockIndex {
-    pub fn new(mut blocks: Vec<BlockRef>) -> Self {
+    pub(super) fn new(mut blocks: Vec<BlockRef>) -> Self {
         blocks.sort_by_key(|b| (b.chrom_id, b.start, b.offset));
         let mut max_end = Vec::with_capacity(blocks.len());
         let mut by_chrom: HashMap<u32, (usize, usize)> = HashMap::new();
@@ -405,7 +405,7 @@ impl BlockIndex {
     }
 
     /// Indices of blocks of `chrom_id` that may overlap `[start, end)`.
-    pub fn candidates(&self, chrom_id: u32, start: u32, end: u32) -> std::ops::Range<usize> {
+    pub(super) fn candidates(&self, chrom_id: u32, start: u32, end: u32) -> std::ops::Range<usize> {
         let Some(&(lo, hi)) = self.by_chrom.get(&chrom_id) else {
             return 0..0;
         };

@@ -6,7 +6,6 @@ use std::path::Path;
 use bigtools::beddata::BedParserStreamingIterator;
 use bigtools::{BigWigWrite, Value};
 
-use crate::util::temp_sibling;
 use crate::{Error, Result};
 
 /// One bedGraph interval: `chrom:[start, end)` has `value`.
@@ -83,7 +82,8 @@ pub fn write_bigwig(
     }
     // bigtools requires chromosomes in sorted name order.
     entries.sort_by(|a, b| a.chrom.cmp(&b.chrom).then(a.start.cmp(&b.start)));
-    let tmp = temp_sibling(path);
+    let staged = crate::fs::AtomicFile::create(path)?;
+    let tmp = staged.temp_path().to_path_buf();
     let result = (|| -> std::result::Result<(), String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -100,17 +100,15 @@ pub fn write_bigwig(
         });
         let data = BedParserStreamingIterator::wrap_infallible_iter(iter, false);
         let out = BigWigWrite::create_file(&tmp, sizes).map_err(|e| e.to_string())?;
-        out.write(data, runtime).map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
+        out.write(data, runtime).map_err(|e| e.to_string())
     })();
     if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
         return Err(Error::io(
             path,
             std::io::Error::other(format!("writing bigWig: {e}")),
         ));
     }
-    Ok(())
+    staged.commit()
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
 
-use crate::util::{parse_u64, write_atomic};
+use crate::fs::write_atomic;
+use crate::util::parse_u64;
 use crate::{Error, Result};
 
 /// One sequence of a `.fai` index.

@@ -2,7 +2,7 @@
 //! coordinate format, 1-based), `barcodes.tsv[.gz]` and `features.tsv[.gz]` (or the older
 //! `genes.tsv[.gz]`).
 
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -39,23 +39,10 @@ fn find(dir: &Path, names: &[&str]) -> Result<PathBuf> {
     )))
 }
 
-fn open_text(path: &Path) -> Result<Box<dyn BufRead>> {
-    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let gz = path.extension().is_some_and(|e| e == "gz");
-    Ok(if gz {
-        Box::new(BufReader::with_capacity(
-            1 << 20,
-            flate2::read::MultiGzDecoder::new(f),
-        ))
-    } else {
-        Box::new(BufReader::with_capacity(1 << 20, f))
-    })
-}
-
 /// Reads a TSV's rows (tab-separated fields), skipping nothing: 10x files have no header.
 fn read_tsv(path: &Path) -> Result<Vec<Vec<String>>> {
     let mut out = Vec::new();
-    let mut r = open_text(path)?;
+    let mut r = crate::text::open_text(path)?;
     let mut line = String::new();
     loop {
         line.clear();
@@ -121,7 +108,7 @@ impl Line<'_> {
 }
 
 fn parse_matrix(path: &Path) -> Result<(usize, usize, Entries)> {
-    let mut r = open_text(path)?;
+    let mut r = crate::text::open_text(path)?;
     let mut line = Vec::new();
     let mut lineno = 0u64;
     let mut bytes = 0u64;

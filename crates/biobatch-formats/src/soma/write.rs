@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::RecordBatch;
@@ -143,7 +143,7 @@ fn write_table(dir: &Path, rel: &str, table: &RecordBatch) -> Result<FileEntry> 
 fn write_manifest(dir: &Path, m: &Manifest) -> Result<()> {
     let text = serde_json::to_vec_pretty(m)
         .map_err(|e| Error::Invalid(format!("cannot encode the manifest: {e}")))?;
-    crate::write_atomic(&dir.join(MANIFEST), |f| f.write_all(&text))
+    crate::fs::write_file(&dir.join(MANIFEST), &text)
 }
 
 /// A matrix to store as a layer: any value type, `u32` column indices.
@@ -245,34 +245,22 @@ pub fn write_experiment(
             )));
         }
     }
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).map_err(|e| io(&parent, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".soma-tmp-")
-        .tempdir_in(&parent)
-        .map_err(|e| io(&parent, e))?;
+    let staged = crate::fs::AtomicDir::create(dir)?;
     let mut manifest = Manifest {
         format: FORMAT.into(),
         version: VERSION,
         n_obs: n_obs as u64,
         n_vars: n_vars as u64,
-        obs: write_table(tmp.path(), "obs.parquet", obs)?,
-        var: write_table(tmp.path(), "var.parquet", var)?,
+        obs: write_table(staged.path(), "obs.parquet", obs)?,
+        var: write_table(staged.path(), "var.parquet", var)?,
         layers: BTreeMap::new(),
     };
     for (name, m) in layers {
-        let entry = m.write(tmp.path(), name)?;
+        let entry = m.write(staged.path(), name)?;
         manifest.layers.insert(name.to_string(), entry);
     }
-    write_manifest(tmp.path(), &manifest)?;
-    let tmp = tmp.keep();
-    std::fs::rename(&tmp, dir).map_err(|e| {
-        let _ = std::fs::remove_dir_all(&tmp);
-        io(dir, e)
-    })?;
+    write_manifest(staged.path(), &manifest)?;
+    staged.commit_new()?;
     Ok(manifest)
 }
 
@@ -299,19 +287,16 @@ pub fn append_layer(dir: impl AsRef<Path>, name: &str, m: LayerData<'_>) -> Resu
     drop(exp);
     let xdir = dir.join("X");
     std::fs::create_dir_all(&xdir).map_err(|e| io(&xdir, e))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".layer-tmp-")
-        .tempdir_in(&xdir)
-        .map_err(|e| io(&xdir, e))?;
-    let entry = m.write(tmp.path(), name)?;
+    // A scratch folder (removed when dropped) whose `X/<name>` is renamed into place.
+    let scratch = crate::fs::AtomicDir::create(xdir.join(name))?;
+    let entry = m.write(scratch.path(), name)?;
     let target = xdir.join(name);
     if target.exists() {
         // Not in the manifest: the leftovers of an interrupted append.
         std::fs::remove_dir_all(&target).map_err(|e| io(&target, e))?;
     }
-    let tmp = tmp.keep();
-    std::fs::rename(tmp.join("X").join(name), &target).map_err(|e| io(&target, e))?;
-    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::rename(scratch.path().join("X").join(name), &target).map_err(|e| io(&target, e))?;
+    drop(scratch);
     // The entries' paths (`X/<name>/…`) are relative to the temporary directory's root, so
     // they hold for the store once the layer directory has moved.
     manifest.layers.insert(name.to_string(), entry);

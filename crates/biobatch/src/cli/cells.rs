@@ -1,19 +1,22 @@
 //! `biobatch cells import|info|bench|digest`: single-cell stores and their loader.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use biobatch::datasets::{CellsConfig, ExperimentDataset};
+use anyhow::bail;
+use biobatch::core::digest_ids;
+use biobatch::datasets::{ExperimentConfig, ExperimentDataset};
 use biobatch::formats::soma::{CsrVisitor, Experiment, Verify};
 use biobatch::loader::Loader;
+use biobatch::loader::measure::{bench, each_batch, memcpy_bytes_per_s};
 use biobatch::sampling::{Cursor, Layout, Partition, Policy};
 use clap::{Args, Subcommand};
 
-use super::CliError;
-use super::digest::{digest, digest_ids, memcpy_bytes_per_s};
+use super::peaks::read_toml;
+use super::{out, out_json};
 
 #[derive(Debug, Subcommand)]
-pub enum Cells {
+pub(super) enum Cells {
     /// Import a 10x MatrixMarket directory or an .h5ad file into a new store.
     Import {
         /// A 10x directory (matrix.mtx[.gz], barcodes.tsv[.gz], features.tsv[.gz]).
@@ -68,10 +71,10 @@ pub enum Cells {
 
 /// The loader's settings; each flag overrides `--config`.
 #[derive(Debug, Args)]
-pub struct CellArgs {
+pub(super) struct CellArgs {
     /// The store.
     store: PathBuf,
-    /// A TOML file with the settings (the fields of CellsConfig).
+    /// A TOML file with the settings (the fields of ExperimentConfig).
     #[arg(long)]
     config: Option<PathBuf>,
     /// The X layer.
@@ -142,19 +145,11 @@ pub struct CellArgs {
     progress: bool,
 }
 
-fn err(e: impl std::fmt::Display) -> CliError {
-    e.to_string().into()
-}
-
 impl CellArgs {
-    fn config(&self) -> Result<CellsConfig, CliError> {
+    fn config(&self) -> anyhow::Result<ExperimentConfig> {
         let mut c = match &self.config {
-            Some(p) => {
-                let text =
-                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
-            }
-            None => CellsConfig::default(),
+            Some(p) => read_toml(p)?,
+            None => ExperimentConfig::default(),
         };
         c.store = self.store.clone();
         c.layer = self.layer.clone().or(c.layer);
@@ -163,12 +158,12 @@ impl CellArgs {
         if !self.genes.is_empty() {
             c.var_ids = self.genes.clone();
         }
-        c.batch_size = self.batch_size.unwrap_or(c.batch_size);
+        c.loader.batch_size = self.batch_size.unwrap_or(c.loader.batch_size);
         c.io_batch_size = self.io_batch_size.unwrap_or(c.io_batch_size);
         c.shuffle_chunk_size = self.shuffle_chunk_size.unwrap_or(c.shuffle_chunk_size);
         c.shuffle &= !self.no_shuffle;
         c.return_sparse |= self.sparse;
-        c.num_workers = self.workers.unwrap_or(c.num_workers);
+        c.loader.num_workers = self.workers.unwrap_or(c.loader.num_workers);
         c.seed = self.seed.or(c.seed);
         if !self.obs_columns.is_empty() {
             c.obs_columns = self.obs_columns.clone();
@@ -180,28 +175,33 @@ impl CellArgs {
             c.split = self.split.clone();
         }
         c.split_part = self.split_part.unwrap_or(c.split_part);
-        c.drop_last |= self.drop_last;
+        c.loader.drop_last |= self.drop_last;
         c.verify_full |= self.verify_full;
-        c.progress |= self.progress;
+        c.loader.progress |= self.progress;
         Ok(c)
     }
 
-    fn partition(&self) -> Result<Partition, CliError> {
+    fn partition(&self) -> anyhow::Result<Partition> {
         let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
         let rank = self.rank.or_else(|| var("RANK")).unwrap_or(0);
         let world = self.world_size.or_else(|| var("WORLD_SIZE")).unwrap_or(1);
         // Contiguous blocks of the chunk-shuffled stream: each rank reads whole chunks.
-        Partition::new(rank, world, Policy::Drop, Layout::Contiguous).map_err(err)
+        Ok(Partition::new(
+            rank,
+            world,
+            Policy::Drop,
+            Layout::Contiguous,
+        )?)
     }
 }
 
-fn loader_of(a: &CellArgs) -> Result<(Loader, serde_json::Value, f64), CliError> {
+fn loader_of(a: &CellArgs) -> anyhow::Result<(Loader, serde_json::Value, f64)> {
     let c = a.config()?;
     let t = Instant::now();
-    let ds = ExperimentDataset::open(&c).map_err(err)?;
+    let ds = ExperimentDataset::open(&c)?;
     let open_s = t.elapsed().as_secs_f64();
-    let desc = serde_json::to_value(ds.describe()).map_err(err)?;
-    let loader = ds.into_loader(a.partition()?).map_err(err)?;
+    let desc = serde_json::to_value(ds.describe())?;
+    let loader = ds.into_loader(a.partition()?)?;
     Ok((loader, desc, open_s))
 }
 
@@ -222,7 +222,7 @@ impl CsrVisitor for NnzStats {
     }
 }
 
-fn info(store: &PathBuf, full: bool) -> Result<serde_json::Value, CliError> {
+fn info(store: &Path, full: bool) -> anyhow::Result<serde_json::Value> {
     let verify = if full { Verify::Full } else { Verify::Fast };
     let e = Experiment::open_with(store, verify)?;
     let columns = |t: &biobatch::formats::soma::RecordBatch| -> serde_json::Value {
@@ -260,7 +260,7 @@ fn info(store: &PathBuf, full: bool) -> Result<serde_json::Value, CliError> {
     }))
 }
 
-pub fn run(c: Cells) -> Result<(), CliError> {
+pub(crate) fn run(c: Cells) -> anyhow::Result<()> {
     match c {
         Cells::Import {
             mtx,
@@ -282,67 +282,37 @@ pub fn run(c: Cells) -> Result<(), CliError> {
                     })
                 }
                 (None, Some(file)) => import_h5ad(&file, &out, &layer)?,
-                (None, None) => return Err("give --mtx DIR or --h5ad FILE".to_string().into()),
+                (None, None) => bail!("give --mtx DIR or --h5ad FILE"),
             };
             let mut v = info(&out, false)?;
             v["import"] = report;
-            println!("{v}");
+            out_json(&v)
         }
-        Cells::Info { store, full } => println!("{}", info(&store, full)?),
+        Cells::Info { store, full } => out_json(&info(&store, full)?),
         Cells::Bench {
             inputs,
             epochs,
             batches,
         } => {
             let (loader, desc, open_s) = loader_of(&inputs)?;
-            let t0 = Instant::now();
-            let (mut n, mut cells, mut bytes, mut first_batch_s) = (0u64, 0u64, 0usize, f64::NAN);
-            'outer: for e in 0..epochs {
-                for b in loader.epoch(e)? {
-                    let b = b?;
-                    if n == 0 {
-                        first_batch_s = t0.elapsed().as_secs_f64();
-                    }
-                    cells += b.batch_size().ok().flatten().unwrap_or(0) as u64;
-                    bytes += b.nbytes();
-                    n += 1;
-                    if batches.is_some_and(|m| n >= m) {
-                        break 'outer;
-                    }
-                }
-            }
-            let secs = t0.elapsed().as_secs_f64();
-            // The digest comes from a second, untimed pass over the same batches.
-            let (mut h, mut hashed) = (0u64, 0u64);
-            'again: for e in 0..epochs {
-                for b in loader.epoch(e)? {
-                    h = h.rotate_left(5) ^ digest(&b?.into_inner());
-                    hashed += 1;
-                    if hashed >= n {
-                        break 'again;
-                    }
-                }
-            }
-            let memcpy = memcpy_bytes_per_s(bytes);
-            println!(
-                "{}",
-                serde_json::json!({
-                    "cells_per_s": (cells as f64 / secs).round(),
-                    "batches_per_s": (n as f64 / secs).round(),
-                    "bytes_per_s": (bytes as f64 / secs).round(),
-                    "memcpy_bytes_per_s": memcpy.round(),
-                    "ratio_to_memcpy": bytes as f64 / secs / memcpy,
-                    "open_s": open_s,
-                    "first_batch_s": first_batch_s,
-                    "peak_rss_mb": biobatch::loader::peak_rss_mb(),
-                    "batches": n,
-                    "cells": cells,
-                    "workers": loader.config().num_workers,
-                    "sparse": inputs.config()?.return_sparse,
-                    "dataset": desc,
-                    "digest": format!("{h:016x}"),
-                })
-            );
+            let r = bench(&loader, epochs, batches)?;
+            let memcpy = memcpy_bytes_per_s(r.bytes, 1, 1);
+            out_json(&serde_json::json!({
+                "cells_per_s": r.examples_per_s().round(),
+                "batches_per_s": r.batches_per_s().round(),
+                "bytes_per_s": r.bytes_per_s().round(),
+                "memcpy_bytes_per_s": memcpy.round(),
+                "ratio_to_memcpy": r.bytes_per_s() / memcpy,
+                "open_s": open_s,
+                "first_batch_s": r.first_batch_s,
+                "peak_rss_mb": biobatch::loader::peak_rss_mb(),
+                "batches": r.batches,
+                "cells": r.examples,
+                "workers": loader.config().num_workers,
+                "sparse": inputs.config()?.return_sparse,
+                "dataset": desc,
+                "digest": format!("{:016x}", r.digest),
+            }))
         }
         Cells::Digest {
             inputs,
@@ -351,50 +321,24 @@ pub fn run(c: Cells) -> Result<(), CliError> {
             resume,
         } => {
             let (loader, _, _) = loader_of(&inputs)?;
-            let mut it = match resume {
-                Some(text) => {
-                    let cursor: Cursor = text
-                        .parse()
-                        .map_err(|e: biobatch::sampling::Error| err(e))?;
-                    loader.resume(&cursor)?
-                }
-                None => loader.epoch(0)?,
-            };
-            let mut printed = 0;
-            loop {
-                for b in it.by_ref() {
-                    let b = b?;
-                    let ids = b
-                        .array("metadata/soma_joinid")
-                        .map_err(err)?
-                        .as_slice::<i64>()
-                        .map_err(err)?;
-                    println!(
-                        "{}\t{}\t{:016x}\t{:016x}\t{}",
-                        b.epoch(),
-                        b.index(),
-                        digest(&b),
-                        digest_ids(ids),
-                        b.cursor_after()
-                    );
-                    printed += 1;
-                    if printed >= batches {
-                        return Ok(());
-                    }
-                }
-                let next = it.epoch() + 1;
-                if next >= epochs {
-                    return Ok(());
-                }
-                it = loader.epoch(next)?;
-            }
+            let cursor: Option<Cursor> = resume.as_deref().map(str::parse).transpose()?;
+            each_batch::<anyhow::Error>(&loader, cursor.as_ref(), epochs, batches, &mut |b| {
+                let ids = b.array("metadata/soma_joinid")?.as_slice::<i64>()?;
+                out(&format!(
+                    "{}\t{}\t{:016x}\t{:016x}\t{}\n",
+                    b.epoch(),
+                    b.index(),
+                    b.digest(),
+                    digest_ids(ids),
+                    b.cursor_after()
+                ))
+            })
         }
     }
-    Ok(())
 }
 
 #[cfg(feature = "h5ad")]
-fn import_h5ad(file: &PathBuf, out: &PathBuf, layer: &str) -> Result<serde_json::Value, CliError> {
+fn import_h5ad(file: &Path, out: &Path, layer: &str) -> anyhow::Result<serde_json::Value> {
     let t = Instant::now();
     let r = biobatch::formats::soma::h5ad::import_h5ad(file, out, layer)?;
     Ok(serde_json::json!({
@@ -406,11 +350,9 @@ fn import_h5ad(file: &PathBuf, out: &PathBuf, layer: &str) -> Result<serde_json:
 }
 
 #[cfg(not(feature = "h5ad"))]
-fn import_h5ad(_: &PathBuf, _: &PathBuf, _: &str) -> Result<serde_json::Value, CliError> {
-    Err(
-        "this biobatch was built without .h5ad support: rebuild with `--features h5ad` \
-         (needs the HDF5 library, e.g. Debian's libhdf5-dev)"
-            .to_string()
-            .into(),
+fn import_h5ad(_: &Path, _: &Path, _: &str) -> anyhow::Result<serde_json::Value> {
+    bail!(
+        "this biobatch was built without .h5ad support: rebuild with `--features h5ad` (needs \
+         the HDF5 library, e.g. Debian's libhdf5-dev)"
     )
 }

@@ -3,16 +3,17 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use anyhow::{Context, bail};
 use biobatch::datasets::{MissingChrom, OneHotDtype, PeakConfig, PeakDataset};
 use biobatch::loader::Loader;
+use biobatch::loader::measure::{bench, each_batch, memcpy_bytes_per_s};
 use biobatch::sampling::{Cursor, Partition};
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::CliError;
-use super::digest::{digest, memcpy_bytes_per_s};
+use super::{examples, out, out_json};
 
 #[derive(Debug, Subcommand)]
-pub enum Peaks {
+pub(super) enum Peaks {
     /// Build the loader, run it, and print one JSON line of throughput, start-up, memory,
     /// what was kept and dropped, and a digest of the batches (hashed in a second, untimed
     /// pass over the same batches).
@@ -49,13 +50,13 @@ pub enum Peaks {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum OneHotArg {
+pub(super) enum OneHotArg {
     U8,
     F32,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum MissingArg {
+pub(super) enum MissingArg {
     /// An error naming the locus, the chromosome and the bigWig.
     Error,
     /// Read the track as zeros there.
@@ -66,8 +67,9 @@ pub enum MissingArg {
 
 /// The dataset's inputs and settings; each flag overrides `--config` / `--example`.
 #[derive(Debug, Args)]
-pub struct PeakArgs {
-    /// Use the small dataset bundled in the repository (examples/data/peaks).
+pub(super) struct PeakArgs {
+    /// Use the small dataset bundled in the repository (examples/data/peaks; see
+    /// --examples-dir).
     #[arg(long)]
     example: bool,
     /// A TOML file with the settings (the fields of PeakConfig, e.g. `in_window = 2114`).
@@ -158,15 +160,6 @@ pub struct PeakArgs {
     progress: bool,
 }
 
-fn example_dir() -> PathBuf {
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/peaks");
-    if built.exists() {
-        built
-    } else {
-        PathBuf::from("examples/data/peaks")
-    }
-}
-
 fn groups(values: &[String]) -> Vec<Vec<PathBuf>> {
     values
         .iter()
@@ -174,56 +167,35 @@ fn groups(values: &[String]) -> Vec<Vec<PathBuf>> {
         .collect()
 }
 
-/// The peak settings of the bundled example.
-pub fn example_config() -> PeakConfig {
-    let d = example_dir();
-    PeakConfig {
-        peaks: vec![d.join("peaks.narrowPeak")],
-        negatives: vec![d.join("negatives.bed")],
-        fasta: d.join("genome.fa"),
-        signals: vec![vec![d.join("signal.plus.bw"), d.join("signal.minus.bw")]],
-        controls: vec![vec![d.join("control.plus.bw"), d.join("control.minus.bw")]],
-        exclusion_lists: vec![d.join("exclusion.bed")],
-        negative_ratio: 0.33,
-        summits: true,
-        seed: Some(1),
-        batch_size: 64,
-        ..Default::default()
-    }
-}
-
 impl PeakArgs {
     /// Whether `--example` was given.
-    pub fn example(&self) -> bool {
+    pub(super) fn example(&self) -> bool {
         self.example
     }
 
     /// The `--config` file, if given.
-    pub fn config_file(&self) -> Option<&Path> {
+    pub(super) fn config_file(&self) -> Option<&Path> {
         self.config.as_deref()
     }
 
-    fn config(&self) -> Result<PeakConfig, CliError> {
+    fn config(&self, ex: Option<&Path>) -> anyhow::Result<PeakConfig> {
         let mut c = if self.example {
-            example_config()
+            PeakConfig::example(&examples(ex)?)
         } else {
             PeakConfig::default()
         };
         if let Some(p) = &self.config {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            c = toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+            c = read_toml(p)?;
         }
         self.apply(&mut c);
         if c.peaks.is_empty() || c.fasta.as_os_str().is_empty() {
-            return Err("give --peaks and --fasta (or --config FILE, or --example)"
-                .to_string()
-                .into());
+            bail!("give --peaks and --fasta (or --config FILE, or --example)");
         }
         Ok(c)
     }
 
     /// Applies the flags given on the command line to `c`.
-    pub fn apply(&self, c: &mut PeakConfig) {
+    pub(super) fn apply(&self, c: &mut PeakConfig) {
         if let Some(f) = &self.fasta {
             c.fasta = f.clone();
         }
@@ -255,8 +227,8 @@ impl PeakArgs {
         c.max_counts = self.max_counts.or(c.max_counts);
         c.summits |= self.summits;
         c.seed = self.seed.or(c.seed);
-        c.batch_size = self.batch_size.unwrap_or(c.batch_size);
-        c.num_workers = self.workers.unwrap_or(c.num_workers);
+        c.loader.batch_size = self.batch_size.unwrap_or(c.loader.batch_size);
+        c.loader.num_workers = self.workers.unwrap_or(c.loader.num_workers);
         if let Some(d) = self.onehot_dtype {
             c.onehot_dtype = match d {
                 OneHotArg::U8 => OneHotDtype::U8,
@@ -273,7 +245,7 @@ impl PeakArgs {
         c.strict |= self.strict;
         c.outlier_filter &= !self.no_outlier_filter;
         c.counts_filter_negatives |= self.counts_filter_negatives;
-        c.progress |= self.progress;
+        c.loader.progress |= self.progress;
         if self.no_cache {
             c.cache_dir = None;
         } else if let Some(d) = &self.cache_dir {
@@ -284,9 +256,15 @@ impl PeakArgs {
     }
 }
 
-fn loader_of(c: &PeakConfig) -> Result<(Loader, serde_json::Value, f64), CliError> {
+/// A TOML file of settings, read into `T`.
+pub(crate) fn read_toml<T: serde::de::DeserializeOwned>(p: &Path) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(p).with_context(|| p.display().to_string())?;
+    toml::from_str(&text).with_context(|| p.display().to_string())
+}
+
+fn loader_of(c: &PeakConfig) -> anyhow::Result<(Loader, serde_json::Value, f64)> {
     let t = Instant::now();
-    let ds = PeakDataset::open(c).map_err(|e| e.to_string())?;
+    let ds = PeakDataset::open(c)?;
     let construction_s = t.elapsed().as_secs_f64();
     let counts = serde_json::json!({
         "peaks_kept": ds.num_peaks(),
@@ -295,18 +273,16 @@ fn loader_of(c: &PeakConfig) -> Result<(Loader, serde_json::Value, f64), CliErro
         "negatives_dropped": ds.negative_drops(),
         "cache": ds.cache_status().name(),
     });
-    let loader = ds
-        .into_loader(Partition::single())
-        .map_err(|e| e.to_string())?;
+    let loader = ds.into_loader(Partition::single())?;
     Ok((loader, counts, construction_s))
 }
 
-pub fn run(p: Peaks) -> Result<(), CliError> {
+pub(crate) fn run(p: Peaks, ex: Option<&Path>) -> anyhow::Result<()> {
     match p {
         Peaks::Check { inputs } => {
-            let c = inputs.config()?;
-            let ds = PeakDataset::open(&c).map_err(|e| e.to_string())?;
-            let out = serde_json::json!({
+            let c = inputs.config(ex)?;
+            let ds = PeakDataset::open(&c)?;
+            out_json(&serde_json::json!({
                 "peaks_kept": ds.num_peaks(),
                 "negatives_kept": ds.num_negatives(),
                 "peaks_dropped": ds.drops(),
@@ -319,67 +295,33 @@ pub fn run(p: Peaks) -> Result<(), CliError> {
                 "track_dtypes": {"signal": ds.track_dtypes().0, "control": ds.track_dtypes().1},
                 "store_mb": ds.store_bytes() as f64 / 1e6,
                 "cache": ds.cache_status().to_string(),
-            });
-            println!("{out}");
+            }))
         }
         Peaks::Bench {
             inputs,
             batches,
             epochs,
         } => {
-            let c = inputs.config()?;
+            let c = inputs.config(ex)?;
             let (loader, counts, construction_s) = loader_of(&c)?;
-            // Pass 1, timed: the loader alone (the consumer only counts).
-            let t0 = Instant::now();
-            let (mut n_batches, mut examples, mut bytes, mut first_batch_s) =
-                (0u64, 0u64, 0usize, f64::NAN);
-            'epochs: for e in 0..epochs {
-                for b in loader.epoch(e)? {
-                    let b = b?;
-                    if n_batches == 0 {
-                        first_batch_s = t0.elapsed().as_secs_f64();
-                    }
-                    examples += b.batch_size().ok().flatten().unwrap_or(0) as u64;
-                    bytes += b.nbytes();
-                    n_batches += 1;
-                    if batches.is_some_and(|m| n_batches >= m) {
-                        break 'epochs;
-                    }
-                }
-            }
-            let secs = t0.elapsed().as_secs_f64();
-            // Pass 2, untimed: the same batches again (plans are pure functions of the seed),
-            // hashed for the digest.
-            let td = Instant::now();
-            let (mut h, mut hashed) = (0u64, 0u64);
-            'again: for e in 0..epochs {
-                for b in loader.epoch(e)? {
-                    h = h.rotate_left(5) ^ digest(&b?.into_inner());
-                    hashed += 1;
-                    if hashed >= n_batches {
-                        break 'again;
-                    }
-                }
-            }
-            let digest_s = td.elapsed().as_secs_f64();
-            let memcpy = memcpy_bytes_per_s(bytes);
-            let out = serde_json::json!({
-                "examples_per_s": (examples as f64 / secs).round(),
-                "batches_per_s": (n_batches as f64 / secs).round(),
-                "output_bytes_per_s": (bytes as f64 / secs).round(),
+            let r = bench(&loader, epochs, batches)?;
+            let memcpy = memcpy_bytes_per_s(r.bytes, 1, 1);
+            out_json(&serde_json::json!({
+                "examples_per_s": r.examples_per_s().round(),
+                "batches_per_s": r.batches_per_s().round(),
+                "output_bytes_per_s": r.bytes_per_s().round(),
                 "memcpy_bytes_per_s": memcpy.round(),
-                "ratio_to_memcpy": bytes as f64 / secs / memcpy,
+                "ratio_to_memcpy": r.bytes_per_s() / memcpy,
                 "construction_s": construction_s,
-                "first_batch_s": first_batch_s,
+                "first_batch_s": r.first_batch_s,
                 "peak_rss_mb": biobatch::loader::peak_rss_mb(),
-                "batches": n_batches,
-                "examples": examples,
-                "workers": c.num_workers,
+                "batches": r.batches,
+                "examples": r.examples,
+                "workers": c.loader.num_workers,
                 "counts": counts,
-                "digest": format!("{h:016x}"),
-                "digest_s": digest_s,
-            });
-            println!("{out}");
+                "digest": format!("{:016x}", r.digest),
+                "digest_s": r.digest_s,
+            }))
         }
         Peaks::Digest {
             inputs,
@@ -387,40 +329,18 @@ pub fn run(p: Peaks) -> Result<(), CliError> {
             epochs,
             resume,
         } => {
-            let c = inputs.config()?;
+            let c = inputs.config(ex)?;
             let (loader, _, _) = loader_of(&c)?;
-            let mut printed = 0u64;
-            let mut it = match resume {
-                Some(text) => {
-                    let cursor: Cursor = text
-                        .parse()
-                        .map_err(|e: biobatch::sampling::Error| e.to_string())?;
-                    loader.resume(&cursor)?
-                }
-                None => loader.epoch(0)?,
-            };
-            loop {
-                for b in it.by_ref() {
-                    let b = b?;
-                    println!(
-                        "{}\t{}\t{:016x}\t{}",
-                        b.epoch(),
-                        b.index(),
-                        digest(&b),
-                        b.cursor_after()
-                    );
-                    printed += 1;
-                    if printed >= batches {
-                        return Ok(());
-                    }
-                }
-                let next = it.epoch() + 1;
-                if next >= epochs {
-                    return Ok(());
-                }
-                it = loader.epoch(next)?;
-            }
+            let cursor: Option<Cursor> = resume.as_deref().map(str::parse).transpose()?;
+            each_batch::<anyhow::Error>(&loader, cursor.as_ref(), epochs, batches, &mut |b| {
+                out(&format!(
+                    "{}\t{}\t{:016x}\t{}\n",
+                    b.epoch(),
+                    b.index(),
+                    b.digest(),
+                    b.cursor_after()
+                ))
+            })
         }
     }
-    Ok(())
 }

@@ -1,24 +1,26 @@
 //! `biobatch train bpnet` and `biobatch predict bpnet`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use biobatch::pipeline::DeviceChoice;
-use biobatch::pipeline::bpnet::{BpnetConfig, PredictConfig, TrainConfig, predict, train};
+use anyhow::bail;
+use biobatch::bpnet::{DeviceChoice, EpochReport, Observer, TrainConfig, train};
+use biobatch::zoo::RunOptions;
+use biobatch::zoo::package::{Describe, PredictInputs, add_expected, prediction_args};
 use clap::{Args, Subcommand};
 
-use super::CliError;
-use super::peaks::{PeakArgs, example_config};
+use super::examples;
+use super::peaks::{PeakArgs, read_toml};
 
 #[derive(Debug, Subcommand)]
-pub enum Train {
+pub(super) enum Train {
     /// Train BPNet on peaks, negatives, a genome and signal (and control) bigWigs; print each
     /// epoch's validation metrics and a final JSON line.
     Bpnet(Box<TrainArgs>),
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Predict {
+pub(super) enum Predict {
     /// Predict profiles and counts of a trained BPNet at loci; write Parquet or bigWig.
     Bpnet(Box<PredictArgs>),
 }
@@ -26,7 +28,7 @@ pub enum Predict {
 /// Training settings; each flag overrides `--config` (a TOML of TrainConfig: top-level keys
 /// plus `[peaks]` and `[model]` tables) or `--example`.
 #[derive(Debug, Args)]
-pub struct TrainArgs {
+pub(super) struct TrainArgs {
     /// The peak loader's inputs and settings (`--config` here reads a TrainConfig).
     #[command(flatten)]
     peaks: PeakArgs,
@@ -77,51 +79,22 @@ pub struct TrainArgs {
     device: Option<DeviceChoice>,
 }
 
-/// The `--example` run: the bundled data, a small model (32 filters, 4 layers), 15 epochs at
-/// a learning rate of 0.004 (about a minute on 2 cores).
-fn example() -> TrainConfig {
-    TrainConfig {
-        peaks: biobatch::datasets::PeakConfig {
-            batch_size: 32,
-            ..example_config()
-        },
-        model: BpnetConfig {
-            n_filters: 32,
-            n_layers: 4,
-            ..Default::default()
-        },
-        out: PathBuf::from("bpnet-example"),
-        validation_chroms: vec!["chr2".into()],
-        epochs: 15,
-        learning_rate: 0.004,
-        patience: 5,
-        ..Default::default()
-    }
-}
-
 impl TrainArgs {
-    fn config(&self) -> Result<TrainConfig, CliError> {
+    fn config(&self, ex: Option<&Path>) -> anyhow::Result<TrainConfig> {
         let mut c = if self.peaks.example() {
-            example()
+            TrainConfig::example(&examples(ex)?)
         } else {
             TrainConfig::default()
         };
         if let Some(p) = self.peaks.config_file() {
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            c = toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+            c = read_toml(p)?;
         }
         self.peaks.apply(&mut c.peaks);
         if c.peaks.peaks.is_empty() || c.peaks.fasta.as_os_str().is_empty() {
-            return Err(
-                "give --peaks, --fasta and --signals (or --config FILE, or --example)"
-                    .to_string()
-                    .into(),
-            );
+            bail!("give --peaks, --fasta and --signals (or --config FILE, or --example)");
         }
         if c.peaks.signals.is_empty() {
-            return Err("BPNet needs signal tracks: give --signals plus.bw,minus.bw"
-                .to_string()
-                .into());
+            bail!("BPNet needs signal tracks: give --signals plus.bw,minus.bw");
         }
         if let Some(o) = &self.out {
             c.out = o.clone();
@@ -148,7 +121,7 @@ impl TrainArgs {
 
 /// What to predict.
 #[derive(Debug, Args)]
-pub struct PredictArgs {
+pub(super) struct PredictArgs {
     /// The model directory (`OUT/model` of a training run).
     #[arg(long)]
     model: PathBuf,
@@ -165,7 +138,8 @@ pub struct PredictArgs {
     /// Centre on narrowPeak summits [default: as in training].
     #[arg(long)]
     summits: bool,
-    /// Output: `.parquet` (one row per locus) or `.bw` (one bigWig per track).
+    /// Output: `.parquet` or `.tsv` (one row per locus, Kipoi's columns) or `.bw` (one bigWig
+    /// per track).
     #[arg(short, long)]
     out: PathBuf,
     /// Loci per batch.
@@ -176,12 +150,11 @@ pub struct PredictArgs {
     device: DeviceChoice,
 }
 
-pub fn run_train(t: Train) -> Result<(), CliError> {
-    biobatch::pipeline::tune_allocator();
-    let Train::Bpnet(args) = t;
-    let c = args.config()?;
-    let t0 = Instant::now();
-    let history = train::train(&c, args.resume, &mut |r| {
+/// Prints each epoch's figures on standard error.
+struct PrintEpochs;
+
+impl Observer for PrintEpochs {
+    fn epoch(&mut self, r: &EpochReport) {
         let v = &r.validation;
         eprintln!(
             "epoch {:>3}  train loss {:9.3}  val loss {:9.3}  profile pearson {:.3}  jsd {:.3}  \
@@ -196,54 +169,66 @@ pub fn run_train(t: Train) -> Result<(), CliError> {
             r.examples_per_s,
             100.0 * r.wait_share
         );
-    })
-    .map_err(|e| e.to_string())?;
-    let best = history
-        .best
-        .and_then(|(_, e)| history.epochs.iter().find(|r| r.epoch == e));
-    println!(
-        "{}",
-        serde_json::json!({
-            "model": c.out.join("model"),
-            "stopped": history.stopped,
-            "epochs": history.epochs.len(),
-            "seconds": t0.elapsed().as_secs_f64(),
-            "count_loss_weight": history.count_loss_weight,
-            "best_epoch": best.map(|r| r.epoch),
-            "validation": best.map(|r| r.validation),
-        })
-    );
-    Ok(())
+    }
 }
 
-pub fn run_predict(p: Predict) -> Result<(), CliError> {
-    biobatch::pipeline::tune_allocator();
+/// `train bpnet`: trains (the model folder described for the zoo at every save), then adds
+/// the expected predictions that `zoo test` checks.
+pub(crate) fn run_train(t: Train, ex: Option<&Path>) -> anyhow::Result<()> {
+    biobatch::bpnet::tune_allocator();
+    let Train::Bpnet(args) = t;
+    let c = args.config(ex)?;
+    let t0 = Instant::now();
+    let history = train::train(&c, args.resume, &mut Describe(&mut PrintEpochs))?;
+    let device = c.device.to_string();
+    add_expected(
+        &c.model_dir(),
+        &RunOptions {
+            device,
+            ..RunOptions::with_batches(16, 0)
+        },
+    )?;
+    let best = history.best_epoch();
+    super::out_json(&serde_json::json!({
+        "model": c.model_dir(),
+        "stopped": history.stopped,
+        "epochs": history.epochs.len(),
+        "seconds": t0.elapsed().as_secs_f64(),
+        "count_loss_weight": history.count_loss_weight,
+        "best_epoch": best.map(|r| r.epoch),
+        "validation": best.map(|r| r.validation),
+    }))
+}
+
+/// `predict bpnet`: the peak dataset in prediction mode through the zoo's pipeline (the one
+/// prediction path), to Parquet, TSV or bigWig.
+pub(crate) fn run_predict(p: Predict) -> anyhow::Result<()> {
+    biobatch::bpnet::tune_allocator();
     let Predict::Bpnet(a) = p;
     let controls: Vec<Vec<PathBuf>> = a
         .controls
         .iter()
         .map(|g| g.split(',').map(PathBuf::from).collect())
         .collect();
-    let c = PredictConfig {
-        model: a.model.clone(),
+    let inputs = PredictInputs {
         peaks: a.peaks.clone(),
         fasta: a.fasta.clone(),
         controls: (!controls.is_empty()).then_some(controls),
         summits: a.summits.then_some(true),
-        out: a.out.clone(),
-        batch_size: a.batch_size,
-        device: a.device,
     };
     let t0 = Instant::now();
-    let preds = predict::predict(&c).map_err(|e| e.to_string())?;
-    let files = predict::write(&c, &preds).map_err(|e| e.to_string())?;
-    println!(
-        "{}",
-        serde_json::json!({
-            "loci": preds.len(),
-            "files": files,
-            "seconds": t0.elapsed().as_secs_f64(),
-        })
-    );
-    Ok(())
+    // The device first: one this build lacks fails before any data is read.
+    a.device.device()?;
+    let m = biobatch::zoo::source::resolve_dir(&a.model)?;
+    let args = prediction_args(&a.model, &inputs)?;
+    let opts = RunOptions {
+        device: a.device.to_string(),
+        ..RunOptions::with_batches(a.batch_size, 2)
+    };
+    let r = biobatch::zoo::run::predict_to_file(&m, &args, &a.out, &opts, None)?;
+    super::out_json(&serde_json::json!({
+        "loci": r.rows,
+        "files": r.files,
+        "seconds": t0.elapsed().as_secs_f64(),
+    }))
 }

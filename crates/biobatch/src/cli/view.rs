@@ -9,10 +9,10 @@ use biobatch::formats::fasta::{Fasta, Padding};
 use biobatch::formats::region::Region;
 use clap::{Subcommand, ValueEnum};
 
-use super::CliError;
+use anyhow::anyhow;
 
 #[derive(Debug, Subcommand)]
-pub enum View {
+pub(super) enum View {
     /// Print regions of a FASTA file as FASTA records (like `samtools faidx`).
     Fasta {
         /// The FASTA file (plain, or bgzip with .gzi optional); uses FILE.fai if present.
@@ -44,13 +44,13 @@ pub enum View {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Format {
+pub(super) enum Format {
     Tsv,
     Json,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum MissingArg {
+pub(super) enum MissingArg {
     Zero,
     Nan,
 }
@@ -60,19 +60,19 @@ fn region(
     file: &Path,
     text: &str,
     len_of: impl Fn(&str) -> Option<u64>,
-) -> Result<(Region, u64), CliError> {
+) -> anyhow::Result<(Region, u64)> {
     let r = Region::parse(text, |n| len_of(n).is_some())?;
     let len = len_of(&r.chrom).ok_or_else(|| {
-        CliError::from(format!(
+        anyhow!(
             "{}: no sequence named `{}` (region `{text}`)",
             file.display(),
             r.chrom
-        ))
+        )
     })?;
     Ok((r, len))
 }
 
-pub fn run(v: View) -> Result<(), CliError> {
+pub(crate) fn run(v: View) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     match v {
@@ -92,7 +92,7 @@ pub fn run(v: View) -> Result<(), CliError> {
                 fa.fetch_into(&r.chrom, r.start as i64, end as i64, padding, &mut buf)
                     .map_err(|e| match e {
                         biobatch::formats::Error::OutOfBounds { .. } => {
-                            CliError::from(format!("{e} (`--pad` pads with N)"))
+                            anyhow::anyhow!("{e} (`--pad` pads with N)")
                         }
                         e => e.into(),
                     })?;

@@ -1,0 +1,255 @@
+//! BPNet end to end on the bundled example data with a tiny model: it learns, it resumes
+//! exactly, and its predictions have the right shapes and ranges.
+
+use std::path::{Path, PathBuf};
+
+use biobatch_bpnet::{
+    BpnetConfig, DeviceChoice, History, Predictor, StopReason, TrainConfig, train,
+};
+use biobatch_datasets::{LoaderSettings, PeakConfig, PeakDataset};
+use biobatch_sampling::Partition;
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/data/peaks")
+        .join(name)
+}
+
+fn tiny(out: &Path) -> TrainConfig {
+    TrainConfig {
+        peaks: PeakConfig {
+            peaks: vec![data("peaks.narrowPeak")],
+            negatives: vec![data("negatives.bed")],
+            fasta: data("genome.fa"),
+            signals: vec![vec![data("signal.plus.bw"), data("signal.minus.bw")]],
+            controls: vec![vec![data("control.plus.bw"), data("control.minus.bw")]],
+            in_window: 96,
+            out_window: 48,
+            max_jitter: 4,
+            negative_ratio: 0.25,
+            summits: true,
+            seed: Some(3),
+            loader: LoaderSettings {
+                batch_size: 16,
+                num_workers: 1,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        model: BpnetConfig {
+            n_filters: 8,
+            n_layers: 2,
+            first_kernel: 9,
+            profile_kernel: 15,
+            ..Default::default()
+        },
+        out: out.to_path_buf(),
+        validation_chroms: vec!["chr3".into()],
+        epochs: 2,
+        learning_rate: 0.01,
+        patience: 50,
+        log_batches: true,
+        init_seed: 1,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_tiny_model_overfits_a_tiny_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = tiny(&dir.path().join("o"));
+    // Eight peaks, centred, the same every epoch.
+    let few = dir.path().join("eight.narrowPeak");
+    let text = std::fs::read_to_string(data("peaks.narrowPeak")).unwrap();
+    let chr1: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("chr1\t"))
+        .take(8)
+        .collect();
+    let chr3: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("chr3\t"))
+        .take(4)
+        .collect();
+    std::fs::write(&few, [chr1, chr3].concat().join("\n")).unwrap();
+    c.peaks.peaks = vec![few];
+    c.peaks.negatives.clear();
+    c.peaks.negative_ratio = 0.0;
+    c.peaks.max_jitter = 0;
+    c.peaks.reverse_complement = false;
+    c.peaks.outlier_filter = false;
+    c.peaks.loader.batch_size = 8;
+    c.learning_rate = 0.02;
+    c.epochs = 60;
+    let h = train::train(&c, false, &mut ()).unwrap();
+    let (first, last) = (h.epochs[0].train_loss, h.epochs.last().unwrap().train_loss);
+    assert!(
+        last < 0.5 * first,
+        "training loss {first} → {last}: not halved"
+    );
+}
+
+#[test]
+fn training_lowers_the_loss_and_resume_continues_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = tiny(&dir.path().join("a"));
+    c.epochs = 3;
+    let full = train::train(&c, false, &mut ()).unwrap();
+    assert_eq!(full.stopped, Some(StopReason::Epochs));
+    assert_eq!(full.epochs.len(), 3);
+    let (first, last) = (&full.epochs[0], &full.epochs[2]);
+    assert!(
+        last.train_loss < first.train_loss && last.validation.loss < first.validation.loss,
+        "{first:?} → {last:?}"
+    );
+    assert!(last.validation.count_pearson.is_finite());
+    assert!(dir.path().join("a/model/model.bpk").exists());
+
+    // Interrupted inside epoch 1, then resumed: the same batches in the same order, and the
+    // same model at the end.
+    let per_epoch = full.batches.iter().filter(|b| b.0 == 0).count();
+    let stop = per_epoch + 5;
+    let mut b = c.clone();
+    b.out = dir.path().join("b");
+    b.stop_after_batches = Some(stop as u64);
+    let cut = train::train(&b, false, &mut ()).unwrap();
+    assert_eq!(
+        (cut.stopped, cut.batches.len()),
+        (Some(StopReason::Interrupted), stop)
+    );
+    b.stop_after_batches = None;
+    let resumed = train::train(&b, true, &mut ()).unwrap();
+    assert_eq!(
+        resumed.batches, full.batches,
+        "the batches after resume are the uninterrupted run's"
+    );
+    let (x, y) = (full.epochs.last().unwrap(), resumed.epochs.last().unwrap());
+    assert_eq!(
+        x.validation, y.validation,
+        "same model, same validation figures"
+    );
+    assert_eq!(x.train_loss, y.train_loss);
+    assert_eq!(resumed.epochs.len(), 3);
+
+    // Interrupted right after an epoch's last batch: the resumed run validates that epoch
+    // first, then goes on.
+    let mut e = c.clone();
+    e.out = dir.path().join("e");
+    e.stop_after_batches = Some(per_epoch as u64);
+    train::train(&e, false, &mut ()).unwrap();
+    e.stop_after_batches = None;
+    let h = train::train(&e, true, &mut ()).unwrap();
+    assert_eq!(
+        h.epochs.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert_eq!(h.batches, full.batches);
+    assert_eq!(h.epochs[2].validation, x.validation);
+}
+
+#[test]
+fn predictions_have_the_windows_shapes_and_totals_of_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = tiny(&dir.path().join("m"));
+    train::train(&c, false, &mut ()).unwrap();
+    let p = Predictor::load(&c.model_dir(), DeviceChoice::Cpu).unwrap();
+    let m = p.config();
+    assert_eq!((m.in_window, m.out_window, m.control_tracks), (96, 48, 2));
+    let mut pc = c.peaks.for_prediction();
+    pc.loader.batch_size = 5;
+    let loader = PeakDataset::open(&pc)
+        .unwrap()
+        .into_loader(Partition::single())
+        .unwrap();
+    let mut rows = 0;
+    for b in loader.epoch(0).unwrap() {
+        let b = b.unwrap();
+        let n = b.batch_size().unwrap().unwrap();
+        let out = p.predict_on_batch(&b).unwrap();
+        let profile = out.get("profile").and_then(|n| n.as_array()).unwrap();
+        let counts = out.get("counts").and_then(|n| n.as_array()).unwrap();
+        assert_eq!(profile.shape(), [n, 2, 48]);
+        assert_eq!(counts.shape(), [n, 1]);
+        let (profile, counts) = (
+            profile.as_slice::<f32>().unwrap(),
+            counts.as_slice::<f32>().unwrap(),
+        );
+        for i in 0..n {
+            // Each task's expected counts over its tracks and positions add up to its total.
+            let total: f32 = profile[i * 96..(i + 1) * 96].iter().sum();
+            assert!(counts[i] >= 0.0);
+            assert!(
+                (total - counts[i]).abs() <= 1e-3 * (1.0 + counts[i]),
+                "{total} vs {}",
+                counts[i]
+            );
+        }
+        rows += n;
+    }
+    assert!(rows > 0);
+    // A batch without the control tracks the model takes is refused, naming both counts.
+    let mut no_controls = pc.clone();
+    no_controls.controls.clear();
+    let loader = PeakDataset::open(&no_controls)
+        .unwrap()
+        .into_loader(Partition::single())
+        .unwrap();
+    let b = loader.epoch(0).unwrap().next().unwrap().unwrap();
+    let e = p.predict_on_batch(&b).unwrap_err().to_string();
+    assert!(e.contains("takes 2 control tracks, 0 were given"), "{e}");
+}
+
+#[test]
+fn the_model_folder_is_whole_and_ends_with_the_runs_history() {
+    struct Seen(Vec<(std::path::PathBuf, u64)>, usize);
+    impl biobatch_bpnet::Observer for Seen {
+        fn model_staged(
+            &mut self,
+            staged: &Path,
+            _: &TrainConfig,
+        ) -> Result<(), biobatch_bpnet::BoxError> {
+            // Staged, not yet in place: every file is there, under a temporary name.
+            for f in biobatch_bpnet::checkpoint::MODEL_FILES {
+                assert!(staged.join(f).is_file(), "{f}");
+            }
+            std::fs::write(staged.join("extra.txt"), b"added by the observer").unwrap();
+            self.1 += 1;
+            Ok(())
+        }
+        fn model_saved(&mut self, dir: &Path, epoch: u64) {
+            self.0.push((dir.to_path_buf(), epoch));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = tiny(&dir.path().join("run"));
+    c.epochs = 3;
+    let mut seen = Seen(Vec::new(), 0);
+    let h = train::train(&c, false, &mut seen).unwrap();
+    assert_eq!(seen.0.len(), seen.1);
+    assert!(seen.0.iter().all(|(d, _)| *d == c.model_dir()));
+    let (_, best) = h.best.unwrap();
+    assert_eq!(seen.0.last().unwrap().1, best);
+    let on_disk: History =
+        serde_json::from_slice(&std::fs::read(c.model_dir().join("history.json")).unwrap())
+            .unwrap();
+    // The folder holds the whole run's history (floats equal to JSON's precision).
+    assert_eq!(
+        (on_disk.epochs.len(), on_disk.stopped, &on_disk.batches),
+        (h.epochs.len(), h.stopped, &h.batches)
+    );
+    assert_eq!(on_disk.best.map(|b| b.1), h.best.map(|b| b.1));
+    for (a, b) in on_disk.epochs.iter().zip(&h.epochs) {
+        assert!((a.validation.loss - b.validation.loss).abs() <= 1e-9 * b.validation.loss.abs());
+    }
+    assert!(
+        c.model_dir().join("extra.txt").is_file(),
+        "kept when the history is replaced"
+    );
+    // Nothing but the run's own folders beside them: no temporaries, no old folders.
+    let mut names: Vec<String> = std::fs::read_dir(&c.out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["checkpoint", "model"]);
+}
