@@ -188,6 +188,36 @@ fn edit(store: &Path, rel: &str, edit: impl FnOnce(&mut Vec<u8>)) {
     std::fs::write(&p, b).unwrap();
 }
 
+/// Rewrites the manifest's checksums of the file `rel` to match its (damaged) bytes: damage
+/// that a writer with a bug would seal in, which only the structural checks can catch.
+fn reseal(store: &Path, rel: &str) {
+    use xxhash_rust::xxh3::xxh3_64;
+    let b = std::fs::read(store.join(rel)).unwrap();
+    let chunks: Vec<String> = b
+        .chunks(biobatch_formats::soma::CHUNK as usize)
+        .map(|c| format!("{:016x}", xxh3_64(c)))
+        .collect();
+    edit(store, "manifest.json", |m| {
+        let mut v: serde_json::Value = serde_json::from_slice(m).unwrap();
+        fn find<'a>(v: &'a mut serde_json::Value, rel: &str) -> Option<&'a mut serde_json::Value> {
+            match v {
+                serde_json::Value::Object(o)
+                    if o.get("file").and_then(|f| f.as_str()) == Some(rel) =>
+                {
+                    Some(v)
+                }
+                serde_json::Value::Object(o) => o.values_mut().find_map(|x| find(x, rel)),
+                _ => None,
+            }
+        }
+        let e = find(&mut v, rel).unwrap();
+        e["checksum"] = format!("{:016x}", xxh3_64(&b)).into();
+        e["bytes"] = b.len().into();
+        e["chunks"] = chunks.into();
+        *m = serde_json::to_vec(&v).unwrap();
+    });
+}
+
 fn open_err(p: &Path, verify: Verify) -> String {
     Experiment::open_with(p, verify).unwrap_err().to_string()
 }
@@ -240,13 +270,8 @@ fn every_kind_of_damage_is_an_error_naming_the_file() {
                 let other = p.parent().unwrap().join("other");
                 write_experiment(&other, &obs, &var, &[]).unwrap();
                 std::fs::copy(other.join("obs.parquet"), p.join("obs.parquet")).unwrap();
-                // Keep the recorded size so only the row count can tell.
-                let size = std::fs::metadata(p.join("obs.parquet")).unwrap().len();
-                edit(p, "manifest.json", |b| {
-                    let mut m: serde_json::Value = serde_json::from_slice(b).unwrap();
-                    m["obs"]["bytes"] = size.into();
-                    *b = serde_json::to_vec(&m).unwrap();
-                });
+                // Keep the recorded size and checksums so only the row count can tell.
+                reseal(p, "obs.parquet");
             }),
             Verify::Fast,
             "obs.parquet: has 49 rows, the store has 50 cells",
@@ -259,7 +284,8 @@ fn every_kind_of_damage_is_an_error_naming_the_file() {
                     let header = 10 + u16::from_le_bytes([b[8], b[9]]) as usize;
                     let at = header + 10 * 8;
                     b[at..at + 8].copy_from_slice(&1_000u64.to_le_bytes());
-                })
+                });
+                reseal(p, "X/counts/indptr.npy");
             }),
             Verify::Fast,
             "indptr.npy: decreases at row 10",
@@ -270,7 +296,8 @@ fn every_kind_of_damage_is_an_error_naming_the_file() {
                 edit(p, "X/counts/indices.npy", |b| {
                     let n = b.len();
                     b[n - 2..].copy_from_slice(&500u16.to_le_bytes());
-                })
+                });
+                reseal(p, "X/counts/indices.npy");
             }),
             Verify::Full,
             "indices.npy",
@@ -281,7 +308,8 @@ fn every_kind_of_damage_is_an_error_naming_the_file() {
                 edit(p, "X/counts/values.npy", |b| {
                     let at = b.windows(3).position(|w| w == b"<u2").unwrap();
                     b[at + 1] = b'i';
-                })
+                });
+                reseal(p, "X/counts/values.npy");
             }),
             Verify::Fast,
             "values.npy: holds `<i2` values, the manifest says u16",
@@ -304,6 +332,8 @@ fn an_out_of_range_index_is_refused_when_gathering_even_without_a_full_check() {
         let n = b.len();
         b[n - 2..].copy_from_slice(&500u16.to_le_bytes());
     });
+    // Sealed in by the manifest, so that no checksum sees it.
+    reseal(&p, "X/counts/indices.npy");
     let e = Experiment::open(&p).unwrap();
     struct Gather;
     impl CsrVisitor for Gather {

@@ -187,6 +187,10 @@ pub(crate) fn write(
 /// for another process that holds it; `None` when the lock file cannot be created.
 pub(crate) fn lock(path: &Path) -> Option<std::fs::File> {
     let lock_path = biobatch_formats::fs::with_suffix(path, ".lock");
+    // Opening a FIFO for writing would block: only a regular lock file (or none yet) is used.
+    if std::fs::symlink_metadata(&lock_path).is_ok_and(|m| !m.is_file()) {
+        return None;
+    }
     if let Some(dir) = lock_path.parent() {
         std::fs::create_dir_all(dir).ok()?;
     }
@@ -227,6 +231,14 @@ pub(crate) struct CacheFile {
 
 /// Opens and fully verifies the cache file at `path` for `kind` and `key`.
 pub(crate) fn open(path: &Path, kind: &str, key: u128) -> Lookup {
+    // Anything but a regular file (a FIFO would block the open; a folder is not ours) is a
+    // damaged cache entry: rebuilt, and renamed over it.
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Missing,
+        Ok(m) if m.is_dir() => return Lookup::Unreadable("a folder, not a cache file".into()),
+        Ok(m) if !m.is_file() => return Lookup::Corrupt("not a regular file".into()),
+        _ => {}
+    }
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Lookup::Missing,

@@ -53,6 +53,38 @@ pub enum Error {
         /// The bigWig that lacks it.
         bigwig: PathBuf,
     },
+    /// A record on a chromosome a bigWig gives another length than the genome, under
+    /// `missing = "error"` (another assembly, most likely).
+    #[error(
+        "{place}: the bigWig {} gives chromosome `{chrom}` {track_len} bases, the FASTA {fasta_len} \
+         (another assembly?); missing = \"zeros\" reads what it lacks as zeros, missing = \
+         \"drop\" drops such records",
+        bigwig.display()
+    )]
+    TrackLength {
+        /// `file:line` of the record.
+        place: String,
+        /// The chromosome.
+        chrom: String,
+        /// The bigWig.
+        bigwig: PathBuf,
+        /// Its length there.
+        track_len: u32,
+        /// The genome's.
+        fasta_len: u64,
+    },
+    /// Values stored as NaN in a bigWig's windows, under `nan = "error"`.
+    #[error(
+        "{}: {bases} bases of the windows read are stored as NaN; nan = \"zeros\" reads them as \
+         0 and counts them",
+        bigwig.display()
+    )]
+    NanValues {
+        /// The bigWig.
+        bigwig: PathBuf,
+        /// Bases stored as NaN in the windows read.
+        bases: u64,
+    },
     /// A base that is not a nucleotide letter in an extracted window.
     #[error("{}: invalid base {byte:?} at {chrom}:{pos} (0-based)", fasta.display())]
     InvalidBase {

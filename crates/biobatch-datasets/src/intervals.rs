@@ -29,7 +29,6 @@ mod fill;
 mod table;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use biobatch_core::{ArraySchema, DType, DataSchema, SchemaNode, SpecialType};
@@ -42,7 +41,8 @@ use biobatch_sampling::{Augment, Order, Partition, Sampler, SamplerConfig};
 pub use config::{IntervalConfig, OutOfBounds};
 
 use crate::windows::{
-    DropCounts, Drops, Exclusions, MissingChrom, OneHotDtype, Sources, Store, extract, tracks,
+    DropCounts, Drops, Exclusions, MissingChrom, OneHotDtype, Sources, Store, extract,
+    track_mismatches, tracks,
 };
 use crate::{Error, Result};
 
@@ -110,15 +110,8 @@ impl IntervalDataset {
             .iter()
             .map(|p| BigWig::open(p).map(Arc::new))
             .collect::<std::result::Result<_, _>>()?;
-        let absent: Vec<Option<PathBuf>> = chrom_names
-            .iter()
-            .map(|name| {
-                track_bw
-                    .iter()
-                    .find(|bw| bw.chrom_len(name).is_none())
-                    .map(|bw| bw.path().to_path_buf())
-            })
-            .collect();
+        let all: Vec<&Arc<BigWig>> = track_bw.iter().collect();
+        let mismatch = track_mismatches(&fasta, &all);
         let exclusions = Exclusions::load(&c.exclusion_lists, &fasta)?;
         let mut drops = Drops::default();
         let t = table::read(
@@ -126,7 +119,7 @@ impl IntervalDataset {
                 config: c,
                 fasta: &fasta,
                 exclusions: &exclusions,
-                absent: &absent,
+                mismatch: &mismatch,
                 target_length: c.target_length.map(|x| x as usize),
                 has_tracks: !track_bw.is_empty(),
             },
@@ -163,6 +156,7 @@ impl IntervalDataset {
                 OutOfBounds::Pad => Padding::N,
                 _ => Padding::Error,
             },
+            nan: c.nan,
         };
         let store = extract(t.loci, seq_len + j, target_len + j, &src)?;
         let ds = IntervalDataset {
@@ -238,6 +232,12 @@ impl IntervalDataset {
     /// `missing_chromosome`; the count filters of peaks never apply here).
     pub fn drops(&self) -> DropCounts {
         self.drops.counts
+    }
+
+    /// bigWig bases stored as NaN in the extracted windows, per track (read as 0 under
+    /// `nan = "zeros"`; an error otherwise).
+    pub fn nan_bases(&self) -> &[u64] {
+        &self.store.nan
     }
 
     /// The first dropped interval of each reason (reason name to file, line and why).

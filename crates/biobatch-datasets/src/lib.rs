@@ -40,4 +40,4 @@ pub use error::{Error, Result};
 pub use intervals::{IntervalConfig, IntervalDataset, OutOfBounds};
 pub use peaks::{CacheStatus, PeakConfig, PeakDataset};
 pub use settings::LoaderSettings;
-pub use windows::{DropCounts, MissingChrom, OneHotDtype};
+pub use windows::{DropCounts, MissingChrom, NanPolicy, OneHotDtype};

@@ -41,7 +41,8 @@ use loci::{LociSource, load_loci, quantile};
 
 use crate::windows::store::Values;
 use crate::windows::{
-    DropCounts, Drops, Exclusions, MissingChrom, Reason, Sources, Store, extract, place, tracks,
+    DropCounts, Drops, Exclusions, MissingChrom, Reason, Sources, Store, extract, place,
+    track_mismatches, tracks,
 };
 use crate::{Error, Result};
 
@@ -76,6 +77,7 @@ impl PeakDataset {
                 match cache::lookup(config, dir)? {
                     cache::Found::Hit(ds) => {
                         ds.check_strict()?;
+                        Mixture::checked_epoch_len(ds.num_peaks() as u64, config.negative_ratio)?;
                         return Ok(*ds);
                     }
                     cache::Found::Build(status, key) if attempt == 0 => {
@@ -110,17 +112,10 @@ impl PeakDataset {
                 .collect::<std::result::Result<_, _>>()?)
         };
         let (signals, controls) = (open_all(&signal_files)?, open_all(&control_files)?);
-        // For each FASTA chromosome, the first track file that lacks it.
-        let absent: Vec<Option<PathBuf>> = chrom_names
-            .iter()
-            .map(|name| {
-                signals
-                    .iter()
-                    .chain(&controls)
-                    .find(|bw| bw.chrom_len(name).is_none())
-                    .map(|bw| bw.path().to_path_buf())
-            })
-            .collect();
+        // For each FASTA chromosome, the first track file that lacks it or gives it another
+        // length.
+        let all: Vec<&Arc<BigWig>> = signals.iter().chain(&controls).collect();
+        let mismatch = track_mismatches(&fasta, &all);
         let (mut drops, mut negative_drops) = (Drops::default(), Drops::default());
         let j = c.max_jitter as usize;
         let (inw, outw) = (c.in_window as usize, c.out_window as usize);
@@ -133,7 +128,7 @@ impl PeakDataset {
             fasta: &fasta,
             span,
             exclusions: &exclusions,
-            absent: &absent,
+            mismatch: &mismatch,
             missing: c.missing,
         };
         let peak_loci = load_loci(
@@ -150,6 +145,8 @@ impl PeakDataset {
                 drops: drops.counts.describe(),
             });
         }
+        // Before any window is read: the epoch these settings make must be possible.
+        Mixture::checked_epoch_len(peak_loci.len() as u64, c.negative_ratio)?;
         let src = Sources {
             fasta: &fasta,
             chrom_names: &chrom_names,
@@ -163,6 +160,7 @@ impl PeakDataset {
                 ..Default::default()
             },
             padding: Padding::Error,
+            nan: c.nan,
         };
         // Peaks and negatives at once: each spreads over its own threads.
         let (peaks, negatives) = std::thread::scope(|s| {
@@ -302,6 +300,16 @@ impl PeakDataset {
     /// one-hot encodes as all-zero columns; reported so they are never silent).
     pub fn ambiguous_bases(&self) -> (u64, u64) {
         (self.peaks.ambiguous, self.negatives.ambiguous)
+    }
+
+    /// bigWig bases stored as NaN in the extracted windows (read as 0 under `nan = "zeros"`;
+    /// an error otherwise), per track: signal tracks, then control tracks, over peaks and
+    /// negatives.
+    pub fn nan_bases(&self) -> Vec<u64> {
+        let (p, n) = (&self.peaks.nan, &self.negatives.nan);
+        (0..p.len().max(n.len()))
+            .map(|k| p.get(k).copied().unwrap_or(0) + n.get(k).copied().unwrap_or(0))
+            .collect()
     }
 
     /// Whether the extraction came from the cache, was built, or was rebuilt (and why).

@@ -51,6 +51,55 @@ pub enum MissingChrom {
     Drop,
 }
 
+/// The widest window (sequence, track or jitter span) a dataset accepts: 2^24 bases. Wider
+/// is a typo, and a few of them would not fit in memory.
+pub(crate) const MAX_WINDOW: u64 = 1 << 24;
+
+/// Checks that a window setting is positive (unless it may be 0) and at most [`MAX_WINDOW`].
+pub(crate) fn check_window(name: &str, value: u64, may_be_zero: bool) -> Result<()> {
+    if value == 0 && !may_be_zero {
+        return Err(Error::Config(format!("{name} must be positive")));
+    }
+    if value > MAX_WINDOW {
+        return Err(Error::Config(format!(
+            "{name} is {value} bases; at most 2^24 (16,777,216) are allowed"
+        )));
+    }
+    Ok(())
+}
+
+/// What to do with bigWig values stored as NaN in the windows read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NanPolicy {
+    /// An error naming the bigWig and how many bases are NaN.
+    #[default]
+    Error,
+    /// Read them as 0; the count per track is reported (`nan_bases`).
+    Zeros,
+}
+
+/// For each FASTA chromosome, the first track file that lacks it or gives it another length
+/// (`None`: every track has it, as long), with its length there (`None`: absent).
+pub(crate) type TrackMismatch = Option<(PathBuf, Option<u32>)>;
+
+/// [`TrackMismatch`] of every chromosome of `fasta` against `tracks`.
+pub(crate) fn track_mismatches(
+    fasta: &biobatch_formats::fasta::Fasta,
+    tracks: &[&std::sync::Arc<biobatch_formats::bigwig::BigWig>],
+) -> Vec<TrackMismatch> {
+    fasta
+        .chroms()
+        .map(|(name, len)| {
+            tracks.iter().find_map(|bw| match bw.chrom_len(name) {
+                None => Some((bw.path().to_path_buf(), None)),
+                Some(l) if l as u64 != len => Some((bw.path().to_path_buf(), Some(l))),
+                Some(_) => None,
+            })
+        })
+        .collect()
+}
+
 /// Flattens track groups into files, with the strand swap of each output track: a group of
 /// two files is a stranded pair (plus, minus), swapped under reverse complement; a group of
 /// one is unstranded.

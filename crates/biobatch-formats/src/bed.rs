@@ -128,6 +128,16 @@ impl<R: BufRead> BedReader<R> {
 
     /// Reads the next record into `rec`; `Ok(false)` at the end of the input.
     pub fn read_record(&mut self, rec: &mut BedRecord) -> Result<bool> {
+        if self.line_no == 0 {
+            // A UTF-8 byte-order mark (some editors write one) is not part of the chromosome.
+            let head = self
+                .inner
+                .fill_buf()
+                .map_err(|e| Error::io(&self.path, e))?;
+            if head.starts_with(b"\xEF\xBB\xBF") {
+                self.inner.consume(3);
+            }
+        }
         loop {
             // Parse straight from the reader's buffer when the whole line is in it; copy only
             // lines that straddle a buffer refill.

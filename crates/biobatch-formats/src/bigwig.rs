@@ -153,7 +153,7 @@ impl BigWig {
     /// Opens and validates a bigWig file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let file = crate::fs::open_regular(&path)?;
         // SAFETY: read-only map; the file must not be truncated while open.
         let data = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
         let header = format::read_header(&data, &path)?;
@@ -173,7 +173,11 @@ impl BigWig {
                 ));
             }
         }
-        let blocks = format::read_blocks(bytes, header.full_index_offset)?;
+        let mut lengths = vec![0u32; chroms.len()];
+        for c in &chroms {
+            lengths[c.id as usize] = c.length;
+        }
+        let blocks = format::read_blocks(bytes, header.full_index_offset, &lengths)?;
         let index = BlockIndex::new(blocks);
         tracing::debug!(
             path = %path.display(),
@@ -233,6 +237,7 @@ impl BigWig {
             tick: 0,
             order: Vec::new(),
             inflated: 0,
+            nan_bases: 0,
         }
     }
 }
@@ -264,6 +269,7 @@ pub struct BigWigReader {
     tick: u64,
     order: Vec<Job>,
     inflated: u64,
+    nan_bases: u64,
 }
 
 impl std::fmt::Debug for BigWigReader {
@@ -276,6 +282,12 @@ impl std::fmt::Debug for BigWigReader {
 }
 
 impl BigWigReader {
+    /// Bases read so far whose value the file stores as NaN (they read as the `missing`
+    /// value): counted so that a caller can report them, or refuse them.
+    pub fn nan_bases(&self) -> u64 {
+        self.nan_bases
+    }
+
     /// The shared file.
     pub fn file(&self) -> &Arc<BigWig> {
         &self.bw
@@ -400,7 +412,12 @@ impl BigWigReader {
                     let e = (it.end.min(we) as i64 - job.start) as usize;
                     if s < e {
                         out[cursor..s].fill(missing);
-                        let v = if it.value.is_nan() { missing } else { it.value };
+                        let v = if it.value.is_nan() {
+                            self.nan_bases += (e - s) as u64;
+                            missing
+                        } else {
+                            it.value
+                        };
                         out[s..e].fill(v);
                         cursor = e;
                     }
@@ -486,6 +503,17 @@ impl BigWigReader {
         let id =
             format::decode_section(section, bw.header.le, &bw.path, b.offset, &mut entry.items)?;
         if id != b.chrom_id {
+            if !b.spans {
+                // The index says this section is another chromosome's: a damaged file.
+                return Err(Error::corrupt(
+                    &bw.path,
+                    b.offset,
+                    format!(
+                        "data section of chromosome id {id}, indexed under id {}",
+                        b.chrom_id
+                    ),
+                ));
+            }
             // A section holds one chromosome; an index item spanning several is listed under
             // each of them, and holds no values for the others.
             entry.items.clear();

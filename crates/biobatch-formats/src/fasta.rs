@@ -138,7 +138,7 @@ impl Fasta {
     /// Opens `path` with explicit index options.
     pub fn open_with(path: impl AsRef<Path>, options: &FastaOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let file = crate::fs::open_regular(&path)?;
         // SAFETY: the map is read-only; as with every memory-mapped reader, the file must not
         // be truncated while it is open.
         let data = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
@@ -194,8 +194,12 @@ impl Fasta {
         Ok(p)
     }
 
-    /// Checks every record of the index against the file: its first base must follow a
-    /// newline, its last base must be inside the file and be a sequence byte.
+    /// Checks every record of the index against the file's structure, so that a stale or
+    /// wrong index is refused instead of serving other bases: the first base follows a
+    /// newline; the line ends the index implies are line ends (`\n` or `\r\n`) — the first,
+    /// the last and up to [`SAMPLED_LINES`] evenly spaced full lines of each sequence — with a
+    /// base before each; the last base is inside the file and is a base; after it comes a line
+    /// end or the end of the file, then the next record's `>` or the end of the file.
     fn validate_index(&self, fai_path: &Path) -> Result<()> {
         let total = match &self.source {
             Source::Plain(d) => d.len() as u64,
@@ -211,10 +215,35 @@ impl Fasta {
                 self.path.display()
             ))
         };
-        let mut probe = [0u8; 1];
+        let byte = |off: u64| -> Result<Option<u8>> {
+            if off >= total {
+                return Ok(None);
+            }
+            let mut probe = [0u8; 1];
+            self.read_raw(off, &mut probe)?;
+            Ok(Some(probe[0]))
+        };
+        let is_base = |b: Option<u8>| matches!(b, Some(c) if !matches!(c, b'\n' | b'\r' | b'>'));
         for r in self.index.records() {
             if r.length == 0 {
                 continue;
+            }
+            let what = |off: u64, b: Option<u8>, expected: &str| match b {
+                Some(c) => format!("byte {off} is {:?}, expected {expected}", c as char),
+                None => format!("byte {off} is past the end of the file, expected {expected}"),
+            };
+            if r.offset == 0 || r.offset >= total {
+                return Err(stale(
+                    &r.name,
+                    format!("its first base is at byte {} of {total}", r.offset),
+                ));
+            }
+            let b = byte(r.offset - 1)?;
+            if b != Some(b'\n') {
+                return Err(stale(
+                    &r.name,
+                    what(r.offset - 1, b, "the newline before the first base"),
+                ));
             }
             let last = r.byte_offset(r.length - 1);
             if last >= total {
@@ -226,24 +255,57 @@ impl Fasta {
                     ),
                 ));
             }
-            let before = if r.offset == 0 {
-                None
-            } else {
-                Some(r.offset - 1)
-            };
-            for (off, must_be_newline) in [(before, true), (Some(last), false)] {
-                let Some(off) = off else {
-                    return Err(stale(&r.name, "its first base is at byte 0".into()));
+            let eol = r.line_width - r.line_bases;
+            let full_lines = (r.length - 1) / r.line_bases;
+            for k in sampled_lines(full_lines) {
+                let end = r.offset + k * r.line_width + r.line_bases;
+                let (a, c) = (byte(end - 1)?, byte(end)?);
+                let ends = match eol {
+                    1 => c == Some(b'\n'),
+                    _ => c == Some(b'\r') && byte(end + 1)? == Some(b'\n'),
                 };
-                self.read_raw(off, &mut probe)?;
-                let is_newline = probe[0] == b'\n';
-                let bad_base = matches!(probe[0], b'\n' | b'\r' | b'>');
-                if (must_be_newline && !is_newline) || (!must_be_newline && bad_base) {
+                if !is_base(a) || !ends {
                     return Err(stale(
                         &r.name,
-                        format!("unexpected byte {:?} at offset {off}", probe[0] as char),
+                        format!(
+                            "line {} should hold {} bases then a line end: {}",
+                            k + 1,
+                            r.line_bases,
+                            if is_base(a) {
+                                what(end, c, "a line end")
+                            } else {
+                                what(end - 1, a, "a base")
+                            }
+                        ),
                     ));
                 }
+            }
+            let b = byte(last)?;
+            if !is_base(b) {
+                return Err(stale(&r.name, what(last, b, "its last base")));
+            }
+            // Then a line end (or the end of the file), blank lines, and the next record.
+            let mut at = last + 1;
+            let b = byte(at)?;
+            if !matches!(b, None | Some(b'\n' | b'\r')) {
+                return Err(stale(
+                    &r.name,
+                    what(
+                        at,
+                        b,
+                        "a line end after its last base (is the length shortened?)",
+                    ),
+                ));
+            }
+            while matches!(byte(at)?, Some(b'\n' | b'\r')) && at - last < 1024 {
+                at += 1;
+            }
+            let b = byte(at)?;
+            if !matches!(b, None | Some(b'>' | b'\n' | b'\r')) {
+                return Err(stale(
+                    &r.name,
+                    what(at, b, "the next record's `>` or the end of the file"),
+                ));
             }
         }
         Ok(())
@@ -253,8 +315,10 @@ impl Fasta {
     fn read_raw(&self, off: u64, buf: &mut [u8]) -> Result<()> {
         match &self.source {
             Source::Plain(data) => {
-                let src = data
-                    .get(off as usize..off as usize + buf.len())
+                let src = usize::try_from(off)
+                    .ok()
+                    .and_then(|o| Some(o..o.checked_add(buf.len())?))
+                    .and_then(|r| data.get(r))
                     .ok_or_else(|| Error::corrupt(&self.path, off, "read past the end of file"))?;
                 buf.copy_from_slice(src);
             }
@@ -396,6 +460,21 @@ impl Fasta {
     }
 }
 
+/// Full lines of a sequence checked at open besides its first and last ([`Fasta::open`]).
+pub const SAMPLED_LINES: u64 = 32;
+
+/// The full lines (0-based, `0..full`) whose line ends are checked: the first, the last, and
+/// [`SAMPLED_LINES`] evenly spaced between.
+fn sampled_lines(full: u64) -> impl Iterator<Item = u64> {
+    let n = SAMPLED_LINES.min(full);
+    let mut lines: Vec<u64> = (0..n).map(|i| i * full / n.max(1)).collect();
+    if full > 0 {
+        lines.push(full - 1);
+    }
+    lines.dedup();
+    lines.into_iter()
+}
+
 /// Copies bases `[start, end)` of `rec` from `data` (whose byte 0 is file offset `base`).
 fn copy_lines(
     path: &Path,
@@ -420,6 +499,19 @@ fn copy_lines(
                 "sequence runs past the end of the file",
             )
         })?;
+        // Bases only: a line end or a header inside a line means the index and the file
+        // disagree (a line the index does not know of), and the window would be shifted.
+        if let Some(k) = src.iter().position(|&b| matches!(b, b'\n' | b'\r' | b'>')) {
+            return Err(Error::corrupt(
+                path,
+                off as u64 + k as u64 + base,
+                format!(
+                    "{:?} inside a sequence line of `{}`: the index does not match the file \
+                     (rebuild it with `biobatch index`)",
+                    src[k] as char, rec.name
+                ),
+            ));
+        }
         out[o..o + n].copy_from_slice(src);
         o += n;
         pos += n as u64;

@@ -301,6 +301,56 @@ impl Drop for AtomicDir {
     }
 }
 
+/// Opens a file for reading as data, refusing anything that is not a regular file (a FIFO
+/// would block the open until something writes to it; a device or a folder is not data).
+pub fn open_regular(path: &Path) -> Result<File> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a folder, FIFO, socket or device)",
+            ),
+        ));
+    }
+    File::open(path).map_err(|e| Error::io(path, e))
+}
+
+/// `rel`, a path read from a data file, spec or manifest, joined to `root` — refused unless it
+/// stays inside `root`: it must be relative, have no `..` components, and (when it exists)
+/// resolve, symbolic links followed, to a path inside `root`'s own resolution.
+pub fn confined(root: &Path, rel: &str) -> Result<PathBuf> {
+    use std::path::Component;
+    let refuse = |why: &str| {
+        Error::Invalid(format!(
+            "{}: `{rel}` {why}: paths in specs and manifests must stay inside their folder",
+            root.display()
+        ))
+    };
+    let p = Path::new(rel);
+    if rel.is_empty() {
+        return Err(refuse("is empty"));
+    }
+    for c in p.components() {
+        match c {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir => return Err(refuse("goes up (`..`)")),
+            Component::RootDir | Component::Prefix(_) => return Err(refuse("is absolute")),
+        }
+    }
+    let joined = root.join(p);
+    if joined.exists() {
+        let (r, j) = (root.canonicalize(), joined.canonicalize());
+        if let (Ok(r), Ok(j)) = (r, j)
+            && !j.starts_with(&r)
+        {
+            return Err(refuse("leads outside through a symbolic link"));
+        }
+    }
+    Ok(joined)
+}
+
 /// Copies the files and folders inside `from` into the folder `to` (which exists), following
 /// symbolic links (their targets are copied).
 pub fn copy_contents(from: &Path, to: &Path) -> Result<()> {
@@ -417,6 +467,46 @@ mod tests {
         assert!(e.contains("not empty"), "{e}");
         assert!(target.join("f").is_file());
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn paths_from_files_stay_inside_their_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        std::fs::create_dir_all(root.join("X")).unwrap();
+        std::fs::write(root.join("X/a.npy"), b"x").unwrap();
+        assert_eq!(confined(&root, "X/a.npy").unwrap(), root.join("X/a.npy"));
+        assert_eq!(
+            confined(&root, "./new.txt").unwrap(),
+            root.join("./new.txt")
+        );
+        for bad in ["../outside.txt", "X/../../y", "/etc/passwd", ""] {
+            let e = confined(&root, bad).unwrap_err().to_string();
+            assert!(e.contains("must stay inside their folder"), "{bad}: {e}");
+        }
+        #[cfg(unix)]
+        {
+            std::fs::write(dir.path().join("secret.txt"), b"s").unwrap();
+            std::os::unix::fs::symlink(dir.path().join("secret.txt"), root.join("link")).unwrap();
+            let e = confined(&root, "link").unwrap_err().to_string();
+            assert!(e.contains("symbolic link"), "{e}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_files_are_opened_as_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let ok = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if ok.is_ok_and(|s| s.success()) {
+            // Returns at once (no writer would ever unblock an open).
+            let e = open_regular(&fifo).unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
+        assert!(open_regular(dir.path()).is_err());
+        std::fs::write(dir.path().join("f"), b"x").unwrap();
+        assert!(open_regular(&dir.path().join("f")).is_ok());
     }
 
     #[test]

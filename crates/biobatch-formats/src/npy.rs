@@ -270,7 +270,7 @@ impl RowSource for NpyArray {
 }
 
 fn map_file(path: &Path) -> Result<Arc<Mmap>> {
-    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let f = crate::fs::open_regular(path)?;
     // SAFETY: read-only map; the file must not be truncated while in use.
     Ok(Arc::new(
         unsafe { Mmap::map(&f) }.map_err(|e| Error::io(path, e))?,

@@ -59,9 +59,13 @@ impl Region {
         }
         let num = |t: &str| -> Result<u64> {
             let digits: String = t.chars().filter(|&c| c != ',').collect();
-            digits
-                .parse::<u64>()
-                .map_err(|_| bad(&format!("`{t}` is not a positive integer")))
+            match digits.parse::<u64>() {
+                Ok(v) if v <= crate::MAX_COORD => Ok(v),
+                Ok(_) => Err(bad(&format!(
+                    "`{t}` is beyond any sequence (positions are at most 2^40)"
+                ))),
+                Err(_) => Err(bad(&format!("`{t}` is not a positive integer"))),
+            }
         };
         let (start, end) = match range.split_once('-') {
             Some((a, b)) => (num(a)?, Some(num(b)?)),
@@ -82,6 +86,25 @@ impl Region {
             start: start - 1,
             end,
         })
+    }
+
+    /// The 0-based, half-open span given the sequence length, allowing `pad` bases past its
+    /// end (a window padded with `N`); errors if the region starts past the end, or runs more
+    /// than `pad` bases past it.
+    pub fn resolve_padded(&self, len: u64, pad: u64) -> Result<(u64, u64)> {
+        let end = self.end.unwrap_or(len);
+        if self.start >= len || end > len.saturating_add(pad) {
+            return Err(Error::Invalid(format!(
+                "region {self} runs past the end of `{}` (length {len}){}",
+                self.chrom,
+                if pad > 0 {
+                    format!(" by more than {pad} bases")
+                } else {
+                    String::new()
+                }
+            )));
+        }
+        Ok((self.start, end))
     }
 
     /// The exclusive end, given the sequence length; errors if the region starts past it.

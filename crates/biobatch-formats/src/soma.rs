@@ -62,7 +62,11 @@ const MANIFEST: &str = "manifest.json";
 /// How much [`Experiment::open_with`] checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Verify {
-    /// Structure: manifest, file sizes, headers, table rows, `indptr` (O(cells)).
+    /// Structure — manifest, file sizes, headers, table rows, `indptr` (O(cells)) — plus the
+    /// checksums of [`SAMPLED_CHUNKS`] chunks of each file, chosen at random (every chunk of
+    /// a file of at most that many). Damage inside chunks not sampled at this open (a flipped
+    /// value, swapped column indices that stay in range) is not seen: [`Verify::Full`] is the
+    /// way to be sure.
     #[default]
     Fast,
     /// Also every file's checksum and every column index (O(bytes)).
@@ -78,7 +82,18 @@ pub struct FileEntry {
     pub bytes: u64,
     /// xxh3-64 of the whole file, 16 hex digits.
     pub checksum: String,
+    /// xxh3-64 of each [`CHUNK`]-byte chunk of the file, in order, 16 hex digits each (what
+    /// the fast check samples; stores written before these existed have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chunks: Vec<String>,
 }
+
+/// Bytes per checksummed chunk of a store file ([`FileEntry::chunks`]).
+pub const CHUNK: u64 = 8 << 20;
+
+/// Chunks of each file the fast check ([`Verify::Fast`]) reads and hashes, chosen at random
+/// at every open: every chunk of a file this small or smaller is checked.
+pub const SAMPLED_CHUNKS: u64 = 2;
 
 /// One X layer, as the manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -268,7 +283,7 @@ fn descr_of(dtype: &str) -> Option<&'static str> {
 }
 
 fn map_file(path: &Path) -> Result<Arc<Mmap>> {
-    let f = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let f = crate::fs::open_regular(path)?;
     // SAFETY: store files are written once (into a temporary directory, then renamed) and
     // never modified in place; a store is not to be edited while it is open.
     let m = unsafe { Mmap::map(&f) }.map_err(|e| io(path, e))?;
@@ -312,7 +327,7 @@ fn npy_column<T: bytemuck::Pod>(path: &Path, dtype: &str, len: u64) -> Result<Co
 }
 
 fn checksum_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let mut f = crate::fs::open_regular(path)?;
     let mut h = Xxh3::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -325,8 +340,63 @@ fn checksum_file(path: &Path) -> Result<String> {
     Ok(format!("{:016x}", h.digest()))
 }
 
+/// Checks the chunks of `e` numbered `which` against the manifest.
+fn check_chunks(path: &Path, e: &FileEntry, which: &[u64]) -> Result<()> {
+    let mut f = crate::fs::open_regular(path)?;
+    let mut buf = Vec::new();
+    for &k in which {
+        let Some(want) = e.chunks.get(k as usize) else {
+            continue;
+        };
+        let (off, len) = (k * CHUNK, CHUNK.min(e.bytes.saturating_sub(k * CHUNK)));
+        buf.resize(len as usize, 0);
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(off))
+            .and_then(|_| f.read_exact(&mut buf))
+            .map_err(|err| io(path, err))?;
+        let got = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&buf));
+        if &got != want {
+            return Err(Error::corrupt(
+                path,
+                off,
+                format!(
+                    "chunk {k} (bytes {off}..{}) has checksum {got}, the manifest says {want} \
+                     (the file is damaged)",
+                    off + len
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Up to [`SAMPLED_CHUNKS`] distinct chunk numbers below `n`, drawn afresh at each call (so
+/// repeated opens cover a file).
+fn sample_chunks(n: u64) -> Vec<u64> {
+    if n <= SAMPLED_CHUNKS {
+        return (0..n).collect();
+    }
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ std::process::id() as u64;
+    let mut x = seed | 1;
+    let mut out = Vec::new();
+    while (out.len() as u64) < SAMPLED_CHUNKS {
+        // xorshift64*: enough to spread samples; nothing depends on them being reproducible.
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        let k = x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n;
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    out
+}
+
 fn check_file(dir: &Path, e: &FileEntry, verify: Verify) -> Result<PathBuf> {
-    let path = dir.join(&e.file);
+    let path = crate::fs::confined(dir, &e.file)?;
     let meta = std::fs::metadata(&path).map_err(|err| io(&path, err))?;
     if meta.len() != e.bytes {
         return Err(Error::corrupt(
@@ -339,7 +409,22 @@ fn check_file(dir: &Path, e: &FileEntry, verify: Verify) -> Result<PathBuf> {
             ),
         ));
     }
-    if verify == Verify::Full {
+    let n_chunks = e.bytes.div_ceil(CHUNK);
+    if verify == Verify::Fast && !e.chunks.is_empty() {
+        if e.chunks.len() as u64 != n_chunks {
+            return Err(invalid(
+                &path,
+                format!(
+                    "the manifest lists {} chunk checksums for {n_chunks} chunks",
+                    e.chunks.len()
+                ),
+            ));
+        }
+        check_chunks(&path, e, &sample_chunks(n_chunks))?;
+    }
+    // Without chunk checksums (an older store), a small file is checked whole.
+    let small = e.bytes <= SAMPLED_CHUNKS * CHUNK;
+    if verify == Verify::Full || (e.chunks.is_empty() && small) {
         let got = checksum_file(&path)?;
         if got != e.checksum {
             return Err(invalid(

@@ -248,7 +248,7 @@ impl WorkerCtx {
     fn run(self) {
         let _span = tracing::debug_span!("loader_worker", worker = self.worker, epoch = self.epoch)
             .entered();
-        let mut samples = Vec::with_capacity(self.config.batch_size);
+        let mut samples = Vec::with_capacity(buffer_rows(&self.config, &*self.plan));
         while let Ok(index) = self.jobs.recv() {
             let t = Instant::now();
             let result = compute(
@@ -270,6 +270,13 @@ impl WorkerCtx {
             }
         }
     }
+}
+
+/// Rows of a batch buffer: the batch size, or the epoch's length when that is shorter (a batch
+/// size of 10^9 over a few hundred examples allocates a few hundred rows, not terabytes).
+fn buffer_rows(config: &LoaderConfig, plan: &dyn EpochPlan) -> usize {
+    let positions = usize::try_from(plan.positions()).unwrap_or(usize::MAX);
+    config.batch_size.min(positions.max(1))
 }
 
 /// Computes batch `index` of an epoch into a pooled buffer. Panics in the dataset are caught
@@ -295,7 +302,7 @@ fn compute(
         || -> std::result::Result<Batch, crate::error::BoxError> {
             let mut buf = match pool.take() {
                 Some(b) => b,
-                None => dataset.new_buffer(config.batch_size)?,
+                None => dataset.new_buffer(buffer_rows(config, plan))?,
             };
             if buf.batch_size().ok().flatten() != Some(samples.len()) {
                 buf.set_rows(samples.len())?;

@@ -66,7 +66,7 @@ where
     }
     spawn(prefetch, move |send| {
         let mut it = input.into_iter();
-        let mut buf: Vec<Batch> = Vec::with_capacity(batch_size);
+        let mut buf: Vec<Batch> = Vec::with_capacity(batch_size.min(1024));
         let mut index = 0u64;
         loop {
             let item = catch_unwind(AssertUnwindSafe(|| it.next()));

@@ -68,15 +68,33 @@ impl Mixture {
     /// Version of this plan's random streams; bump on any change to them.
     pub const STREAM_VERSION: u32 = 1;
 
+    /// The most positions an epoch may have: its order is held as one `u64` per position.
+    pub const MAX_EPOCH_LEN: u64 = 1 << 32;
+
+    /// Positions per epoch of `n_peaks` peaks at `negative_ratio`, checked: the ratio finite
+    /// and ≥ 0, the epoch at most [`Self::MAX_EPOCH_LEN`] positions (so no ratio can wrap it
+    /// around or make an epoch that cannot be held).
+    pub fn checked_epoch_len(n_peaks: u64, negative_ratio: f64) -> Result<u64> {
+        let r = negative_ratio;
+        if !(r.is_finite() && r >= 0.0) {
+            return Err(Error::Invalid(format!(
+                "negative_ratio must be a finite number ≥ 0, got {r}"
+            )));
+        }
+        let len = n_peaks as f64 + (n_peaks as f64 * r).floor();
+        if len > Self::MAX_EPOCH_LEN as f64 {
+            return Err(Error::Invalid(format!(
+                "negative_ratio {r} with {n_peaks} peaks makes an epoch of {len:.0} positions; \
+                 at most 2^32 are possible"
+            )));
+        }
+        Ok(len as u64)
+    }
+
     /// A mixture of `n_peaks` peaks and a pool of `n_negatives` negatives.
     pub fn new(n_peaks: u64, n_negatives: u64, config: MixtureConfig) -> Result<Self> {
         let r = config.negative_ratio;
-        if !(r.is_finite() && r >= 0.0) {
-            return Err(Error::Invalid(format!(
-                "negative_ratio must be ≥ 0, got {r}"
-            )));
-        }
-        let slots = (n_peaks as f64 * r).floor() as u64;
+        let slots = Self::checked_epoch_len(n_peaks, r)? - n_peaks;
         if slots > 0 && n_negatives == 0 {
             return Err(Error::Invalid(format!(
                 "negative_ratio is {r} but there are no negatives to draw from"

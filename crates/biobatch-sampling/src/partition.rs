@@ -68,7 +68,12 @@ impl Partition {
 
     /// Rank `rank` of `world_size`, checked.
     pub fn new(rank: u64, world_size: u64, policy: Policy, layout: Layout) -> Result<Self> {
-        if world_size == 0 || rank >= world_size {
+        if world_size == 0 {
+            return Err(Error::Distributed(
+                "world_size must be at least 1 (the number of ranks)".into(),
+            ));
+        }
+        if rank >= world_size {
             return Err(Error::Distributed(format!(
                 "rank {rank} is not in 0..{world_size}"
             )));

@@ -7,7 +7,9 @@ use serde_json::{Map, Value};
 
 use crate::dataloaders::choose;
 use crate::run::{PredictReport, RunOptions, TestReport};
-use crate::source::{ResolvedModel, SourceKind, ZooConfig, contains, list, resolve, resolve_dir};
+use crate::source::{
+    ResolvedModel, SourceKind, ZooConfig, contains, list, resolve_dir_in, resolve_in,
+};
 use crate::{Error, Result};
 
 /// The model sources (Kipoi's `config.yaml`: local folders and git repositories) and the
@@ -45,7 +47,13 @@ impl Zoo {
     pub fn find(&self, name: &str, source: Option<&str>) -> Result<ResolvedModel> {
         let p = Path::new(name);
         if source.is_none() && p.join("model.yaml").is_file() {
-            return resolve_dir(p);
+            // A folder inside a configured source keeps that source's root.
+            let full = p.canonicalize().map_err(|e| Error::io(p, e))?;
+            let root = self.config.model_sources.values().find_map(|s| {
+                let r = s.confine_root().canonicalize().ok()?;
+                full.starts_with(&r).then_some(r)
+            });
+            return resolve_dir_in(p, root.as_deref());
         }
         fn in_source(src: &str) -> impl Fn(Error) -> Error + '_ {
             move |e| Error::InSource {
@@ -54,7 +62,8 @@ impl Zoo {
             }
         }
         if let Some(s) = source {
-            return resolve(self.config.source(s)?.root(), name).map_err(in_source(s));
+            let kind = self.config.source(s)?;
+            return resolve_in(kind.root(), kind.confine_root(), name).map_err(in_source(s));
         }
         let mut tried = Vec::new();
         for (src, kind) in &self.config.model_sources {
@@ -65,7 +74,7 @@ impl Zoo {
                 continue;
             }
             if contains(kind.root(), name) {
-                return resolve(kind.root(), name).map_err(in_source(src));
+                return resolve_in(kind.root(), kind.confine_root(), name).map_err(in_source(src));
             }
             tried.push(src.clone());
         }
@@ -139,7 +148,8 @@ impl Zoo {
     /// `zoo get-example`: copies the files of the model's example arguments (and their
     /// `.fai` / `.gzi` / `.tbi` indexes) into the new folder `dir` (which must not exist, or
     /// be empty), and returns the dataloader arguments that use them. Remote examples are
-    /// fetched into the cache first. The folder appears whole or not at all.
+    /// fetched into the cache first. Only files inside the model's source (or the cache) are
+    /// copied. The folder appears whole or not at all.
     pub fn get_example(&self, m: &ResolvedModel, dir: &Path) -> Result<Map<String, Value>> {
         if dir.exists()
             && std::fs::read_dir(dir)
@@ -160,6 +170,18 @@ impl Zoo {
             let Some(src) = v.as_str().map(PathBuf::from).filter(|p| p.is_file()) else {
                 continue;
             };
+            // Only the model's own files (and downloaded ones) are copied; a file elsewhere
+            // that a spec names by an absolute path (a trained model's genome) stays where it
+            // is, and the argument keeps pointing at it.
+            let within = |root: Option<&Path>| {
+                let (Some(root), Ok(full)) = (root, src.canonicalize()) else {
+                    return false;
+                };
+                root.canonicalize().is_ok_and(|r| full.starts_with(r))
+            };
+            if !within(Some(&m.root)) && !within(cache) {
+                continue;
+            }
             let Some(name) = src.file_name().map(|n| n.to_os_string()) else {
                 continue;
             };

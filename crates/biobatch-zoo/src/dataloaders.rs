@@ -349,9 +349,24 @@ pub struct DataloaderChoice {
     pub dir: std::path::PathBuf,
 }
 
+/// Whether `p` (which exists) lies inside `root`, symbolic links followed.
+fn inside(root: &Path, p: &Path) -> bool {
+    match (root.canonicalize(), p.canonicalize()) {
+        (Ok(r), Ok(p)) => p.starts_with(r),
+        _ => false,
+    }
+}
+
 /// A spec value as an argument: a remote file is fetched (and checked); a relative path that
-/// exists next to the spec is made absolute, in lists too; anything else is kept.
-fn spec_value(v: &Value, dir: &Path, cache: Option<&Path>, what: &str) -> Result<Value> {
+/// exists next to the spec is made absolute, in lists too — and must lie inside `root`, the
+/// model's source; anything else is kept.
+fn spec_value(
+    v: &Value,
+    dir: &Path,
+    root: &Path,
+    cache: Option<&Path>,
+    what: &str,
+) -> Result<Value> {
     if let Value::Object(m) = v
         && let (Some(url), Some(md5)) = (
             m.get("url").and_then(Value::as_str),
@@ -374,6 +389,16 @@ fn spec_value(v: &Value, dir: &Path, cache: Option<&Path>, what: &str) -> Result
         Value::String(s) => {
             let p = resolve_path(dir, s);
             if p != Path::new(s) && p.exists() {
+                if !inside(root, &p) {
+                    return Err(Error::spec(
+                        dir,
+                        format!(
+                            "{what}: `{s}` leads outside the model's source ({}): paths in \
+                             specs must stay inside it",
+                            root.display()
+                        ),
+                    ));
+                }
                 return Ok(Value::String(p.display().to_string()));
             }
         }
@@ -381,7 +406,7 @@ fn spec_value(v: &Value, dir: &Path, cache: Option<&Path>, what: &str) -> Result
         Value::Array(items) => {
             return items
                 .iter()
-                .map(|x| spec_value(x, dir, cache, what))
+                .map(|x| spec_value(x, dir, root, cache, what))
                 .collect::<Result<Vec<_>>>()
                 .map(Value::Array);
         }
@@ -413,7 +438,17 @@ pub fn choose(
                 )
             })?
         } else {
-            let p = m.dir.join(&r.name).join("dataloader.yaml");
+            let folder = m.dir.join(&r.name);
+            if !folder.exists() || !inside(&m.root, &folder) {
+                return Err(Error::spec(
+                    &m.model.path,
+                    format!(
+                        "default_dataloader `{}` is not a folder inside the model's source",
+                        r.name
+                    ),
+                ));
+            }
+            let p = folder.join("dataloader.yaml");
             let text = std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?;
             dataloader_from_str(&text, &p)?
         };
@@ -446,7 +481,7 @@ pub fn choose(
             if let Some(d) = &a.default {
                 args.insert(
                     k.clone(),
-                    spec_value(d, &dir, cache, &format!("argument `{k}`"))?,
+                    spec_value(d, &dir, &m.root, cache, &format!("argument `{k}`"))?,
                 );
             }
         }
@@ -457,7 +492,7 @@ pub fn choose(
         }
         args.insert(
             k.clone(),
-            spec_value(v, &m.dir, cache, &format!("argument `{k}`"))?,
+            spec_value(v, &m.dir, &m.root, cache, &format!("argument `{k}`"))?,
         );
     }
     merge(&mut args, user);
@@ -469,7 +504,7 @@ pub fn choose(
             if let Some(e) = &a.example {
                 args.insert(
                     k.clone(),
-                    spec_value(e, &dir, cache, &format!("example of `{k}`"))?,
+                    spec_value(e, &dir, &m.root, cache, &format!("example of `{k}`"))?,
                 );
             }
         }

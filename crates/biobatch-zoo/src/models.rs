@@ -53,7 +53,7 @@ pub fn arg_file(m: &ResolvedModel, name: &str, cache: Option<&Path>) -> Result<P
     let rel = v
         .and_then(|v| v.as_str())
         .ok_or_else(|| Error::spec(&m.model.path, format!("argument `{name}` names no file")))?;
-    Ok(m.dir.join(rel))
+    m.file(rel)
 }
 
 /// Loads the model of a resolved spec onto `device` (see [`CPU`]).

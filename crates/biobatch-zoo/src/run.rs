@@ -333,7 +333,7 @@ pub fn test(m: &ResolvedModel, opts: &RunOptions, cache: Option<&Path>) -> Resul
         });
     };
     let path = match expect {
-        Value::String(s) => m.dir.join(s),
+        Value::String(s) => m.file(s)?,
         Value::Object(o) => {
             let r = crate::spec::RemoteFile {
                 url: o

@@ -19,6 +19,10 @@ pub enum SourceKind {
     Local {
         /// The directory.
         local_path: PathBuf,
+        /// The folder that relative paths in its specs may reach up to (default: the
+        /// directory itself).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root: Option<PathBuf>,
     },
     /// A git repository, kept in `local_path` (`git-lfs` is read as `git`).
     #[serde(alias = "git-lfs", alias = "git_lfs")]
@@ -34,7 +38,16 @@ impl SourceKind {
     /// The directory models are read from.
     pub fn root(&self) -> &Path {
         match self {
-            SourceKind::Local { local_path } | SourceKind::Git { local_path, .. } => local_path,
+            SourceKind::Local { local_path, .. } | SourceKind::Git { local_path, .. } => local_path,
+        }
+    }
+
+    /// The folder that relative paths in the source's specs may reach up to: `root` of a
+    /// local source, else the directory (a git source: its clone).
+    pub fn confine_root(&self) -> &Path {
+        match self {
+            SourceKind::Local { root: Some(r), .. } => r,
+            _ => self.root(),
         }
     }
 }
@@ -82,9 +95,11 @@ impl ZooConfig {
             _ => ZooConfig::default(),
         };
         if let Some(local_path) = bundled_zoo() {
+            // The bundled models share the example data beside the zoo.
+            let root = local_path.parent().map(Path::to_path_buf);
             c.model_sources
                 .entry("examples".into())
-                .or_insert(SourceKind::Local { local_path });
+                .or_insert(SourceKind::Local { local_path, root });
         }
         Ok(c)
     }
@@ -147,12 +162,58 @@ pub struct ResolvedModel {
     pub name: String,
     /// Its directory (where relative files in its spec live).
     pub dir: PathBuf,
+    /// The folder relative paths in its specs must stay inside (its source's root, or the
+    /// model folder itself when it was given as a folder).
+    pub root: PathBuf,
     /// `model.yaml` (rendered, for a group member).
     pub model: ModelSpec,
     /// `dataloader.yaml` beside it, if any.
     pub dataloader: Option<DataloaderSpec>,
     /// The `models.tsv` row a group member was rendered from.
     pub group_row: Option<BTreeMap<String, String>>,
+}
+
+impl ResolvedModel {
+    /// A file the model's spec names, relative to its folder: refused when absolute, or when
+    /// it leads (through `..` or a symbolic link) outside the model's [`root`](Self::root).
+    pub fn file(&self, rel: &str) -> Result<PathBuf> {
+        let p = Path::new(rel);
+        let refuse = |why: &str| {
+            Error::spec(
+                &self.model.path,
+                format!(
+                    "`{rel}` {why}: files a spec names must lie inside its source ({})",
+                    self.root.display()
+                ),
+            )
+        };
+        if rel.is_empty() || p.has_root() || p.is_absolute() {
+            return Err(refuse("is absolute or empty"));
+        }
+        let full = self.dir.join(p);
+        let inside = match (self.root.canonicalize(), full.canonicalize()) {
+            (Ok(r), Ok(f)) => f.starts_with(r),
+            // Not there (yet): judged by its components.
+            _ => {
+                let mut depth = self
+                    .dir
+                    .strip_prefix(&self.root)
+                    .map_or(0, |d| d.components().count() as i64);
+                p.components().all(|c| {
+                    depth += match c {
+                        std::path::Component::ParentDir => -1,
+                        std::path::Component::Normal(_) => 1,
+                        _ => 0,
+                    };
+                    depth >= 0
+                })
+            }
+        };
+        if !inside {
+            return Err(refuse("leads outside"));
+        }
+        Ok(full)
+    }
 }
 
 /// Reads `models.tsv`: a header row, then one row per model (column `model` names it).
@@ -227,9 +288,16 @@ pub fn contains(root: &Path, name: &str) -> bool {
     })
 }
 
-/// Resolves `name` under `root`: `root/name/model.yaml`, else the nearest parent folder of
-/// the name holding `model-template.yaml` + `models.tsv` with a row for the rest.
-pub fn resolve(root: &Path, name: &str) -> Result<ResolvedModel> {
+/// Resolves `name` under `models`: `models/name/model.yaml`, else the nearest parent folder
+/// of the name holding `model-template.yaml` + `models.tsv` with a row for the rest. Relative
+/// paths in its specs must stay inside `models`.
+pub fn resolve(models: &Path, name: &str) -> Result<ResolvedModel> {
+    resolve_in(models, models, name)
+}
+
+/// [`resolve`], with relative paths in the model's specs confined to `root` instead (a
+/// folder containing `models`: a source's root).
+pub fn resolve_in(models: &Path, root: &Path, name: &str) -> Result<ResolvedModel> {
     let name = name.trim_matches('/');
     if name.split('/').any(|s| s == ".." || s.is_empty()) {
         return Err(Error::NoModel {
@@ -237,7 +305,7 @@ pub fn resolve(root: &Path, name: &str) -> Result<ResolvedModel> {
             tried: "any source (a model name has no empty or `..` parts)".into(),
         });
     }
-    let dir = root.join(name);
+    let dir = models.join(name);
     let plain = dir.join("model.yaml");
     if plain.exists() {
         let text = std::fs::read_to_string(&plain).map_err(|e| Error::io(&plain, e))?;
@@ -252,6 +320,7 @@ pub fn resolve(root: &Path, name: &str) -> Result<ResolvedModel> {
         return Ok(ResolvedModel {
             name: name.to_string(),
             dir,
+            root: root.to_path_buf(),
             model,
             dataloader,
             group_row: None,
@@ -260,7 +329,7 @@ pub fn resolve(root: &Path, name: &str) -> Result<ResolvedModel> {
     // Model groups: the longest prefix of the name with a template.
     let parts: Vec<&str> = name.split('/').collect();
     for cut in (1..parts.len()).rev() {
-        let group = root.join(parts[..cut].join("/"));
+        let group = models.join(parts[..cut].join("/"));
         let template = group.join("model-template.yaml");
         let table = group.join("models.tsv");
         if !(template.exists() && table.exists()) {
@@ -293,6 +362,7 @@ pub fn resolve(root: &Path, name: &str) -> Result<ResolvedModel> {
         return Ok(ResolvedModel {
             name: name.to_string(),
             dir: group,
+            root: root.to_path_buf(),
             model,
             dataloader,
             group_row: Some(row),
@@ -302,25 +372,32 @@ pub fn resolve(root: &Path, name: &str) -> Result<ResolvedModel> {
         name: name.to_string(),
         tried: format!(
             "{} (no {name}/model.yaml, and no model group above it)",
-            root.display()
+            models.display()
         ),
     })
 }
 
 /// Resolves a model given as its directory (Kipoi's `--source dir`), e.g. the `model/`
-/// folder `biobatch train bpnet` writes.
+/// folder `biobatch train bpnet` writes; relative paths in its specs must stay inside it.
 pub fn resolve_dir(dir: &Path) -> Result<ResolvedModel> {
+    resolve_dir_in(dir, None)
+}
+
+/// [`resolve_dir`], with relative paths confined to `root` (a folder containing `dir`)
+/// instead of `dir` itself.
+pub fn resolve_dir_in(dir: &Path, root: Option<&Path>) -> Result<ResolvedModel> {
     let full = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
     if !full.join("model.yaml").is_file() {
         return Err(Error::spec(dir, "no model.yaml in this folder"));
     }
-    let (root, name) = match (full.parent(), full.file_name()) {
+    let (parent, name) = match (full.parent(), full.file_name()) {
         (Some(r), Some(n)) => (r.to_path_buf(), n.to_string_lossy().into_owned()),
         _ => {
             return Err(Error::spec(dir, "not a model folder"));
         }
     };
-    resolve(&root, &name)
+    let confine = root.map_or_else(|| full.clone(), Path::to_path_buf);
+    resolve_in(&parent, &confine, &name)
 }
 
 /// Every model name under `root`: folders with `model.yaml`, and each row of each group.

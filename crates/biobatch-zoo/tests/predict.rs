@@ -7,11 +7,18 @@ use std::path::{Path, PathBuf};
 
 use biobatch_zoo::output::{Values, read_table};
 use biobatch_zoo::run::{RunOptions, predict_to_file, test};
-use biobatch_zoo::source::{bundled_zoo, resolve};
+use biobatch_zoo::source::{ResolvedModel, bundled_zoo, resolve_in};
 use serde_json::{Map, Value, json};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The bundled ONNX model, its specs' paths confined to the bundled examples (what the
+/// `examples` source gives: the zoo shares the example data beside it).
+fn peak_cnn() -> Result<ResolvedModel, biobatch_zoo::Error> {
+    let zoo = bundled_zoo().unwrap();
+    resolve_in(&zoo, zoo.parent().unwrap(), "peak-cnn")
 }
 
 fn example_args() -> Map<String, Value> {
@@ -27,7 +34,7 @@ fn example_args() -> Map<String, Value> {
 
 #[test]
 fn zoo_test_agrees_with_kipoi_and_onnxruntime() {
-    let m = resolve(&bundled_zoo().unwrap(), "peak-cnn").unwrap();
+    let m = peak_cnn().unwrap();
     assert_eq!(m.model.kind, "onnx");
     assert_eq!(m.model.test.precision_decimal, 5);
     for workers in [0, 2] {
@@ -43,7 +50,7 @@ fn zoo_test_agrees_with_kipoi_and_onnxruntime() {
 
 #[test]
 fn predictions_round_trip_through_parquet_and_tsv_with_metadata() {
-    let m = resolve(&bundled_zoo().unwrap(), "peak-cnn").unwrap();
+    let m = peak_cnn().unwrap();
     let expected = read_table(&bundled_zoo().unwrap().join("peak-cnn/expected.tsv")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     for name in ["preds.parquet", "preds.tsv"] {
@@ -80,7 +87,7 @@ fn predictions_round_trip_through_parquet_and_tsv_with_metadata() {
 
 #[test]
 fn a_failed_run_leaves_no_file_and_names_the_mismatch() {
-    let m = resolve(&bundled_zoo().unwrap(), "peak-cnn").unwrap();
+    let m = peak_cnn().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("preds.parquet");
     // Channels last: the dataloader now gives (B, 500, 4), the model takes (B, 4, 500).

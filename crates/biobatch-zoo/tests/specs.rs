@@ -447,6 +447,7 @@ fn a_git_source_changes_only_when_it_is_updated() {
     // A local source needs no update, and a broken remote is git's own error.
     let local = SourceKind::Local {
         local_path: remote.clone(),
+        root: None,
     };
     assert!(update(&local).unwrap().contains("no update"));
     let broken = SourceKind::Git {
@@ -455,4 +456,61 @@ fn a_git_source_changes_only_when_it_is_updated() {
     };
     let e = update(&broken).unwrap_err().to_string();
     assert!(e.starts_with("git clone"), "{e}");
+}
+
+#[test]
+fn paths_in_a_spec_cannot_reach_outside_its_source() {
+    use biobatch_zoo::Zoo;
+    use biobatch_zoo::source::{ZooConfig, resolve_dir};
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("secret.txt"), "not a model's file\n").unwrap();
+    let m = tmp.path().join("zoo/evil");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::write(
+        m.join("model.yaml"),
+        "type: onnx\nargs:\n  file: ../../secret.txt\ninfo: {doc: x}\ndefault_dataloader: .\n\
+         schema: {inputs: {shape: (4, 10)}, targets: {shape: (1,)}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("dataloader.yaml"),
+        "type: Dataset\ndefined_as: kipoiseq.dataloaders.SeqIntervalDl\nargs:\n  \
+         intervals_file: {doc: i, example: ../../secret.txt}\n  fasta_file: {doc: f, example: \
+         ../../secret.txt}\ninfo: {doc: x}\noutput_schema:\n  inputs: {shape: (4, 10)}\n",
+    )
+    .unwrap();
+    let model = resolve_dir(&m).unwrap();
+    // The model's own file.
+    let e = load(&model, None, "cpu").err().unwrap().to_string();
+    assert!(
+        e.contains("../../secret.txt") && e.contains("inside its source"),
+        "{e}"
+    );
+    // Its examples: neither used nor copied.
+    let zoo = Zoo {
+        config: ZooConfig::default(),
+        cache: None,
+    };
+    let out = tmp.path().join("ex");
+    let e = zoo.get_example(&model, &out).unwrap_err().to_string();
+    assert!(e.contains("leads outside the model's source"), "{e}");
+    assert!(!out.exists());
+    // An absolute example outside the source is left where it is, not copied.
+    std::fs::write(
+        m.join("dataloader.yaml"),
+        format!(
+            "type: Dataset\ndefined_as: kipoiseq.dataloaders.SeqIntervalDl\nargs:\n  \
+             intervals_file: {{doc: i, example: {}}}\ninfo: {{doc: x}}\noutput_schema:\n  \
+             inputs: {{shape: (4, 10)}}\n",
+            tmp.path().join("secret.txt").display()
+        ),
+    )
+    .unwrap();
+    let model = resolve_dir(&m).unwrap();
+    let args = zoo.get_example(&model, &out).unwrap();
+    assert!(!out.join("secret.txt").exists(), "not copied");
+    assert_eq!(
+        args["intervals_file"],
+        json!(tmp.path().join("secret.txt").display().to_string())
+    );
 }

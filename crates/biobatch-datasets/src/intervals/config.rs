@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use biobatch_formats::sequence::Layout;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::windows::tracks;
-use crate::{Error, LoaderSettings, MissingChrom, OneHotDtype, Result};
+use crate::windows::{check_window, tracks};
+use crate::{Error, LoaderSettings, MissingChrom, NanPolicy, OneHotDtype, Result};
 
 /// What to do with an interval whose window (with jitter) reaches past a chromosome end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -59,6 +59,9 @@ pub struct IntervalConfig {
     pub out_of_bounds: OutOfBounds,
     /// Intervals on a chromosome a bigWig lacks: `error`, `zeros` or `drop`.
     pub missing: MissingChrom,
+    /// bigWig values stored as NaN in the windows read: `error` (default) or `zeros` (read
+    /// as 0, counted per track).
+    pub nan: NanPolicy,
     /// Largest shift of an interval's windows either way (sequence and tracks together).
     pub max_jitter: u32,
     /// Reverse-complement examples with probability 0.5 (augmentation; tracks follow).
@@ -98,6 +101,7 @@ impl Default for IntervalConfig {
             exclusion_lists: Vec::new(),
             out_of_bounds: OutOfBounds::Error,
             missing: MissingChrom::Error,
+            nan: NanPolicy::Error,
             max_jitter: 0,
             reverse_complement: false,
             shuffle: true,
@@ -110,25 +114,24 @@ impl Default for IntervalConfig {
 }
 
 impl IntervalConfig {
-    /// Checks what needs no file: intervals given, positive lengths, track settings only
-    /// with tracks, track groups of one or two files, the loader settings.
+    /// Checks what needs no file: intervals given, lengths positive and at most 2^24, track
+    /// settings only with tracks, track groups of one or two files, the loader settings.
     pub fn check(&self) -> Result<()> {
         if self.intervals.is_empty() {
             return Err(Error::Config("no interval files given".into()));
         }
-        if self.sequence_length == Some(0) {
-            return Err(Error::Config("sequence_length must be positive".into()));
+        if let Some(l) = self.sequence_length {
+            check_window("sequence_length", l as u64, false)?;
         }
-        if self.bin_size == 0 {
-            return Err(Error::Config("bin_size must be positive".into()));
+        if let Some(l) = self.target_length {
+            check_window("target_length", l as u64, false)?;
         }
+        check_window("max_jitter", self.max_jitter as u64, true)?;
+        check_window("bin_size", self.bin_size as u64, false)?;
         if self.tracks.is_empty() && (self.target_length.is_some() || self.bin_size != 1) {
             return Err(Error::Config(
                 "target_length and bin_size describe track targets, and no tracks are given".into(),
             ));
-        }
-        if self.target_length == Some(0) {
-            return Err(Error::Config("target_length must be positive".into()));
         }
         tracks(&self.tracks, "track")?;
         self.loader.check()

@@ -1,14 +1,12 @@
 //! Reading the interval files: coordinates, strand, names and label columns, every row
 //! checked against the genome (and the tracks) before any data is extracted.
 
-use std::path::PathBuf;
-
 use biobatch_core::Strand;
 use biobatch_formats::bed::TableReader;
 use biobatch_formats::fasta::Fasta;
 
 use super::config::{Columns, IntervalConfig, OutOfBounds};
-use crate::windows::{Drops, Exclusions, Locus, MissingChrom, Reason};
+use crate::windows::{Drops, Exclusions, Locus, MissingChrom, Reason, TrackMismatch};
 use crate::{Error, Result};
 
 /// The rows kept, with what the extraction does not hold.
@@ -33,8 +31,9 @@ pub(super) struct Checks<'a> {
     pub config: &'a IntervalConfig,
     pub fasta: &'a Fasta,
     pub exclusions: &'a Exclusions,
-    /// For each FASTA chromosome, the first track file that lacks it.
-    pub absent: &'a [Option<PathBuf>],
+    /// For each FASTA chromosome, the first track file that lacks it or gives it another
+    /// length.
+    pub mismatch: &'a [TrackMismatch],
     /// The track window's width (`None`: the sequence length), when there are tracks.
     pub target_length: Option<usize>,
     pub has_tracks: bool,
@@ -195,22 +194,35 @@ pub(super) fn read(k: &Checks<'_>, drops: &mut Drops) -> Result<Table> {
                 });
                 continue;
             }
-            if let Some(bw) = &k.absent[id] {
-                match c.missing {
-                    MissingChrom::Error => {
+            if let Some((bw, track_len)) = &k.mismatch[id] {
+                match (c.missing, track_len) {
+                    (MissingChrom::Error, None) => {
                         return Err(Error::MissingChrom {
                             place: at,
                             chrom: chrom.to_string(),
                             bigwig: bw.clone(),
                         });
                     }
-                    MissingChrom::Drop => {
-                        drops.add(Reason::MissingChromosome, || {
-                            format!("{at}: `{chrom}` is not in {}", bw.display())
+                    (MissingChrom::Error, Some(l)) => {
+                        return Err(Error::TrackLength {
+                            place: at,
+                            chrom: chrom.to_string(),
+                            bigwig: bw.clone(),
+                            track_len: *l,
+                            fasta_len: chrom_len as u64,
+                        });
+                    }
+                    (MissingChrom::Drop, _) => {
+                        drops.add(Reason::MissingChromosome, || match track_len {
+                            None => format!("{at}: `{chrom}` is not in {}", bw.display()),
+                            Some(l) => format!(
+                                "{at}: {} gives `{chrom}` {l} bases, the FASTA {chrom_len}",
+                                bw.display()
+                            ),
                         });
                         continue;
                     }
-                    MissingChrom::Zeros => {}
+                    (MissingChrom::Zeros, _) => {}
                 }
             }
             for (&col, name) in labels.iter().zip(&t.label_names) {

@@ -16,12 +16,12 @@ use serde::{Deserialize, Serialize};
 use super::{PeakConfig, PeakDataset};
 use crate::container::{self as cache, CacheFile, Lookup, Section};
 use crate::windows::store::Values;
-use crate::windows::{Drops, Locus, MissingChrom, Store};
+use crate::windows::{Drops, Locus, MissingChrom, NanPolicy, Store};
 use crate::{Error, Result};
 
 /// Version of what the peak dataset keeps in its cache and how it extracts it: bump when
 /// either changes, so older files are rebuilt rather than misread.
-pub(super) const EXTRACT_VERSION: u32 = 1;
+pub(super) const EXTRACT_VERSION: u32 = 2;
 const KIND: &str = "biobatch.peaks";
 
 /// Where a dataset's extraction came from.
@@ -95,6 +95,7 @@ struct What<'a> {
     max_jitter: u32,
     summits: bool,
     missing: MissingChrom,
+    nan: NanPolicy,
     outlier_filter: bool,
     min_counts: Option<f64>,
     max_counts: Option<f64>,
@@ -130,6 +131,7 @@ fn identify(c: &PeakConfig) -> Result<(u64, u128)> {
         max_jitter: c.max_jitter,
         summits: c.summits,
         missing: c.missing,
+        nan: c.nan,
         outlier_filter: c.outlier_filter,
         min_counts: c.min_counts,
         max_counts: c.max_counts,
@@ -250,6 +252,8 @@ struct StoreMeta {
     signal: Vec<String>,
     /// Element type of each control track.
     control: Vec<String>,
+    /// Bases stored as NaN per track (signal, then control).
+    nan: Vec<u64>,
 }
 
 impl StoreMeta {
@@ -262,6 +266,7 @@ impl StoreMeta {
             ambiguous: st.ambiguous,
             signal: names(&st.signal),
             control: names(&st.control),
+            nan: st.nan.clone(),
         }
     }
 }
@@ -401,6 +406,7 @@ fn restore_store(
         ambiguous: m.ambiguous,
         signal: values("signal", &m.signal, size(m.n, m.sig_len)?)?,
         control: values("control", &m.control, size(m.n, m.seq_len)?)?,
+        nan: m.nan.clone(),
     })
 }
 

@@ -4,8 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::windows::tracks;
-use crate::{Error, LoaderSettings, MissingChrom, OneHotDtype, Result};
+use crate::windows::{check_window, tracks};
+use crate::{Error, LoaderSettings, MissingChrom, NanPolicy, OneHotDtype, Result};
 
 /// Every setting of a [`super::PeakDataset`]; serde-serialisable so a run can be written down
 /// (TOML or JSON, the field names below).
@@ -47,6 +47,9 @@ pub struct PeakConfig {
     pub onehot_dtype: OneHotDtype,
     /// Loci on chromosomes absent from a signal or control bigWig: `error`, `zeros` or `drop`.
     pub missing: MissingChrom,
+    /// bigWig values stored as NaN in the windows read: `error` (default) or `zeros` (read
+    /// as 0, counted per track).
+    pub nan: NanPolicy,
     /// Drop peaks whose total signal exceeds 1.2 × the 0.99 quantile (as cherimoya does).
     pub outlier_filter: bool,
     /// Drop peaks whose total signal (all signal tracks, over the out window) is below this.
@@ -94,6 +97,7 @@ impl Default for PeakConfig {
             loader: LoaderSettings::default(),
             onehot_dtype: OneHotDtype::U8,
             missing: MissingChrom::Error,
+            nan: NanPolicy::Error,
             outlier_filter: true,
             min_counts: None,
             max_counts: None,
@@ -161,11 +165,9 @@ impl PeakConfig {
         if self.peaks.is_empty() {
             return Err(Error::Config("no peak files given".into()));
         }
-        if self.in_window == 0 || self.out_window == 0 {
-            return Err(Error::Config(
-                "in_window and out_window must be positive".into(),
-            ));
-        }
+        check_window("in_window", self.in_window as u64, false)?;
+        check_window("out_window", self.out_window as u64, false)?;
+        check_window("max_jitter", self.max_jitter as u64, true)?;
         if (self.min_counts.is_some() || self.max_counts.is_some()) && self.signals.is_empty() {
             return Err(Error::Config(
                 "min_counts / max_counts need signal tracks".into(),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use biobatch_formats::bed::read_bed;
 use biobatch_formats::fasta::Fasta;
 
-use crate::windows::{Drops, Exclusions, Locus, MissingChrom, Reason};
+use crate::windows::{Drops, Exclusions, Locus, MissingChrom, Reason, TrackMismatch};
 use crate::{Error, Result};
 
 /// The `q` quantile with numpy's default (linear) interpolation; `values` is not empty.
@@ -30,8 +30,9 @@ pub(crate) struct LociSource<'a> {
     /// Width of the widest extracted window (the span that must fit the chromosome).
     pub span: usize,
     pub exclusions: &'a Exclusions,
-    /// For each FASTA chromosome, the first track file that lacks it.
-    pub absent: &'a [Option<PathBuf>],
+    /// For each FASTA chromosome, the first track file that lacks it or gives it another
+    /// length.
+    pub mismatch: &'a [TrackMismatch],
     pub missing: MissingChrom,
 }
 
@@ -96,22 +97,37 @@ pub(crate) fn load_loci(src: &LociSource<'_>, drops: &mut Drops) -> Result<Vec<L
                 });
                 continue;
             }
-            if let Some(bw) = &src.absent[chrom] {
-                match src.missing {
-                    MissingChrom::Error => {
+            if let Some((bw, track_len)) = &src.mismatch[chrom] {
+                match (src.missing, track_len) {
+                    (MissingChrom::Error, None) => {
                         return Err(Error::MissingChrom {
                             place: at(),
                             chrom: r.chrom.clone(),
                             bigwig: bw.clone(),
                         });
                     }
-                    MissingChrom::Drop => {
-                        drops.add(Reason::MissingChromosome, || {
-                            format!("{}: `{}` is not in {}", at(), r.chrom, bw.display())
+                    (MissingChrom::Error, Some(l)) => {
+                        return Err(Error::TrackLength {
+                            place: at(),
+                            chrom: r.chrom.clone(),
+                            bigwig: bw.clone(),
+                            track_len: *l,
+                            fasta_len: len as u64,
+                        });
+                    }
+                    (MissingChrom::Drop, _) => {
+                        drops.add(Reason::MissingChromosome, || match track_len {
+                            None => format!("{}: `{}` is not in {}", at(), r.chrom, bw.display()),
+                            Some(l) => format!(
+                                "{}: {} gives `{}` {l} bases, the FASTA {len}",
+                                at(),
+                                bw.display(),
+                                r.chrom
+                            ),
                         });
                         continue;
                     }
-                    MissingChrom::Zeros => {}
+                    (MissingChrom::Zeros, _) => {}
                 }
             }
             out.push(Locus {

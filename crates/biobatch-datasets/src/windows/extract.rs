@@ -10,6 +10,7 @@ use biobatch_formats::bigwig::{BigWig, ReadOptions, Window};
 use biobatch_formats::fasta::{Fasta, Padding};
 use biobatch_formats::sequence;
 
+use super::NanPolicy;
 use super::store::{Growing, Locus, Store, Values};
 use crate::{Error, Result};
 
@@ -63,7 +64,7 @@ fn read_track(
     chrom_names: &[String],
     len: usize,
     opts: ReadOptions,
-) -> Result<Values> {
+) -> Result<(Values, u64)> {
     const CHUNK: usize = 4096;
     let mut reader = bw.reader_with(opts);
     let mut buf = vec![0f32; CHUNK.min(loci.len()) * len];
@@ -79,7 +80,7 @@ fn read_track(
         reader.read_windows(&windows, buf)?;
         out.put(c * CHUNK * len, buf);
     }
-    Ok(out.finish())
+    Ok((out.finish(), reader.nan_bases()))
 }
 
 /// Reads a group of tracks, each on a thread of its own.
@@ -89,7 +90,7 @@ fn read_tracks(
     chrom_names: &[String],
     len: usize,
     opts: ReadOptions,
-) -> Result<Vec<Values>> {
+) -> Result<Vec<(Values, u64)>> {
     std::thread::scope(|scope| {
         let handles: Vec<_> = files
             .iter()
@@ -112,6 +113,8 @@ pub(crate) struct Sources<'a> {
     /// Bases of a window beyond a chromosome end: an error, or `N` (track values there read
     /// as missing either way).
     pub padding: Padding,
+    /// Values stored as NaN: an error, or zeros (counted).
+    pub nan: NanPolicy,
 }
 
 /// Extracts sequence, signal and control windows for `loci`, the sequence and every track
@@ -131,10 +134,16 @@ pub(crate) fn extract(
         controls,
         opts,
         padding,
+        nan,
     } = *src;
+    let bytes = n.checked_mul(seq_len).ok_or_else(|| {
+        Error::Config(format!(
+            "{n} windows of {seq_len} bases are more than memory holds"
+        ))
+    })?;
     let (seq, signal, control) = std::thread::scope(|scope| {
         let seq = scope.spawn(move || -> Result<(Vec<u8>, u64)> {
-            let mut seq = vec![0u8; n * seq_len];
+            let mut seq = vec![0u8; bytes];
             let mut ambiguous = 0u64;
             for (l, dst) in loci_ref.iter().zip(seq.chunks_exact_mut(seq_len.max(1))) {
                 let start = l.centre - (seq_len / 2) as i64;
@@ -177,13 +186,26 @@ pub(crate) fn extract(
         )
     });
     let ((seq, ambiguous), signal, control) = (seq?, signal?, control?);
+    // Values stored as NaN: refused, or read as zeros and counted per track.
+    let files = signals.iter().chain(controls);
+    let counts = signal.iter().chain(&control).map(|(_, n)| *n);
+    for (bw, bases) in files.zip(counts.clone()) {
+        if bases > 0 && nan == NanPolicy::Error {
+            return Err(Error::NanValues {
+                bigwig: bw.path().to_path_buf(),
+                bases,
+            });
+        }
+    }
+    let nan = counts.collect();
     Ok(Store {
         ambiguous,
         seq_len,
         sig_len,
         seq: seq.into(),
-        signal,
-        control,
+        signal: signal.into_iter().map(|(v, _)| v).collect(),
+        control: control.into_iter().map(|(v, _)| v).collect(),
+        nan,
         loci,
     })
 }

@@ -229,6 +229,9 @@ pub(crate) struct Store {
     pub signal: Vec<Values>,
     /// One `[n, seq_len]` array per control track.
     pub control: Vec<Values>,
+    /// Bases stored as NaN (read as 0) in the windows extracted, per track: the signal
+    /// tracks, then the control tracks.
+    pub nan: Vec<u64>,
 }
 
 impl Store {
@@ -348,6 +351,7 @@ mod tests {
                 Values::U8((100..112).collect::<Vec<u8>>().into()),
             ],
             control: vec![Values::U16((0..8).collect::<Vec<u16>>().into())],
+            nan: vec![0, 0],
         };
         assert_eq!(st.retain(&[true; 4]), 0);
         assert_eq!(st.retain(&[true, false, true, false]), 2);

@@ -164,6 +164,32 @@ pub(crate) fn read_chroms(b: Bytes<'_>, offset: u64) -> Result<Vec<ChromInfo>> {
     }
     let mut out = Vec::new();
     walk_chrom_node(b, offset + 32, key_size, 0, &mut out)?;
+    // The data sections and the index name chromosomes by id: ids must be exactly 0..N−1,
+    // or a chromosome would read as empty.
+    let mut seen = vec![false; out.len()];
+    for c in &out {
+        let slot = seen.get_mut(c.id as usize).filter(|s| !**s);
+        let Some(slot) = slot else {
+            return Err(Error::corrupt(
+                b.path,
+                offset,
+                format!(
+                    "chromosome `{}` has id {}: ids must be 0..{} (one each)",
+                    c.name,
+                    c.id,
+                    out.len()
+                ),
+            ));
+        };
+        *slot = true;
+        if c.length == 0 {
+            return Err(Error::corrupt(
+                b.path,
+                offset,
+                format!("chromosome `{}` has length 0", c.name),
+            ));
+        }
+    }
     Ok(out)
 }
 
@@ -208,14 +234,21 @@ fn walk_chrom_node(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BlockRef {
     pub chrom_id: u32,
+    /// The index item spans several chromosomes (its section holds one of them).
+    pub spans: bool,
     pub start: u32,
     pub end: u32,
     pub offset: u64,
     pub size: u64,
 }
 
-/// All leaves of the R-tree index, in file order.
-pub(crate) fn read_blocks(b: Bytes<'_>, index_offset: u64) -> Result<Vec<BlockRef>> {
+/// All leaves of the R-tree index, in file order; every item's chromosomes must be among the
+/// `lengths` (by id) and its span inside them.
+pub(crate) fn read_blocks(
+    b: Bytes<'_>,
+    index_offset: u64,
+    lengths: &[u32],
+) -> Result<Vec<BlockRef>> {
     if b.u32(index_offset, "index magic")? != RTREE_MAGIC {
         return Err(Error::corrupt(
             b.path,
@@ -224,11 +257,17 @@ pub(crate) fn read_blocks(b: Bytes<'_>, index_offset: u64) -> Result<Vec<BlockRe
         ));
     }
     let mut out = Vec::new();
-    walk_rtree(b, index_offset + 48, 0, &mut out)?;
+    walk_rtree(b, index_offset + 48, 0, lengths, &mut out)?;
     Ok(out)
 }
 
-fn walk_rtree(b: Bytes<'_>, node: u64, depth: usize, out: &mut Vec<BlockRef>) -> Result<()> {
+fn walk_rtree(
+    b: Bytes<'_>,
+    node: u64,
+    depth: usize,
+    lengths: &[u32],
+    out: &mut Vec<BlockRef>,
+) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(Error::corrupt(
             b.path,
@@ -250,17 +289,40 @@ fn walk_rtree(b: Bytes<'_>, node: u64, depth: usize, out: &mut Vec<BlockRef>) ->
             let size = b.u64(at + 24, "index item")?;
             // Check now that the block lies inside the file, so reads never fail later.
             b.slice(offset, size, "data block")?;
-            if end_chrom < start_chrom {
+            if end_chrom < start_chrom || (end_chrom == start_chrom && end < start) {
                 return Err(Error::corrupt(
                     b.path,
                     at,
                     "index item ends before it starts",
                 ));
             }
+            let known = |id: u32| lengths.get(id as usize).copied();
+            match (known(start_chrom), known(end_chrom)) {
+                (Some(_), Some(len)) if end <= len => {}
+                (Some(_), Some(len)) => {
+                    return Err(Error::corrupt(
+                        b.path,
+                        at,
+                        format!("index item ends at {end}, past its chromosome's length {len}"),
+                    ));
+                }
+                _ => {
+                    return Err(Error::corrupt(
+                        b.path,
+                        at,
+                        format!(
+                            "index item on chromosome ids {start_chrom}..={end_chrom}; the file \
+                             has {} chromosomes",
+                            lengths.len()
+                        ),
+                    ));
+                }
+            }
             // A block spanning chromosomes is listed once per chromosome it touches.
             for chrom_id in start_chrom..=end_chrom {
                 out.push(BlockRef {
                     chrom_id,
+                    spans: start_chrom != end_chrom,
                     start: if chrom_id == start_chrom { start } else { 0 },
                     end: if chrom_id == end_chrom { end } else { u32::MAX },
                     offset,
@@ -268,7 +330,7 @@ fn walk_rtree(b: Bytes<'_>, node: u64, depth: usize, out: &mut Vec<BlockRef>) ->
                 });
             }
         } else {
-            walk_rtree(b, offset, depth + 1, out)?;
+            walk_rtree(b, offset, depth + 1, lengths, out)?;
         }
     }
     Ok(())

@@ -51,11 +51,8 @@ impl FaiIndex {
     pub fn from_records(records: Vec<FaiRecord>) -> Result<Self> {
         let mut by_name = HashMap::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {
-            if r.length > 0 && (r.line_bases == 0 || r.line_width <= r.line_bases) {
-                return Err(Error::Invalid(format!(
-                    "sequence `{}`: line width {} must exceed line bases {} (> 0)",
-                    r.name, r.line_width, r.line_bases
-                )));
+            if let Some(why) = layout_problem(r.length, r.line_bases, r.line_width) {
+                return Err(Error::Invalid(format!("sequence `{}`: {why}", r.name)));
             }
             if by_name.insert(r.name.clone(), i).is_some() {
                 return Err(Error::Invalid(format!(
@@ -69,7 +66,7 @@ impl FaiIndex {
 
     /// Reads a `.fai` file; errors name the line and column.
     pub fn read(path: &Path) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let file = crate::fs::open_regular(path)?;
         Self::parse(std::io::BufReader::new(file), path)
     }
 
@@ -119,14 +116,8 @@ impl FaiIndex {
             }
             let name = String::from_utf8_lossy(fields[0]).into_owned();
             let [length, offset, line_bases, line_width] = nums;
-            if length > 0 && (line_bases == 0 || line_width <= line_bases) {
-                return Err(Error::parse(
-                    path,
-                    line_no,
-                    "columns 4-5 (line bases, line width)",
-                    "line width greater than line bases > 0",
-                    &line,
-                ));
+            if let Some(why) = layout_problem(length, line_bases, line_width) {
+                return Err(Error::parse(path, line_no, "columns 2-5", why, &line));
             }
             if by_name.insert(name.clone(), records.len()).is_some() {
                 return Err(Error::parse(
@@ -187,6 +178,24 @@ impl FaiIndex {
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
     }
+}
+
+/// What is impossible about a sequence's length and line layout, if anything: a length
+/// beyond [`MAX_COORD`](crate::MAX_COORD), or lines whose width is not their bases plus a line
+/// end (`\n`, or `\r\n`).
+fn layout_problem(length: u64, line_bases: u64, line_width: u64) -> Option<String> {
+    if length > crate::MAX_COORD {
+        return Some(format!(
+            "a length of at most 2^40 (beyond any sequence), not {length}"
+        ));
+    }
+    let eol = line_width.checked_sub(line_bases);
+    (length > 0 && (line_bases == 0 || !matches!(eol, Some(1 | 2)))).then(|| {
+        format!(
+            "line width = line bases (> 0) + 1 or 2 (a line end), not {line_width} and \
+             {line_bases}"
+        )
+    })
 }
 
 /// Builds a `.fai` index from the (uncompressed) FASTA stream, with `samtools faidx` rules:
@@ -276,6 +285,15 @@ pub fn build_index(mut reader: impl BufRead, path: &Path) -> Result<FaiIndex> {
             ));
         }
         let rec = &mut open.rec;
+        // The last line of a file may lack its newline (htslib and pyfaidx read such files):
+        // it is as wide as the other lines' would be.
+        let n = if line.last() == Some(&b'\n') {
+            n
+        } else if rec.line_bases > 0 {
+            content_len + (rec.line_width - rec.line_bases)
+        } else {
+            content_len + 1
+        };
         if rec.line_bases == 0 {
             rec.line_bases = content_len;
             rec.line_width = n;
@@ -329,7 +347,7 @@ mod tests {
         let err = FaiIndex::parse(&b"a\t10\t3\t5\n"[..], p).unwrap_err();
         assert!(err.to_string().starts_with("x.fai:1: column 5:"), "{err}");
         let err = FaiIndex::parse(&b"a\t10\t3\t5\t5\n"[..], p).unwrap_err();
-        assert!(err.to_string().contains("line width greater"), "{err}");
+        assert!(err.to_string().contains("line width = line bases"), "{err}");
         let err = FaiIndex::parse(&b"a\t10\t3\t5\t6\na\t1\t30\t5\t6\n"[..], p).unwrap_err();
         assert!(err.to_string().contains("unique name"), "{err}");
     }

@@ -96,6 +96,12 @@ impl Line<'_> {
         (self.at > start).then_some(v)
     }
 
+    /// Whether only blanks (and the line end) are left.
+    fn at_end(&mut self) -> bool {
+        self.skip_space();
+        self.b[self.at..].iter().all(|c| matches!(c, b'\r' | b'\n'))
+    }
+
     /// The next field as text.
     fn field(&mut self) -> &[u8] {
         self.skip_space();
@@ -204,15 +210,18 @@ fn parse_matrix(path: &Path) -> Result<(usize, usize, Entries)> {
             path.display()
         )));
     }
+    // The size line is a promise, not a fact: reserve for what a file can hold, and let the
+    // count check below catch a file that holds more or fewer entries.
+    let reserve = nnz.min(1 << 22);
     let mut e = Entries {
-        cells: Vec::with_capacity(nnz),
-        genes: Vec::with_capacity(nnz),
+        cells: Vec::with_capacity(reserve),
+        genes: Vec::with_capacity(reserve),
         values: Vec::new(),
         integer,
         sorted_by_cell: true,
         bytes: 0,
     };
-    let mut ints: Vec<u32> = Vec::with_capacity(if integer { nnz } else { 0 });
+    let mut ints: Vec<u32> = Vec::with_capacity(if integer { reserve } else { 0 });
     let mut last_cell = 0u32;
     while read(&mut line, &mut lineno)? {
         if line.trim_ascii().is_empty() {
@@ -242,15 +251,21 @@ fn parse_matrix(path: &Path) -> Result<(usize, usize, Entries)> {
         }
         let (gene, cell) = ((g - 1) as u32, (c - 1) as u32);
         if integer {
-            let v = l.uint().filter(|&v| v <= u32::MAX as u64).ok_or_else(|| {
-                Error::parse(
-                    path,
-                    lineno,
-                    "column 3 (value)",
-                    "a non-negative integer below 2^32",
-                    line.trim_ascii(),
-                )
-            })?;
+            // Integer counts are stored exactly (u16 or i32): a fraction, an exponent or a
+            // count of 2^31 or more is an error, not a truncation.
+            let v = l
+                .uint()
+                .filter(|&v| v <= i32::MAX as u64)
+                .filter(|_| l.b.get(l.at).is_none_or(u8::is_ascii_whitespace))
+                .ok_or_else(|| {
+                    Error::parse(
+                        path,
+                        lineno,
+                        "column 3 (value)",
+                        "a whole number of at most 2^31 − 1 (the header says `integer`)",
+                        line.trim_ascii(),
+                    )
+                })?;
             ints.push(v as u32);
         } else {
             let text = l.field();
@@ -259,6 +274,15 @@ fn parse_matrix(path: &Path) -> Result<(usize, usize, Entries)> {
                 .and_then(|t| t.parse::<f64>().ok())
                 .ok_or_else(|| Error::parse(path, lineno, "column 3 (value)", "a number", text))?;
             e.values.push(v);
+        }
+        if !l.at_end() {
+            return Err(Error::parse(
+                path,
+                lineno,
+                "entry",
+                "three fields `row col value`",
+                line.trim_ascii(),
+            ));
         }
         e.sorted_by_cell &= cell >= last_cell;
         last_cell = cell;

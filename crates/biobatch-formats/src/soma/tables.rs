@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 
-use super::{invalid, io};
+use super::invalid;
 use crate::Result;
 
 pub(super) fn read_table(path: &Path) -> Result<RecordBatch> {
-    let f = std::fs::File::open(path).map_err(|e| io(path, e))?;
+    let f = crate::fs::open_regular(path)?;
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
         .map_err(|e| invalid(path, format!("not a readable Parquet file: {e}")))?;
     // The file's Arrow schema, with its metadata (the reader's own schema drops it).

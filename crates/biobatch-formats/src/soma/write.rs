@@ -9,7 +9,9 @@ use arrow_array::RecordBatch;
 use xxhash_rust::xxh3::Xxh3;
 
 use super::tables::{CATEGORIES_KEY, categories_of};
-use super::{Experiment, FORMAT, FileEntry, LayerEntry, MANIFEST, Manifest, VERSION, invalid, io};
+use super::{
+    CHUNK, Experiment, FORMAT, FileEntry, LayerEntry, MANIFEST, Manifest, VERSION, invalid, io,
+};
 use crate::csr::{CsrIndex, CsrMatrix, CsrValue, CsrView};
 use crate::npy::npy_header;
 use crate::{Error, Result};
@@ -29,19 +31,37 @@ fn write_file(
     }
     let f = std::fs::File::create(&path).map_err(|e| io(&path, e))?;
     let mut w = BufWriter::with_capacity(1 << 20, f);
-    let mut h = Xxh3::new();
-    let mut bytes = 0u64;
+    let (mut h, mut chunk) = (Xxh3::new(), Xxh3::new());
+    let (mut bytes, mut in_chunk) = (0u64, 0u64);
+    let mut chunks = Vec::new();
     parts(&mut |b: &[u8]| {
         h.update(b);
         bytes += b.len() as u64;
+        // The chunk checksums the fast check samples: split `b` at chunk boundaries.
+        let mut rest = b;
+        while !rest.is_empty() {
+            let take = ((CHUNK - in_chunk) as usize).min(rest.len());
+            chunk.update(&rest[..take]);
+            in_chunk += take as u64;
+            rest = &rest[take..];
+            if in_chunk == CHUNK {
+                chunks.push(format!("{:016x}", chunk.digest()));
+                chunk.reset();
+                in_chunk = 0;
+            }
+        }
         w.write_all(b).map_err(|e| io(&path, e))
     })?;
+    if in_chunk > 0 {
+        chunks.push(format!("{:016x}", chunk.digest()));
+    }
     let f = w.into_inner().map_err(|e| io(&path, e.into_error()))?;
     f.sync_all().map_err(|e| io(&path, e))?;
     Ok(FileEntry {
         file: rel.to_string(),
         bytes,
         checksum: format!("{:016x}", h.digest()),
+        chunks,
     })
 }
 

@@ -23,7 +23,8 @@ pub(super) enum View {
         /// Bases per output line (0: one line per record).
         #[arg(long, default_value_t = 60)]
         width: usize,
-        /// Pad the part of a region past the chromosome end with N instead of failing.
+        /// Pad the part of a region past the chromosome end with N (up to 1,000,000 bases)
+        /// instead of failing.
         #[arg(long)]
         pad: bool,
     },
@@ -54,6 +55,9 @@ pub(super) enum MissingArg {
     Zero,
     Nan,
 }
+
+/// How far past a sequence's end `view fasta --pad` pads.
+const PAD_LIMIT: u64 = 1_000_000;
 
 /// Parses a region typed on the command line and looks up its sequence's length.
 fn region(
@@ -86,16 +90,20 @@ pub(crate) fn run(v: View) -> anyhow::Result<()> {
             let mut buf = Vec::new();
             for text in &regions {
                 let (r, len) = region(&file, text, |n| fa.chrom_len(n))?;
-                let end = r.end.unwrap_or(len);
-                buf.resize((end - r.start) as usize, 0);
-                let padding = if pad { Padding::N } else { Padding::Error };
-                fa.fetch_into(&r.chrom, r.start as i64, end as i64, padding, &mut buf)
-                    .map_err(|e| match e {
-                        biobatch::formats::Error::OutOfBounds { .. } => {
-                            anyhow::anyhow!("{e} (`--pad` pads with N)")
+                // Checked before anything is allocated: past the end only with --pad, and
+                // then by at most PAD_LIMIT bases (more is a typo, not a window).
+                let (start, end) = r
+                    .resolve_padded(len, if pad { PAD_LIMIT } else { 0 })
+                    .map_err(|e| {
+                        if pad {
+                            anyhow::Error::new(e)
+                        } else {
+                            anyhow!("{e} (`--pad` pads with N)")
                         }
-                        e => e.into(),
                     })?;
+                buf.resize((end - start) as usize, 0);
+                let padding = if pad { Padding::N } else { Padding::Error };
+                fa.fetch_into(&r.chrom, start as i64, end as i64, padding, &mut buf)?;
                 writeln!(out, ">{r}")?;
                 let w = if width == 0 { buf.len().max(1) } else { width };
                 for line in buf.chunks(w) {

@@ -131,6 +131,7 @@ fn models(ex: Option<&Path>) -> anyhow::Result<Models> {
             "examples".into(),
             SourceKind::Local {
                 local_path: d.join("zoo"),
+                root: Some(d.to_path_buf()),
             },
         );
     }
