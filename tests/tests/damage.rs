@@ -185,6 +185,8 @@ fn a_stale_or_wrong_fai_is_refused_at_open() {
         ("a\t11\t9\t4\t5\nb\t6\t25\t4\t5\n", "`a`"),
         // the second record's offset one line late
         ("a\t10\t9\t4\t5\nb\t6\t30\t4\t5\n", "`b`"),
+        // the records' names swapped
+        ("b\t10\t9\t4\t5\na\t6\t25\t4\t5\n", "`b`"),
     ];
     for (text, record) in cases {
         std::fs::write(&fai, text).unwrap();

@@ -245,6 +245,28 @@ impl Fasta {
                     what(r.offset - 1, b, "the newline before the first base"),
                 ));
             }
+            // The header line just before names this record.
+            let back = (r.offset - 1).min(4096);
+            let mut head = vec![0u8; back as usize];
+            self.read_raw(r.offset - 1 - back, &mut head)?;
+            let line_start = head.iter().rposition(|&c| c == b'\n').map(|i| i + 1);
+            if let Some(st) = line_start.or((back == r.offset - 1).then_some(0)) {
+                let line = &head[st..];
+                let named = line.first() == Some(&b'>')
+                    && line[1..].starts_with(r.name.as_bytes())
+                    && line
+                        .get(1 + r.name.len())
+                        .is_none_or(|c| c.is_ascii_whitespace());
+                if !named {
+                    return Err(stale(
+                        &r.name,
+                        format!(
+                            "the header before its first base is `{}`",
+                            String::from_utf8_lossy(&line[..line.len().min(80)]).trim_end()
+                        ),
+                    ));
+                }
+            }
             let last = r.byte_offset(r.length - 1);
             if last >= total {
                 return Err(stale(
