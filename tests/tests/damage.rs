@@ -448,3 +448,29 @@ fn a_store_manifest_cannot_point_outside_its_store() {
         assert!(e.contains("must stay inside their folder"), "{bad}: {e}");
     }
 }
+
+#[test]
+fn a_damaged_npz_member_fails_its_crc_instead_of_serving_other_numbers() {
+    use biobatch_formats::npy::read_npz;
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["arrays.npz", "arrays_compressed.npz"] {
+        let original = std::fs::read(data(name)).unwrap();
+        assert!(read_npz(data(name)).is_ok());
+        // A byte in the middle of the first member's data (stored) or stream (deflated).
+        let at = original
+            .windows(4)
+            .position(|w| w == b"PK\x03\x04")
+            .unwrap()
+            + 30
+            + 200;
+        let mut bytes = original.clone();
+        bytes[at] ^= 0x10;
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let e = read_npz(&path).unwrap_err().to_string();
+        assert!(
+            e.contains(name) && (e.contains("CRC-32") || e.contains("inflate")),
+            "{name}: {e}"
+        );
+    }
+}

@@ -290,7 +290,22 @@ mod tests {
             let end = expected_nl.unwrap_or(bytes.len());
             let expected: Vec<usize> = (0..end).filter(|&i| bytes[i] == b'\t').take(MAX_FIELDS - 1).collect();
             proptest::prop_assert_eq!(&tabs.pos[..tabs.n], &expected[..]);
+            proptest::prop_assert_eq!(tabs.total, (0..end).filter(|&i| bytes[i] == b'\t').count());
         }
+    }
+
+    #[test]
+    fn column_counts_past_sixteen_are_compared_too() {
+        let line = |n: usize| {
+            let mut l = "c\t1\t2\tname\t0\t+".to_string();
+            for i in 6..n {
+                l.push_str(&format!("\tx{i}"));
+            }
+            l + "\n"
+        };
+        assert_eq!(parse(&(line(17) + &line(17))).unwrap().len(), 2);
+        let e = err(&(line(17) + &line(18)));
+        assert!(e.contains("17 columns as on line 1, got 18"), "{e}");
     }
 
     #[test]

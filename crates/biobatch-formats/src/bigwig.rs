@@ -481,7 +481,9 @@ impl BigWigReader {
         let entry = &mut self.cache[slot];
         entry.block = usize::MAX; // invalid until decoded
         let section: &[u8] = if bw.header.uncompress_buf_size > 0 {
-            let cap = (bw.header.uncompress_buf_size as usize).max(1024);
+            // The header's buffer size comes from the file: no section needs more than
+            // MAX_SECTION bytes, whatever it says.
+            let cap = (bw.header.uncompress_buf_size as usize).clamp(1024, format::MAX_SECTION);
             if self.raw.len() < cap {
                 self.raw.resize(cap, 0);
             }
@@ -517,6 +519,23 @@ impl BigWigReader {
             // A section holds one chromosome; an index item spanning several is listed under
             // each of them, and holds no values for the others.
             entry.items.clear();
+        }
+        if !b.spans
+            && let Some(it) = entry
+                .items
+                .iter()
+                .find(|it| it.start < b.start || it.end > b.end)
+        {
+            // Values outside the span the index gives would be seen by some windows and not
+            // by others.
+            return Err(Error::corrupt(
+                &bw.path,
+                b.offset,
+                format!(
+                    "data block item {}-{} lies outside the block's indexed span {}-{}",
+                    it.start, it.end, b.start, b.end
+                ),
+            ));
         }
         entry.block = bi;
         entry.last_used = self.tick;

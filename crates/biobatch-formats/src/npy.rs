@@ -78,6 +78,137 @@ fn dtype_of(descr: &str) -> Option<(DType, usize)> {
     })
 }
 
+/// The header dictionary of a `.npy`, read as numpy reads it (a Python literal with exactly
+/// the keys `descr`, `fortran_order` and `shape`, then only spaces and the final newline).
+#[derive(Debug, PartialEq)]
+struct HeaderDict {
+    descr: String,
+    fortran_order: bool,
+    shape: Vec<usize>,
+}
+
+/// A cursor over header text.
+struct Lit<'a> {
+    s: &'a [u8],
+    at: usize,
+}
+
+impl Lit<'_> {
+    fn skip_ws(&mut self) {
+        while self.s.get(self.at).is_some_and(u8::is_ascii_whitespace) {
+            self.at += 1;
+        }
+    }
+
+    /// Consumes `c` (after spaces) if it is next.
+    fn eat(&mut self, c: u8) -> bool {
+        self.skip_ws();
+        let hit = self.s.get(self.at) == Some(&c);
+        self.at += usize::from(hit);
+        hit
+    }
+
+    fn expect(&mut self, c: u8) -> std::result::Result<(), String> {
+        if self.eat(c) {
+            Ok(())
+        } else {
+            Err(format!("expected `{}` at byte {}", c as char, self.at))
+        }
+    }
+
+    /// A quoted string without escapes (numpy's keys and dtype strings have none).
+    fn string(&mut self) -> std::result::Result<String, String> {
+        self.skip_ws();
+        let q = match self.s.get(self.at) {
+            Some(&q @ (b'\'' | b'"')) => q,
+            _ => return Err(format!("expected a quoted string at byte {}", self.at)),
+        };
+        let from = self.at + 1;
+        let len = self.s[from..]
+            .iter()
+            .position(|&c| c == q || c == b'\\')
+            .filter(|&n| self.s[from + n] == q)
+            .ok_or_else(|| format!("unterminated or escaped string at byte {}", self.at))?;
+        self.at = from + len + 1;
+        Ok(String::from_utf8_lossy(&self.s[from..from + len]).into_owned())
+    }
+
+    fn word(&mut self) -> &[u8] {
+        self.skip_ws();
+        let from = self.at;
+        while self.s.get(self.at).is_some_and(u8::is_ascii_alphanumeric) {
+            self.at += 1;
+        }
+        &self.s[from..self.at]
+    }
+}
+
+impl HeaderDict {
+    fn parse(text: &str) -> std::result::Result<Self, String> {
+        let mut l = Lit {
+            s: text.as_bytes(),
+            at: 0,
+        };
+        let (mut descr, mut fortran, mut shape) = (None, None, None);
+        l.expect(b'{')?;
+        while !l.eat(b'}') {
+            let key = l.string()?;
+            l.expect(b':')?;
+            match key.as_str() {
+                "descr" if descr.is_none() => descr = Some(l.string()?),
+                "fortran_order" if fortran.is_none() => {
+                    fortran = Some(match l.word() {
+                        b"True" => true,
+                        b"False" => false,
+                        _ => return Err("fortran_order is not True or False".into()),
+                    })
+                }
+                "shape" if shape.is_none() => {
+                    l.expect(b'(')?;
+                    let mut dims = Vec::new();
+                    while !l.eat(b')') {
+                        let w = l.word();
+                        let d = std::str::from_utf8(w)
+                            .ok()
+                            .filter(|w| w.bytes().all(|c| c.is_ascii_digit()))
+                            .and_then(|w| w.parse::<usize>().ok())
+                            .ok_or_else(|| {
+                                format!("bad shape entry `{}`", String::from_utf8_lossy(w))
+                            })?;
+                        dims.push(d);
+                        if !l.eat(b',') {
+                            l.expect(b')')?;
+                            if dims.len() == 1 {
+                                // `(5)` is the number 5 in Python, not a tuple.
+                                return Err("a one-entry shape needs its comma: `(n,)`".into());
+                            }
+                            break;
+                        }
+                    }
+                    shape = Some(dims);
+                }
+                other => return Err(format!("unexpected or repeated key `{other}`")),
+            }
+            if !l.eat(b',') {
+                l.expect(b'}')?;
+                break;
+            }
+        }
+        l.skip_ws();
+        if l.at != l.s.len() {
+            return Err(format!("text after the dictionary at byte {}", l.at));
+        }
+        match (descr, fortran, shape) {
+            (Some(descr), Some(fortran_order), Some(shape)) => Ok(HeaderDict {
+                descr,
+                fortran_order,
+                shape,
+            }),
+            _ => Err("the keys must be `descr`, `fortran_order` and `shape`".into()),
+        }
+    }
+}
+
 /// The raw header fields of a `.npy` held in `data`: `descr`, shape and data offset.
 /// Fortran order is refused.
 pub(crate) fn raw_header(data: &[u8], path: &Path) -> Result<(String, Vec<usize>, usize)> {
@@ -99,40 +230,14 @@ pub(crate) fn raw_header(data: &[u8], path: &Path) -> Result<(String, Vec<usize>
         .get(start..start + len)
         .ok_or_else(|| bad("truncated header".into()))?;
     let header = std::str::from_utf8(header).map_err(|_| bad("header is not text".into()))?;
-    let field = |key: &str| -> Result<&str> {
-        let at = header
-            .find(&format!("'{key}'"))
-            .ok_or_else(|| bad(format!("header has no '{key}'")))?;
-        let rest = header[at + key.len() + 2..].trim_start();
-        rest.strip_prefix(':')
-            .map(str::trim_start)
-            .ok_or_else(|| bad(format!("malformed '{key}' in header")))
-    };
-    let descr = field("descr")?;
-    let descr = descr
-        .strip_prefix('\'')
-        .and_then(|d| d.split('\'').next())
-        .ok_or_else(|| bad("malformed descr".into()))?;
-    if field("fortran_order")?.starts_with("True") {
+    let dict = HeaderDict::parse(header).map_err(|e| bad(format!("header: {e}")))?;
+    if dict.fortran_order {
         return Err(Error::Invalid(format!(
             "{}: Fortran-ordered arrays are not supported; save `np.ascontiguousarray(a)` instead",
             path.display()
         )));
     }
-    let shape_text = field("shape")?;
-    let inner = shape_text
-        .strip_prefix('(')
-        .and_then(|s| s.split(')').next())
-        .ok_or_else(|| bad("malformed shape".into()))?;
-    let shape = inner
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<usize>()
-                .map_err(|_| bad(format!("bad shape entry `{s}`")))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let (descr, shape) = (dict.descr, dict.shape);
     Ok((descr.to_string(), shape, start + len))
 }
 
@@ -172,14 +277,19 @@ impl NpyArray {
         let data = bytes_of_file.as_slice();
         let (dtype, shape, offset) = parse_header(data, path)?;
         let elem = dtype.size().unwrap_or(1);
-        let needed = shape.iter().product::<usize>() * elem;
-        if data.len() < offset + needed {
+        let needed = shape
+            .iter()
+            .try_fold(elem, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| {
+                Error::corrupt(path, 0, format!("shape {shape:?} is larger than memory"))
+            })?;
+        if (data.len() - offset) < needed {
             return Err(Error::corrupt(
                 path,
                 offset as u64,
                 format!(
                     "data holds {} bytes, shape {shape:?} needs {needed}",
-                    data.len().saturating_sub(offset)
+                    data.len() - offset
                 ),
             ));
         }
@@ -299,7 +409,9 @@ fn u64_at(d: &[u8], at: usize) -> Option<u64> {
 
 /// Opens a `.npz` archive: `(name, array)` per member in archive order (names without
 /// `.npy`). Stored members (`np.savez`) stay memory-mapped; deflated members
-/// (`np.savez_compressed`) are inflated into memory once.
+/// (`np.savez_compressed`) are inflated into memory once. Every member's size and CRC-32
+/// are checked at open, as numpy checks them, so a damaged archive is an error rather than
+/// other numbers.
 pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, NpyArray)>> {
     let path = path.as_ref();
     let m = map_file(path)?;
@@ -333,6 +445,7 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, NpyArray)>> {
         let field16 = |at| u16_at(d, p + at).ok_or_else(|| corrupt(p, "truncated entry"));
         let field32 = |at| u32_at(d, p + at).ok_or_else(|| corrupt(p, "truncated entry"));
         let method = field16(10)?;
+        let crc_expected = field32(16)?;
         let mut csize = field32(20)? as u64;
         let mut usize_ = field32(24)? as u64;
         let (nlen, elen, clen) = (
@@ -365,27 +478,34 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, NpyArray)>> {
             e += 4 + size;
         }
         p += 46 + nlen + elen + clen;
-        let lh = local as usize;
-        if d.get(lh..lh + 4) != Some(b"PK\x03\x04") {
+        let lh = usize::try_from(local).unwrap_or(usize::MAX);
+        if d.get(lh..lh.saturating_add(4)) != Some(b"PK\x03\x04") {
             return Err(corrupt(lh, &format!("bad local header for `{name}`")));
         }
         let data_at = lh
             + 30
             + u16_at(d, lh + 26).unwrap_or(0) as usize
             + u16_at(d, lh + 28).unwrap_or(0) as usize;
-        let data_end = data_at + csize as usize;
-        if data_end > d.len() {
-            return Err(corrupt(
-                data_at,
-                &format!("member `{name}` runs past the end of the file"),
-            ));
-        }
+        let data_end = usize::try_from(csize)
+            .ok()
+            .and_then(|c| data_at.checked_add(c))
+            .filter(|&e| e <= d.len())
+            .ok_or_else(|| {
+                corrupt(
+                    data_at,
+                    &format!("member `{name}` runs past the end of the file"),
+                )
+            })?;
         let member_path = path.join(&name);
         let bytes = match method {
             0 => Bytes::Mapped(Arc::clone(&m), data_at..data_end),
             8 => {
-                let mut v = Vec::with_capacity(usize_ as usize);
+                // The declared size bounds what is inflated (a zip bomb stops there) and
+                // reserved (a deflate stream grows at most ~1032-fold).
+                let cap = usize_.min(csize.saturating_mul(1032)).min(1 << 30) as usize;
+                let mut v = Vec::with_capacity(cap);
                 flate2::read::DeflateDecoder::new(&d[data_at..data_end])
+                    .take(usize_.saturating_add(1))
                     .read_to_end(&mut v)
                     .map_err(|e| {
                         corrupt(data_at, &format!("member `{name}` does not inflate: {e}"))
@@ -399,6 +519,25 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, NpyArray)>> {
                 )));
             }
         };
+        // As numpy (through zipfile) does: the member must have its declared size and CRC.
+        let content = bytes.as_slice();
+        if content.len() as u64 != usize_ {
+            return Err(corrupt(
+                data_at,
+                &format!(
+                    "member `{name}` holds {} bytes, the directory says {usize_}",
+                    content.len()
+                ),
+            ));
+        }
+        let mut crc = flate2::Crc::new();
+        crc.update(content);
+        if crc.sum() != crc_expected {
+            return Err(corrupt(
+                data_at,
+                &format!("member `{name}` fails its CRC-32 check (damaged archive)"),
+            ));
+        }
         let array = NpyArray::new(&member_path, bytes)?;
         out.push((
             name.strip_suffix(".npy").unwrap_or(&name).to_string(),
@@ -463,5 +602,57 @@ mod tests {
             NpyArray::new(p, Bytes::Owned(scalar)).unwrap().shape(),
             &[] as &[usize]
         );
+    }
+
+    #[test]
+    fn headers_are_read_as_numpy_reads_them() {
+        let p = Path::new("x.npy");
+        let open = |h: &str| NpyArray::new(p, Bytes::Owned(npy(h, &[7, 0, 0, 0, 9, 0, 0, 0])));
+        for ok in [
+            "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }",
+            "{\"shape\": (2,), \"descr\": \"<i4\", \"fortran_order\": False}",
+            "{'descr':'<i4','fortran_order':False,'shape':(1, 2)}",
+        ] {
+            let a = open(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert_eq!(a.to_array().unwrap().as_slice::<i32>().unwrap(), &[7, 9]);
+        }
+        for (bad, why) in [
+            (
+                "{'descr': '<i4', 'fortran_order': False, 'shape': (2), }",
+                "comma",
+            ),
+            ("{'descr': '<i4', 'fortran_order': False, }", "keys"),
+            (
+                "{'descr': '<i4', 'fortran_order': False, 'shape': (2,), 'x': 1}",
+                "`x`",
+            ),
+            (
+                "{'descr': '<i4', 'descr': '<f4', 'fortran_order': False, 'shape': (2,)}",
+                "repeated",
+            ),
+            (
+                "{'descr': '<i4', 'fortran_order': False, 'shape': (2,)} x",
+                "after",
+            ),
+            (
+                "{'descr': '<i4', 'fortran_order': 0, 'shape': (2,)}",
+                "True or False",
+            ),
+            (
+                "{'descr': '<i4', 'fortran_order': False, 'shape': (-2,)}",
+                "shape entry",
+            ),
+            (
+                "{'shape': (4611686018427387904, 4), 'descr': '<i4', 'fortran_order': False}",
+                "larger than memory",
+            ),
+            (
+                "{'descr': '<i4', 'fortran_order': False, 'shape': (3,)}",
+                "needs 12",
+            ),
+        ] {
+            let e = open(bad).unwrap_err().to_string();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 }

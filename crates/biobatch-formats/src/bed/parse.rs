@@ -82,11 +82,14 @@ fn set_opt_string(dst: &mut Option<String>, src: &str) {
 pub(super) struct Tabs {
     pub(super) pos: [usize; MAX_FIELDS - 1],
     pub(super) n: usize,
+    /// All tabs of the line, also those past `pos`: the line's column count is `total + 1`.
+    pub(super) total: usize,
 }
 
 impl Tabs {
     #[inline]
     fn push(&mut self, p: usize) {
+        self.total += 1;
         if self.n < self.pos.len() {
             self.pos[self.n] = p;
             self.n += 1;
@@ -170,7 +173,16 @@ pub(super) fn parse_line(
     }
     fields[nf] = &line[from..];
     nf += 1;
-    parse_fields(path, line_no, line, &fields[..nf], format, columns, rec)?;
+    let n_columns = tabs.total + 1;
+    parse_fields(
+        path,
+        line_no,
+        line,
+        (&fields[..nf], n_columns),
+        format,
+        columns,
+        rec,
+    )?;
     Ok(true)
 }
 
@@ -178,7 +190,7 @@ fn parse_fields(
     path: &Path,
     line_no: u64,
     line: &[u8],
-    f: &[&[u8]],
+    (f, n_columns): (&[&[u8]], usize),
     format: BedFormat,
     columns: &mut Option<(usize, u64)>,
     rec: &mut BedRecord,
@@ -208,29 +220,30 @@ fn parse_fields(
             line,
         ));
     }
+    // `f` holds at most MAX_FIELDS fields; the count compared is the line's own.
     match columns {
-        None => *columns = Some((f.len(), line_no)),
-        Some((n, first)) if *n != f.len() => {
+        None => *columns = Some((n_columns, line_no)),
+        Some((n, first)) if *n != n_columns => {
             return Err(Error::parse(
                 path,
                 line_no,
                 "line",
-                format!("{n} columns as on line {first}, got {}", f.len()),
+                format!("{n} columns as on line {first}, got {n_columns}"),
                 line,
             ));
         }
         Some(_) => {}
     }
     let narrow = match format {
-        BedFormat::Auto => f.len() == 10,
+        BedFormat::Auto => n_columns == 10,
         BedFormat::Bed => false,
         BedFormat::NarrowPeak => {
-            if f.len() != 10 {
+            if n_columns != 10 {
                 return Err(Error::parse(
                     path,
                     line_no,
                     "line",
-                    format!("10 columns for narrowPeak, got {}", f.len()),
+                    format!("10 columns for narrowPeak, got {n_columns}"),
                     line,
                 ));
             }

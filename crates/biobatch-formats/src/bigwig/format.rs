@@ -344,6 +344,9 @@ pub(crate) struct Item {
     pub value: f32,
 }
 
+/// The largest a data section can be: its header and 65,535 items of 12 bytes.
+pub(crate) const MAX_SECTION: usize = 24 + 65_535 * 12;
+
 /// Decodes an uncompressed data section into `items` (cleared first).
 pub(crate) fn decode_section(
     sec: &[u8],
@@ -423,8 +426,13 @@ pub(crate) fn decode_section(
     if items.iter().any(|it| it.end < it.start) {
         return Err(corrupt("an item ends before it starts"));
     }
-    if !items.is_sorted_by_key(|it| it.start) {
-        items.sort_by_key(|it| it.start);
+    // Writers emit items sorted and disjoint; overlapping ones would make a base's value
+    // depend on the order they are applied in.
+    if let Some(w) = items.windows(2).find(|w| w[1].start < w[0].end) {
+        return Err(corrupt(&format!(
+            "items out of order or overlapping ({}-{} then {}-{})",
+            w[0].start, w[0].end, w[1].start, w[1].end
+        )));
     }
     Ok(chrom_id)
 }
