@@ -187,6 +187,10 @@ fn a_stale_or_wrong_fai_is_refused_at_open() {
         ("a\t10\t9\t4\t5\nb\t6\t30\t4\t5\n", "`b`"),
         // the records' names swapped
         ("b\t10\t9\t4\t5\na\t6\t25\t4\t5\n", "`b`"),
+        // a record said to be empty that holds bases
+        ("a\t0\t9\t4\t5\nb\t6\t25\t4\t5\n", "`a`"),
+        // a name with a space, whose first word is the header's name
+        ("a first\t10\t9\t4\t5\nb\t6\t25\t4\t5\n", "`a first`"),
     ];
     for (text, record) in cases {
         std::fs::write(&fai, text).unwrap();

@@ -1,6 +1,7 @@
 //! Project automation for biobatch: `cargo xtask <command>`.
 
 mod compare;
+mod fuzz;
 mod gen_cells;
 mod gen_data;
 
@@ -84,6 +85,20 @@ enum Command {
         /// --device wgpu`).
         #[arg(long, default_value = "cpu")]
         device: String,
+    },
+    /// Fuzz the readers (FASTA + .fai, BED, bigWig, .npy/.npz, 10x import, the store, zoo
+    /// specs) against independent oracles for a bounded time; findings are saved under
+    /// `fuzz/crashers/<target>/` and replayed by the test suite.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Only this target (repeatable): fasta, bed, bigwig, npy, mtx, store, spec.
+        #[arg(long = "target")]
+        targets: Vec<String>,
+        /// The seed (default: the current time; printed, so a run can be repeated).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Run a peer side by side with biobatch on the same files (installs it in `.venv`).
     Compare {
@@ -332,6 +347,21 @@ fn main() -> Result<()> {
                     )
                 }
             }
+        }
+        Command::Fuzz {
+            seconds,
+            targets,
+            seed,
+        } => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+            fuzz::run(
+                &root,
+                fuzz::FuzzArgs {
+                    seconds,
+                    targets,
+                    seed,
+                },
+            )?
         }
         Command::Compare {
             what,

@@ -236,6 +236,8 @@ impl BigWig {
             cached_bytes: 0,
             tick: 0,
             order: Vec::new(),
+            gathered: Vec::new(),
+            gathered_from: Vec::new(),
             inflated: 0,
             nan_bases: 0,
         }
@@ -268,6 +270,9 @@ pub struct BigWigReader {
     cached_bytes: usize,
     tick: u64,
     order: Vec<Job>,
+    /// Items of the current window, and the file offsets of the blocks they came from.
+    gathered: Vec<Item>,
+    gathered_from: Vec<u64>,
     inflated: u64,
     nan_bases: u64,
 }
@@ -395,32 +400,53 @@ impl BigWigReader {
         let we = job.end.clamp(0, u32::MAX as i64) as u32;
         let mut cursor = 0usize;
         if ws < we {
+            // The items of every block that overlaps the window. Blocks may overlap each
+            // other (libBigWig indexes several blocks of one section under its whole span),
+            // so items are gathered first, then written in order.
+            self.gathered.clear();
+            self.gathered_from.clear();
             let bw = Arc::clone(&self.bw);
             for bi in bw.index.candidates(job.chrom, ws, we) {
                 let b = bw.index.blocks[bi];
-                if b.end <= ws || b.start >= we {
+                // A block indexed twice is read once.
+                if b.end <= ws || b.start >= we || self.gathered_from.contains(&b.offset) {
                     continue;
                 }
+                self.gathered_from.push(b.offset);
                 let slot = self.load(bi, job.chrom, ws)?;
                 let items = &self.cache[slot].items;
                 let first = items.partition_point(|it| it.end <= ws);
-                for it in &items[first..] {
-                    if it.start >= we {
-                        break;
-                    }
-                    let s = ((it.start.max(ws) as i64 - job.start) as usize).max(cursor);
-                    let e = (it.end.min(we) as i64 - job.start) as usize;
-                    if s < e {
-                        out[cursor..s].fill(missing);
-                        let v = if it.value.is_nan() {
-                            self.nan_bases += (e - s) as u64;
-                            missing
-                        } else {
-                            it.value
-                        };
-                        out[s..e].fill(v);
-                        cursor = e;
-                    }
+                let n = items[first..].partition_point(|it| it.start < we);
+                self.gathered.extend_from_slice(&items[first..first + n]);
+            }
+            if !self.gathered.windows(2).all(|w| w[0].end <= w[1].start) {
+                self.gathered.sort_unstable_by_key(|it| it.start);
+                if let Some(w) = self.gathered.windows(2).find(|w| w[1].start < w[0].end) {
+                    // Two blocks give values to the same bases: which one is right?
+                    return Err(Error::corrupt(
+                        &bw.path,
+                        bw.header.full_index_offset,
+                        format!(
+                            "data blocks hold overlapping values on chromosome id {}: {}-{} \
+                             and {}-{}",
+                            job.chrom, w[0].start, w[0].end, w[1].start, w[1].end
+                        ),
+                    ));
+                }
+            }
+            for it in &self.gathered {
+                let s = (it.start.max(ws) as i64 - job.start) as usize;
+                let e = (it.end.min(we) as i64 - job.start) as usize;
+                if s < e {
+                    out[cursor..s].fill(missing);
+                    let v = if it.value.is_nan() {
+                        self.nan_bases += (e - s) as u64;
+                        missing
+                    } else {
+                        it.value
+                    };
+                    out[s..e].fill(v);
+                    cursor = e;
                 }
             }
         }

@@ -15,6 +15,7 @@
 //! (lowercase soft-masking kept); [`crate::sequence`] turns them into one-hot arrays.
 
 mod fai;
+mod validate;
 
 use std::cell::RefCell;
 use std::io::{BufReader, Read};
@@ -23,6 +24,7 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 pub use fai::{FaiIndex, FaiRecord, build_index};
+pub use validate::SAMPLED_LINES;
 
 use crate::fs::with_suffix;
 use crate::{Error, Result};
@@ -166,7 +168,7 @@ impl Fasta {
         };
         if fai_path.exists() && !options.rebuild_index {
             fasta.index = FaiIndex::read(&fai_path)?;
-            fasta.validate_index(&fai_path)?;
+            validate::validate_index(&fasta, &fai_path)?;
         } else {
             fasta.index = fasta.build_index()?;
             if options.write_index {
@@ -192,145 +194,6 @@ impl Fasta {
         let p = with_suffix(&self.path, ".fai");
         self.index.write(&p)?;
         Ok(p)
-    }
-
-    /// Checks every record of the index against the file's structure, so that a stale or
-    /// wrong index is refused instead of serving other bases: the first base follows a
-    /// newline; the line ends the index implies are line ends (`\n` or `\r\n`) — the first,
-    /// the last and up to [`SAMPLED_LINES`] evenly spaced full lines of each sequence — with a
-    /// base before each; the last base is inside the file and is a base; after it comes a line
-    /// end or the end of the file, then the next record's `>` or the end of the file.
-    fn validate_index(&self, fai_path: &Path) -> Result<()> {
-        let total = match &self.source {
-            Source::Plain(d) => d.len() as u64,
-            Source::Bgzf {
-                uncompressed_len, ..
-            } => *uncompressed_len,
-        };
-        let stale = |name: &str, what: String| {
-            Error::Invalid(format!(
-                "{}: index does not match {} for sequence `{name}`: {what}; \
-                 delete the index or rebuild it with `biobatch index`",
-                fai_path.display(),
-                self.path.display()
-            ))
-        };
-        let byte = |off: u64| -> Result<Option<u8>> {
-            if off >= total {
-                return Ok(None);
-            }
-            let mut probe = [0u8; 1];
-            self.read_raw(off, &mut probe)?;
-            Ok(Some(probe[0]))
-        };
-        let is_base = |b: Option<u8>| matches!(b, Some(c) if !matches!(c, b'\n' | b'\r' | b'>'));
-        for r in self.index.records() {
-            if r.length == 0 {
-                continue;
-            }
-            let what = |off: u64, b: Option<u8>, expected: &str| match b {
-                Some(c) => format!("byte {off} is {:?}, expected {expected}", c as char),
-                None => format!("byte {off} is past the end of the file, expected {expected}"),
-            };
-            if r.offset == 0 || r.offset >= total {
-                return Err(stale(
-                    &r.name,
-                    format!("its first base is at byte {} of {total}", r.offset),
-                ));
-            }
-            let b = byte(r.offset - 1)?;
-            if b != Some(b'\n') {
-                return Err(stale(
-                    &r.name,
-                    what(r.offset - 1, b, "the newline before the first base"),
-                ));
-            }
-            // The header line just before names this record.
-            let back = (r.offset - 1).min(4096);
-            let mut head = vec![0u8; back as usize];
-            self.read_raw(r.offset - 1 - back, &mut head)?;
-            let line_start = head.iter().rposition(|&c| c == b'\n').map(|i| i + 1);
-            if let Some(st) = line_start.or((back == r.offset - 1).then_some(0)) {
-                let line = &head[st..];
-                let named = line.first() == Some(&b'>')
-                    && line[1..].starts_with(r.name.as_bytes())
-                    && line
-                        .get(1 + r.name.len())
-                        .is_none_or(|c| c.is_ascii_whitespace());
-                if !named {
-                    return Err(stale(
-                        &r.name,
-                        format!(
-                            "the header before its first base is `{}`",
-                            String::from_utf8_lossy(&line[..line.len().min(80)]).trim_end()
-                        ),
-                    ));
-                }
-            }
-            let last = r.byte_offset(r.length - 1);
-            if last >= total {
-                return Err(stale(
-                    &r.name,
-                    format!(
-                        "it claims {} bases ending at byte {last}, but the file holds {total} bytes",
-                        r.length
-                    ),
-                ));
-            }
-            let eol = r.line_width - r.line_bases;
-            let full_lines = (r.length - 1) / r.line_bases;
-            for k in sampled_lines(full_lines) {
-                let end = r.offset + k * r.line_width + r.line_bases;
-                let (a, c) = (byte(end - 1)?, byte(end)?);
-                let ends = match eol {
-                    1 => c == Some(b'\n'),
-                    _ => c == Some(b'\r') && byte(end + 1)? == Some(b'\n'),
-                };
-                if !is_base(a) || !ends {
-                    return Err(stale(
-                        &r.name,
-                        format!(
-                            "line {} should hold {} bases then a line end: {}",
-                            k + 1,
-                            r.line_bases,
-                            if is_base(a) {
-                                what(end, c, "a line end")
-                            } else {
-                                what(end - 1, a, "a base")
-                            }
-                        ),
-                    ));
-                }
-            }
-            let b = byte(last)?;
-            if !is_base(b) {
-                return Err(stale(&r.name, what(last, b, "its last base")));
-            }
-            // Then a line end (or the end of the file), blank lines, and the next record.
-            let mut at = last + 1;
-            let b = byte(at)?;
-            if !matches!(b, None | Some(b'\n' | b'\r')) {
-                return Err(stale(
-                    &r.name,
-                    what(
-                        at,
-                        b,
-                        "a line end after its last base (is the length shortened?)",
-                    ),
-                ));
-            }
-            while matches!(byte(at)?, Some(b'\n' | b'\r')) && at - last < 1024 {
-                at += 1;
-            }
-            let b = byte(at)?;
-            if !matches!(b, None | Some(b'>' | b'\n' | b'\r')) {
-                return Err(stale(
-                    &r.name,
-                    what(at, b, "the next record's `>` or the end of the file"),
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// Reads uncompressed bytes `[off, off + buf.len())` of the file.
@@ -482,21 +345,6 @@ impl Fasta {
     }
 }
 
-/// Full lines of a sequence checked at open besides its first and last ([`Fasta::open`]).
-pub const SAMPLED_LINES: u64 = 32;
-
-/// The full lines (0-based, `0..full`) whose line ends are checked: the first, the last, and
-/// [`SAMPLED_LINES`] evenly spaced between.
-fn sampled_lines(full: u64) -> impl Iterator<Item = u64> {
-    let n = SAMPLED_LINES.min(full);
-    let mut lines: Vec<u64> = (0..n).map(|i| i * full / n.max(1)).collect();
-    if full > 0 {
-        lines.push(full - 1);
-    }
-    lines.dedup();
-    lines.into_iter()
-}
-
 /// Copies bases `[start, end)` of `rec` from `data` (whose byte 0 is file offset `base`).
 fn copy_lines(
     path: &Path,
@@ -537,6 +385,25 @@ fn copy_lines(
         out[o..o + n].copy_from_slice(src);
         o += n;
         pos += n as u64;
+        // Crossing into the next line: the bytes skipped must be the line end the index
+        // promises, or the following bases come from another place than the index says.
+        if pos < end && pos.is_multiple_of(lb) {
+            let eol = off + n..off + n + (lw - lb) as usize;
+            let skipped = data.get(eol.clone()).unwrap_or_default();
+            if !matches!(skipped, b"\n" | b"\r\n") {
+                return Err(Error::corrupt(
+                    path,
+                    eol.start as u64 + base,
+                    format!(
+                        "expected the line end of line {} of `{}`, found {:?}: the index does \
+                         not match the file (rebuild it with `biobatch index`)",
+                        pos / lb,
+                        rec.name,
+                        String::from_utf8_lossy(skipped)
+                    ),
+                ));
+            }
+        }
     }
     Ok(())
 }

@@ -272,6 +272,29 @@ pub fn npy_header(descr: &str, len: usize) -> Vec<u8> {
     h
 }
 
+macro_rules! decode_rows {
+    ($bytes:expr, $out:expr, $rows:expr, $w:expr, $n:expr, $path:expr; $($variant:ident => $size:expr, $conv:expr);*) => {
+        match $out {
+            $(Data::$variant(d) => {
+                for (i, r) in $rows.enumerate() {
+                    if r >= $n || (i + 1) * $w > d.len() {
+                        return Err(biobatch_core::Error::Invalid(format!(
+                            "{}: row {r} of {} records, or more rows than the target holds", $path.display(), $n
+                        )));
+                    }
+                    let src = &$bytes[r * $w * $size..(r + 1) * $w * $size];
+                    for (o, c) in d[i * $w..(i + 1) * $w].iter_mut().zip(src.chunks_exact($size)) {
+                        *o = $conv(c);
+                    }
+                }
+            })*
+            other => {
+                return Err(biobatch_core::Error::Invalid(format!("unexpected target dtype {}", other.dtype())));
+            }
+        }
+    };
+}
+
 impl NpyArray {
     fn new(path: &Path, bytes_of_file: Bytes) -> Result<Self> {
         let data = bytes_of_file.as_slice();
@@ -314,38 +337,37 @@ impl NpyArray {
         matches!(self.bytes, Bytes::Mapped(..))
     }
 
-    /// Copies the whole array into an in-memory [`Array`].
+    /// Copies the whole array into an in-memory [`Array`] (a 0-d array too: its one value).
     pub fn to_array(&self) -> Result<Array> {
-        let n = self.records();
         let mut out = Array::zeros(self.dtype, self.shape.clone());
-        if n > 0 {
-            self.gather(&mut (0..n), &mut out)?;
+        let total: usize = self.shape.iter().product();
+        if total > 0 {
+            self.decode(std::iter::once(0), total, 1, &mut out)?;
         }
         Ok(out)
     }
-}
 
-macro_rules! decode_rows {
-    ($bytes:expr, $out:expr, $rows:expr, $w:expr, $n:expr, $path:expr; $($variant:ident => $size:expr, $conv:expr);*) => {
-        match $out {
-            $(Data::$variant(d) => {
-                for (i, r) in $rows.enumerate() {
-                    if r >= $n || (i + 1) * $w > d.len() {
-                        return Err(biobatch_core::Error::Invalid(format!(
-                            "{}: row {r} of {} records, or more rows than the target holds", $path.display(), $n
-                        )));
-                    }
-                    let src = &$bytes[r * $w * $size..(r + 1) * $w * $size];
-                    for (o, c) in d[i * $w..(i + 1) * $w].iter_mut().zip(src.chunks_exact($size)) {
-                        *o = $conv(c);
-                    }
-                }
-            })*
-            other => {
-                return Err(biobatch_core::Error::Invalid(format!("unexpected target dtype {}", other.dtype())));
-            }
-        }
-    };
+    /// Decodes rows `rows` of `w` elements each (of `n` rows) into `out`.
+    fn decode(
+        &self,
+        rows: impl Iterator<Item = usize>,
+        w: usize,
+        n: usize,
+        out: &mut Array,
+    ) -> biobatch_core::Result<()> {
+        let bytes = self.bytes.as_slice();
+        decode_rows!(bytes, out.data_mut(), rows, w, n, self.path;
+            Bool => 1, |c: &[u8]| c[0] != 0;
+            U8 => 1, |c: &[u8]| c[0];
+            I8 => 1, |c: &[u8]| c[0] as i8;
+            I32 => 4, |c: &[u8]| i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            I64 => 8, |c: &[u8]| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            F16 => 2, |c: &[u8]| f16::from_le_bytes([c[0], c[1]]);
+            F32 => 4, |c: &[u8]| f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            F64 => 8, |c: &[u8]| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
+        );
+        Ok(())
+    }
 }
 
 impl RowSource for NpyArray {
@@ -363,19 +385,7 @@ impl RowSource for NpyArray {
         out: &mut Array,
     ) -> biobatch_core::Result<()> {
         let w = check_gather_target(self.dtype, &self.shape, out)?;
-        let n = self.records();
-        let bytes = self.bytes.as_slice();
-        decode_rows!(bytes, out.data_mut(), rows, w, n, self.path;
-            Bool => 1, |c: &[u8]| c[0] != 0;
-            U8 => 1, |c: &[u8]| c[0];
-            I8 => 1, |c: &[u8]| c[0] as i8;
-            I32 => 4, |c: &[u8]| i32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            I64 => 8, |c: &[u8]| i64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-            F16 => 2, |c: &[u8]| f16::from_le_bytes([c[0], c[1]]);
-            F32 => 4, |c: &[u8]| f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-            F64 => 8, |c: &[u8]| f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
-        );
-        Ok(())
+        self.decode(rows, w, self.records(), out)
     }
 }
 
@@ -429,6 +439,19 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, NpyArray)>> {
             )
         })?;
     let entries = u16_at(d, eocd + 10).ok_or_else(|| corrupt(eocd, "truncated"))? as usize;
+    // One disk: disk numbers 0, and this disk's entries are all the entries.
+    let (disk, cd_disk, on_disk) = (
+        u16_at(d, eocd + 4),
+        u16_at(d, eocd + 6),
+        u16_at(d, eocd + 8),
+    );
+    if disk != Some(0) || cd_disk != Some(0) || on_disk != Some(entries as u16) {
+        return Err(corrupt(
+            eocd,
+            "the end record describes a multi-disk archive (or is damaged)",
+        ));
+    }
+    let cd_size = u32_at(d, eocd + 12).ok_or_else(|| corrupt(eocd, "truncated"))?;
     let cd_off = u32_at(d, eocd + 16).ok_or_else(|| corrupt(eocd, "truncated"))?;
     if cd_off == u32::MAX || entries == u16::MAX as usize {
         return Err(Error::Invalid(format!(
@@ -481,6 +504,14 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, NpyArray)>> {
         let lh = usize::try_from(local).unwrap_or(usize::MAX);
         if d.get(lh..lh.saturating_add(4)) != Some(b"PK\x03\x04") {
             return Err(corrupt(lh, &format!("bad local header for `{name}`")));
+        }
+        // As Python's zipfile: the local header names the same member.
+        let local_len = u16_at(d, lh + 26).unwrap_or(0) as usize;
+        if d.get(lh + 30..lh + 30 + local_len) != Some(name_bytes) {
+            return Err(corrupt(
+                lh,
+                &format!("the local header of `{name}` names another member"),
+            ));
         }
         let data_at = lh
             + 30
@@ -544,6 +575,17 @@ pub fn read_npz(path: impl AsRef<Path>) -> Result<Vec<(String, NpyArray)>> {
             array,
         ));
     }
+    // The directory's entries must fill exactly the size the end record gives it (Python's
+    // zipfile reads entries by that size, not by the count).
+    if p as u64 != cd_off as u64 + cd_size as u64 {
+        return Err(corrupt(
+            p,
+            &format!(
+                "the central directory holds more or fewer than the {entries} entries its end \
+                 record counts"
+            ),
+        ));
+    }
     Ok(out)
 }
 
@@ -598,9 +640,12 @@ mod tests {
             "{'descr': '<f8', 'fortran_order': False, 'shape': (), }",
             &1.5f64.to_le_bytes(),
         );
+        let scalar = NpyArray::new(p, Bytes::Owned(scalar)).unwrap();
+        assert_eq!(scalar.shape(), &[] as &[usize]);
+        // Its one value, not a zero.
         assert_eq!(
-            NpyArray::new(p, Bytes::Owned(scalar)).unwrap().shape(),
-            &[] as &[usize]
+            scalar.to_array().unwrap().as_slice::<f64>().unwrap(),
+            &[1.5]
         );
     }
 

@@ -193,7 +193,7 @@ pub fn model_spec(c: &TrainConfig, weights: &str) -> ModelSpec {
         postprocessing: None,
         test: TestSpec {
             expect: None,
-            precision_decimal: 7,
+            precision_decimal: crate::spec::DEFAULT_PRECISION_DECIMAL,
         },
         warnings: Vec::new(),
     }

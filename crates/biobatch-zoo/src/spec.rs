@@ -147,6 +147,9 @@ pub struct ModelSpec {
     pub warnings: Vec<String>,
 }
 
+/// Kipoi's default `test.precision_decimal`.
+pub const DEFAULT_PRECISION_DECIMAL: i32 = 7;
+
 /// A model's `test:` block.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TestSpec {

@@ -162,8 +162,19 @@ pub(crate) fn read_chroms(b: Bytes<'_>, offset: u64) -> Result<Vec<ChromInfo>> {
             format!("unsupported chromosome tree (key size {key_size}, value size {val_size})"),
         ));
     }
+    let item_count = b.u64(offset + 16, "chromosome tree item count")?;
     let mut out = Vec::new();
     walk_chrom_node(b, offset + 32, key_size, 0, &mut out)?;
+    if out.len() as u64 != item_count {
+        return Err(Error::corrupt(
+            b.path,
+            offset + 16,
+            format!(
+                "the chromosome tree promises {item_count} chromosomes, its leaves hold {}",
+                out.len()
+            ),
+        ));
+    }
     // The data sections and the index name chromosomes by id: ids must be exactly 0..N−1,
     // or a chromosome would read as empty.
     let mut seen = vec![false; out.len()];

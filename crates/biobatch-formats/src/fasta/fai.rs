@@ -114,7 +114,11 @@ impl FaiIndex {
                     )
                 })?;
             }
-            let name = String::from_utf8_lossy(fields[0]).into_owned();
+            let name = std::str::from_utf8(fields[0])
+                .map_err(|_| {
+                    Error::parse(path, line_no, "column 1 (name)", "UTF-8 text", fields[0])
+                })?
+                .to_string();
             let [length, offset, line_bases, line_width] = nums;
             if let Some(why) = layout_problem(length, line_bases, line_width) {
                 return Err(Error::parse(path, line_no, "columns 2-5", why, &line));
@@ -243,9 +247,12 @@ pub fn build_index(mut reader: impl BufRead, path: &Path) -> Result<FaiIndex> {
                     &line,
                 ));
             }
+            let name = std::str::from_utf8(name_bytes).map_err(|_| {
+                Error::parse(path, line_no, "header", "a UTF-8 sequence name", name_bytes)
+            })?;
             current = Some(Open {
                 rec: FaiRecord {
-                    name: String::from_utf8_lossy(name_bytes).into_owned(),
+                    name: name.to_string(),
                     length: 0,
                     offset,
                     line_bases: 0,

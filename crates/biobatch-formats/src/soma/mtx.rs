@@ -93,7 +93,9 @@ impl Line<'_> {
             v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
             self.at += 1;
         }
-        (self.at > start).then_some(v)
+        // A whole field: `1.2` or `3x` is not the integer 1 or 3.
+        let ends = self.b.get(self.at).is_none_or(u8::is_ascii_whitespace);
+        (self.at > start && ends).then_some(v)
     }
 
     /// Whether only blanks (and the line end) are left.
@@ -136,7 +138,7 @@ fn parse_matrix(path: &Path) -> Result<(usize, usize, Entries)> {
     }
     let header = String::from_utf8_lossy(&line).to_ascii_lowercase();
     let words: Vec<&str> = header.split_whitespace().collect();
-    if words.len() < 5 || words[0] != "%%matrixmarket" || words[1] != "matrix" {
+    if words.len() != 5 || words[0] != "%%matrixmarket" || words[1] != "matrix" {
         return Err(Error::parse(
             path,
             1,
@@ -191,8 +193,8 @@ fn parse_matrix(path: &Path) -> Result<(usize, usize, Entries)> {
             continue;
         }
         let mut l = Line { b: &line, at: 0 };
-        match (l.uint(), l.uint(), l.uint()) {
-            (Some(a), Some(b), Some(c)) => break (a as usize, b as usize, c as usize),
+        match (l.uint(), l.uint(), l.uint(), l.at_end()) {
+            (Some(a), Some(b), Some(c), true) => break (a as usize, b as usize, c as usize),
             _ => {
                 return Err(Error::parse(
                     path,

@@ -275,7 +275,7 @@ fn kind(m: &serde_json::Map<String, Value>, ctx: &Ctx<'_>, dataloader: bool) -> 
 fn test_spec(v: Option<&Value>, ctx: &mut Ctx<'_>) -> Result<TestSpec> {
     let mut t = TestSpec {
         expect: None,
-        precision_decimal: 7,
+        precision_decimal: super::DEFAULT_PRECISION_DECIMAL,
     };
     let Some(Value::Object(m)) = v else {
         return Ok(t);

@@ -54,8 +54,10 @@ fn arg(a: &ArgSpec) -> Value {
             put(&mut m, "default", a.default.clone());
         }
     }
-    if a.optional {
-        m.insert("optional".into(), Value::Bool(true));
+    if a.optional || m.is_empty() {
+        // An argument declared with no field at all still needs one, or `{}` would read
+        // back as the value `{}`.
+        m.insert("optional".into(), Value::Bool(a.optional));
     }
     Value::Object(m)
 }
@@ -188,11 +190,16 @@ impl ModelSpec {
         m.insert("schema".into(), Value::Object(schema));
         put(&mut m, "dependencies", dependencies(&self.dependencies));
         put(&mut m, "postprocessing", self.postprocessing.clone());
-        if let Some(e) = &self.test.expect {
-            m.insert(
-                "test".into(),
-                json!({"expect": e, "precision_decimal": self.test.precision_decimal}),
+        if self.test.expect.is_some()
+            || self.test.precision_decimal != super::DEFAULT_PRECISION_DECIMAL
+        {
+            let mut t = Map::new();
+            put(&mut t, "expect", self.test.expect.clone());
+            t.insert(
+                "precision_decimal".into(),
+                json!(self.test.precision_decimal),
             );
+            m.insert("test".into(), Value::Object(t));
         }
         Value::Object(m)
     }
