@@ -112,11 +112,17 @@ pub fn run(root: &Path, args: FuzzArgs) -> Result<()> {
             let Some(iteration) = iteration else {
                 bail!("biobatch-fuzz stopped without saying where:\n{stderr}");
             };
-            let headline = stderr.lines().next().unwrap_or("").to_string();
+            // Readers under test may print too; the fuzzer's own line says what happened.
+            let headline = stderr
+                .lines()
+                .find(|l| l.starts_with("biobatch-fuzz:") || l.starts_with("memory allocation"))
+                .unwrap_or("")
+                .to_string();
             if !headline.contains("(a hang)") {
                 let at = crashers.join(t).join(format!("abort-{seed}-{iteration}"));
                 copy_dir(&scratch.join(t).join("input"), &at)?;
-                std::fs::write(at.with_extension("txt"), &stderr)?;
+                let from = stderr.find(&headline).unwrap_or(0);
+                std::fs::write(at.with_extension("txt"), &stderr[from..])?;
             }
             eprintln!("{t}: iteration {iteration} aborted: {headline}");
             aborts.push(headline);
