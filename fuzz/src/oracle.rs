@@ -398,7 +398,9 @@ pub fn zip_members(bytes: &[u8]) -> Option<Vec<(String, Vec<u8>)>> {
         out.push((name, data));
         p = end;
     }
-    Some(out)
+    // The members end where the central directory starts; anything else and the walk has
+    // lost its way (the reader, like zipfile, trusts the directory's sizes instead).
+    (bytes.get(p..p + 4) == Some(b"PK\x01\x02")).then_some(out)
 }
 
 /// A MatrixMarket coordinate matrix as a map `(row, col) → value` (0-based, duplicates

@@ -147,7 +147,30 @@ fn index_writes_the_samtools_index() {
 #[test]
 fn errors_are_one_line_and_exit_non_zero() {
     let fa = data("multi.fa");
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 8] = [
+        // A typo'd region is checked against the sequence before anything is allocated.
+        (
+            &["view", "fasta", fa.to_str().unwrap(), "chrA:1-100000000000"],
+            "runs past the end of `chrA` (length 20000)",
+        ),
+        (
+            &[
+                "view",
+                "fasta",
+                fa.to_str().unwrap(),
+                "chrA:1-18446744073709551615",
+            ],
+            "beyond any sequence",
+        ),
+        // Parameters that would wrap or spin are refused when the config is built.
+        (
+            &["peaks", "check", "--example", "--negative-ratio", "1e15"],
+            "at most 2^32 are possible",
+        ),
+        (
+            &["peaks", "check", "--example", "--negative-ratio", "nan"],
+            "negative_ratio must be a finite number",
+        ),
         (
             &["view", "fasta", fa.to_str().unwrap(), "chrQ:1-5"],
             "no sequence named `chrQ`",
@@ -408,6 +431,17 @@ fn cells_import_info_digest_and_bench() {
     let cursor = inline[2].split('\t').nth(4).unwrap();
     assert_eq!(digest(&["--resume", cursor])[..3], inline[3..]);
     // Two ranks: disjoint cells, the same number of batches.
+    let zero = biobatch(&[
+        "cells",
+        "digest",
+        store_s,
+        "--batches",
+        "1",
+        "--world-size",
+        "0",
+    ]);
+    assert_eq!(zero.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("world_size must be at least 1"));
     let r0 = digest_n("100", &["--rank", "0", "--world-size", "2"]);
     let r1 = digest_n("100", &["--rank", "1", "--world-size", "2"]);
     assert_eq!(r0.len(), r1.len());
@@ -625,6 +659,24 @@ fn zoo_lists_inspects_tests_and_predicts_from_the_command_line() {
     let v: serde_json::Value = serde_json::from_str(&p[0]).unwrap();
     assert_eq!(v["examples"], 40);
     assert!(out.is_file());
+    // A batch size of 0 is refused, not run as batches of one.
+    let zero = zoo(
+        &[
+            "zoo",
+            "predict",
+            "peak-cnn",
+            "--dataloader-args",
+            &args[0],
+            "--batch-size",
+            "0",
+            "-o",
+            dir.path().join("z.parquet").to_str().unwrap(),
+        ],
+        &config,
+    );
+    assert_eq!(zero.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("batch_size must be at least 1"));
+    assert!(!dir.path().join("z.parquet").exists());
 
     // Errors name what is wrong.
     let e = zoo(&["zoo", "predict", "Basset", "-o", "x.parquet"], &config);

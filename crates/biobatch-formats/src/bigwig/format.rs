@@ -300,11 +300,15 @@ fn walk_rtree(
             let size = b.u64(at + 24, "index item")?;
             // Check now that the block lies inside the file, so reads never fail later.
             b.slice(offset, size, "data block")?;
-            if end_chrom < start_chrom || (end_chrom == start_chrom && end < start) {
+            // A block holds at least one item of at least one base: an empty span would hide
+            // its values from every window.
+            if end_chrom < start_chrom || (end_chrom == start_chrom && end <= start) {
                 return Err(Error::corrupt(
                     b.path,
                     at,
-                    "index item ends before it starts",
+                    format!(
+                        "index item {start_chrom}:{start} to {end_chrom}:{end} is empty or ends before it starts"
+                    ),
                 ));
             }
             let known = |id: u32| lengths.get(id as usize).copied();

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use biobatch::datasets::{MissingChrom, OneHotDtype, PeakConfig, PeakDataset};
+use biobatch::datasets::{MissingChrom, NanPolicy, OneHotDtype, PeakConfig, PeakDataset};
 use biobatch::loader::Loader;
 use biobatch::loader::measure::{bench, each_batch, memcpy_bytes_per_s};
 use biobatch::sampling::{Cursor, Partition};
@@ -53,6 +53,14 @@ pub(super) enum Peaks {
 pub(super) enum OneHotArg {
     U8,
     F32,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(super) enum NanArg {
+    /// An error naming the bigWig and how many bases are NaN.
+    Error,
+    /// Read them as 0; the count per track is reported.
+    Zeros,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -135,9 +143,13 @@ pub(super) struct PeakArgs {
     /// One-hot element type.
     #[arg(long, value_enum)]
     onehot_dtype: Option<OneHotArg>,
-    /// Loci on chromosomes a signal or control bigWig lacks.
+    /// Loci on chromosomes a signal or control bigWig lacks, or gives another length than
+    /// the FASTA.
     #[arg(long, value_enum)]
     missing: Option<MissingArg>,
+    /// bigWig values stored as NaN in the windows read.
+    #[arg(long, value_enum)]
+    nan: Option<NanArg>,
     /// Make every dropped locus (off a chromosome end, excluded, count filter, outlier,
     /// missing chromosome) an error naming the first one.
     #[arg(long)]
@@ -240,6 +252,12 @@ impl PeakArgs {
                 MissingArg::Error => MissingChrom::Error,
                 MissingArg::Zeros => MissingChrom::Zeros,
                 MissingArg::Drop => MissingChrom::Drop,
+            };
+        }
+        if let Some(n) = self.nan {
+            c.nan = match n {
+                NanArg::Error => NanPolicy::Error,
+                NanArg::Zeros => NanPolicy::Zeros,
             };
         }
         c.strict |= self.strict;
