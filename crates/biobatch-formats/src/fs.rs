@@ -317,6 +317,47 @@ pub fn open_regular(path: &Path) -> Result<File> {
     File::open(path).map_err(|e| Error::io(path, e))
 }
 
+/// Whether `p` lies inside `root`, symbolic links followed (both must exist).
+pub fn is_within(root: &Path, p: &Path) -> bool {
+    match (root.canonicalize(), p.canonicalize()) {
+        (Ok(r), Ok(p)) => p.starts_with(r),
+        _ => false,
+    }
+}
+
+/// `rel`, a path a spec in folder `dir` names, joined to `dir` — refused (with the reason)
+/// unless it stays inside `root` (which holds `dir`): it must be relative, and resolve,
+/// symbolic links followed, inside `root`; a path that does not exist (yet) is judged by its
+/// components (`..` may not climb above `root`). Unlike [`confined`], `..` inside `root` is
+/// allowed: Kipoi's model groups share files one folder up.
+pub fn within(root: &Path, dir: &Path, rel: &str) -> std::result::Result<PathBuf, &'static str> {
+    let p = Path::new(rel);
+    if rel.is_empty() || p.has_root() || p.is_absolute() {
+        return Err("is absolute or empty");
+    }
+    let full = dir.join(p);
+    let inside = if full.exists() {
+        is_within(root, &full)
+    } else {
+        let mut depth = dir
+            .strip_prefix(root)
+            .map_or(0, |d| d.components().count() as i64);
+        p.components().all(|c| {
+            depth += match c {
+                std::path::Component::ParentDir => -1,
+                std::path::Component::Normal(_) => 1,
+                _ => 0,
+            };
+            depth >= 0
+        })
+    };
+    if inside {
+        Ok(full)
+    } else {
+        Err("leads outside")
+    }
+}
+
 /// `rel`, a path read from a data file, spec or manifest, joined to `root` — refused unless it
 /// stays inside `root`: it must be relative, have no `..` components, and (when it exists)
 /// resolve, symbolic links followed, to a path inside `root`'s own resolution.
@@ -340,13 +381,8 @@ pub fn confined(root: &Path, rel: &str) -> Result<PathBuf> {
         }
     }
     let joined = root.join(p);
-    if joined.exists() {
-        let (r, j) = (root.canonicalize(), joined.canonicalize());
-        if let (Ok(r), Ok(j)) = (r, j)
-            && !j.starts_with(&r)
-        {
-            return Err(refuse("leads outside through a symbolic link"));
-        }
+    if joined.exists() && !is_within(root, &joined) {
+        return Err(refuse("leads outside through a symbolic link"));
     }
     Ok(joined)
 }

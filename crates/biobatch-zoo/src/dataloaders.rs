@@ -349,14 +349,6 @@ pub struct DataloaderChoice {
     pub dir: std::path::PathBuf,
 }
 
-/// Whether `p` (which exists) lies inside `root`, symbolic links followed.
-fn inside(root: &Path, p: &Path) -> bool {
-    match (root.canonicalize(), p.canonicalize()) {
-        (Ok(r), Ok(p)) => p.starts_with(r),
-        _ => false,
-    }
-}
-
 /// A spec value as an argument: a remote file is fetched (and checked); a relative path that
 /// exists next to the spec is made absolute, in lists too — and must lie inside `root`, the
 /// model's source; anything else is kept.
@@ -389,7 +381,7 @@ fn spec_value(
         Value::String(s) => {
             let p = resolve_path(dir, s);
             if p != Path::new(s) && p.exists() {
-                if !inside(root, &p) {
+                if !biobatch_formats::fs::is_within(root, &p) {
                     return Err(Error::spec(
                         dir,
                         format!(
@@ -439,7 +431,7 @@ pub fn choose(
             })?
         } else {
             let folder = m.dir.join(&r.name);
-            if !folder.exists() || !inside(&m.root, &folder) {
+            if !folder.exists() || !biobatch_formats::fs::is_within(&m.root, &folder) {
                 return Err(Error::spec(
                     &m.model.path,
                     format!(

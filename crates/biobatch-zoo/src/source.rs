@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::{DataloaderSpec, ModelSpec, dataloader_from_str, model_from_str};
+use crate::spec::{DataloaderSpec, ModelSpec, dataloader_from_str_in, model_from_str_in};
 use crate::{Error, Result};
 
 /// How a source is reached.
@@ -177,8 +177,7 @@ impl ResolvedModel {
     /// A file the model's spec names, relative to its folder: refused when absolute, or when
     /// it leads (through `..` or a symbolic link) outside the model's [`root`](Self::root).
     pub fn file(&self, rel: &str) -> Result<PathBuf> {
-        let p = Path::new(rel);
-        let refuse = |why: &str| {
+        biobatch_formats::fs::within(&self.root, &self.dir, rel).map_err(|why| {
             Error::spec(
                 &self.model.path,
                 format!(
@@ -186,33 +185,7 @@ impl ResolvedModel {
                     self.root.display()
                 ),
             )
-        };
-        if rel.is_empty() || p.has_root() || p.is_absolute() {
-            return Err(refuse("is absolute or empty"));
-        }
-        let full = self.dir.join(p);
-        let inside = match (self.root.canonicalize(), full.canonicalize()) {
-            (Ok(r), Ok(f)) => f.starts_with(r),
-            // Not there (yet): judged by its components.
-            _ => {
-                let mut depth = self
-                    .dir
-                    .strip_prefix(&self.root)
-                    .map_or(0, |d| d.components().count() as i64);
-                p.components().all(|c| {
-                    depth += match c {
-                        std::path::Component::ParentDir => -1,
-                        std::path::Component::Normal(_) => 1,
-                        _ => 0,
-                    };
-                    depth >= 0
-                })
-            }
-        };
-        if !inside {
-            return Err(refuse("leads outside"));
-        }
-        Ok(full)
+        })
     }
 }
 
@@ -309,11 +282,11 @@ pub fn resolve_in(models: &Path, root: &Path, name: &str) -> Result<ResolvedMode
     let plain = dir.join("model.yaml");
     if plain.exists() {
         let text = std::fs::read_to_string(&plain).map_err(|e| Error::io(&plain, e))?;
-        let model = model_from_str(&text, &plain)?;
+        let model = model_from_str_in(&text, &plain, root)?;
         let dl_path = dir.join("dataloader.yaml");
         let dataloader = if dl_path.exists() {
             let t = std::fs::read_to_string(&dl_path).map_err(|e| Error::io(&dl_path, e))?;
-            Some(dataloader_from_str(&t, &dl_path)?)
+            Some(dataloader_from_str_in(&t, &dl_path, root)?)
         } else {
             None
         };
@@ -345,17 +318,18 @@ pub fn resolve_in(models: &Path, root: &Path, name: &str) -> Result<ResolvedMode
                 tried: format!("model group {} (its models.tsv)", group.display()),
             })?;
         let rendered = render(&template, &row)?;
-        let model = model_from_str(&rendered, &template)?;
+        let model = model_from_str_in(&rendered, &template, root)?;
         let dl_template = group.join("dataloader-template.yaml");
         let dl_plain = group.join("dataloader.yaml");
         let dataloader = if dl_template.exists() {
-            Some(dataloader_from_str(
+            Some(dataloader_from_str_in(
                 &render(&dl_template, &row)?,
                 &dl_template,
+                root,
             )?)
         } else if dl_plain.exists() {
             let t = std::fs::read_to_string(&dl_plain).map_err(|e| Error::io(&dl_plain, e))?;
-            Some(dataloader_from_str(&t, &dl_plain)?)
+            Some(dataloader_from_str_in(&t, &dl_plain, root)?)
         } else {
             None
         };

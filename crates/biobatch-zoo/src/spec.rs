@@ -17,7 +17,9 @@ mod parse;
 mod schema;
 mod write;
 
-pub use parse::{dataloader_from_str, model_from_str, parse_yaml};
+pub use parse::{
+    dataloader_from_str, dataloader_from_str_in, model_from_str, model_from_str_in, parse_yaml,
+};
 pub use schema::parse_shape;
 pub use write::{schema_value, shape_text};
 

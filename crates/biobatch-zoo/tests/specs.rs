@@ -513,4 +513,24 @@ fn paths_in_a_spec_cannot_reach_outside_its_source() {
         args["intervals_file"],
         json!(tmp.path().join("secret.txt").display().to_string())
     );
+    // A labels file is read only from inside the spec's folder.
+    for labels in ["../../secret.txt", "[../../secret.txt]"] {
+        let text = format!(
+            "type: onnx\nargs: {{file: m.onnx}}\ninfo: {{doc: x}}\nschema: {{inputs: {{shape: \
+             (4, 10)}}, targets: {{shape: (3,), column_labels: {labels}}}}}\n"
+        );
+        let e = biobatch_zoo::spec::model_from_str(&text, &m.join("model.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("column_labels") && e.contains("leads outside"),
+            "{e}"
+        );
+    }
+    // A one-item list that is not a file inside the folder is a label, not a path.
+    let text = "type: onnx\nargs: {file: m.onnx}\ninfo: {doc: x}\nschema: {inputs: {shape: \
+                (4, 10)}, targets: {shape: (1,), column_labels: [../../secret.txt]}}\n";
+    let spec = biobatch_zoo::spec::model_from_str(text, &m.join("model.yaml")).unwrap();
+    let t = spec.schema.targets.unwrap();
+    assert_eq!(format!("{t:?}").matches("not a model's file").count(), 0);
 }

@@ -25,7 +25,17 @@ pub fn parse_yaml(text: &str, path: &Path) -> Result<Value> {
 
 pub(super) struct Ctx<'a> {
     pub(super) path: &'a Path,
+    /// The folder files the spec names must stay inside (its source).
+    pub(super) root: &'a Path,
     pub(super) warnings: Vec<String>,
+}
+
+/// The spec's own folder: the confinement when no source root is known.
+fn folder(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 impl Ctx<'_> {
@@ -303,11 +313,19 @@ fn test_spec(v: Option<&Value>, ctx: &mut Ctx<'_>) -> Result<TestSpec> {
     Ok(t)
 }
 
-/// Parses a `model.yaml` already read into `text`.
+/// Parses a `model.yaml` already read into `text`; files it names (a `column_labels` file)
+/// must lie in its folder.
 pub fn model_from_str(text_: &str, path: &Path) -> Result<ModelSpec> {
+    model_from_str_in(text_, path, folder(path))
+}
+
+/// [`model_from_str`] for a spec of a model source rooted at `root`: files it names may be
+/// anywhere inside `root` (Kipoi's model groups share files one folder up), never outside.
+pub fn model_from_str_in(text_: &str, path: &Path, root: &Path) -> Result<ModelSpec> {
     let v = parse_yaml(text_, path)?;
     let mut ctx = Ctx {
         path,
+        root,
         warnings: Vec::new(),
     };
     let m = top(&v, &ctx)?;
@@ -386,11 +404,18 @@ pub fn model_from_str(text_: &str, path: &Path) -> Result<ModelSpec> {
     })
 }
 
-/// Parses a `dataloader.yaml` already read into `text`.
+/// Parses a `dataloader.yaml` already read into `text`; files it names must lie in its
+/// folder.
 pub fn dataloader_from_str(text_: &str, path: &Path) -> Result<DataloaderSpec> {
+    dataloader_from_str_in(text_, path, folder(path))
+}
+
+/// [`dataloader_from_str`] for a spec of a model source rooted at `root`.
+pub fn dataloader_from_str_in(text_: &str, path: &Path, root: &Path) -> Result<DataloaderSpec> {
     let v = parse_yaml(text_, path)?;
     let mut ctx = Ctx {
         path,
+        root,
         warnings: Vec::new(),
     };
     let m = top(&v, &ctx)?;

@@ -69,10 +69,18 @@ pub(super) fn array_schema(
         .map_err(|e| ctx.err(&format!("{key}.shape"), e))?
         .unwrap_or_default();
     // A list of labels, or a file of labels (one per line) next to the spec — also written as
-    // a one-item list, which Kipoi reads as a file when it exists.
-    let labels_file = |file: &str, ctx: &mut Ctx<'_>| {
-        let p = ctx.path.parent().unwrap_or(Path::new(".")).join(file);
-        match std::fs::read_to_string(&p) {
+    // a one-item list, which Kipoi reads as a file when it exists. The file must be inside the
+    // spec's source (no absolute path, no `..` or symbolic link out of it).
+    let dir = ctx.path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let root = ctx.root.to_path_buf();
+    let labels_file = |file: &str, ctx: &mut Ctx<'_>| -> Result<Option<Vec<String>>> {
+        let p = biobatch_formats::fs::within(&root, &dir, file).map_err(|why| {
+            ctx.err(
+                &format!("{key}.column_labels"),
+                format!("`{file}` {why}: files a spec names must lie inside its source"),
+            )
+        })?;
+        Ok(match std::fs::read_to_string(&p) {
             Ok(t) => Some(
                 t.lines()
                     .map(str::trim)
@@ -87,25 +95,18 @@ pub(super) fn array_schema(
                 ));
                 None
             }
-        }
+        })
     };
     let column_labels = match m.get("column_labels") {
         Some(Value::Array(a)) if a.len() == 1 => match a.first().and_then(text) {
-            Some(f)
-                if ctx
-                    .path
-                    .parent()
-                    .unwrap_or(Path::new("."))
-                    .join(&f)
-                    .is_file() =>
-            {
-                labels_file(&f, ctx)
+            Some(f) if biobatch_formats::fs::within(&root, &dir, &f).is_ok_and(|p| p.is_file()) => {
+                labels_file(&f, ctx)?
             }
-            Some(f) if shape.last() != Some(&Some(1)) => labels_file(&f, ctx),
+            Some(f) if shape.last() != Some(&Some(1)) => labels_file(&f, ctx)?,
             f => f.map(|f| vec![f]),
         },
         Some(Value::Array(a)) => Some(a.iter().filter_map(text).collect()),
-        Some(Value::String(file)) => labels_file(file, ctx),
+        Some(Value::String(file)) => labels_file(file, ctx)?,
         _ => None,
     };
     // Kipoi only warns when the labels do not fit the last axis; so do we, and drop them.
