@@ -65,3 +65,25 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     Invalid(String),
 }
+
+/// An error and its causes on one line, each cause after `": "` unless the text before
+/// already says it (wrappers that repeat their source are not repeated twice): the message
+/// the command line prints and the Python package raises.
+///
+/// ```
+/// let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+/// assert_eq!(biobatch_core::one_line(&io), "no such file");
+/// ```
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let c_text = c.to_string();
+        if !text.contains(&c_text) {
+            text.push_str(": ");
+            text.push_str(&c_text);
+        }
+        cause = c.source();
+    }
+    text.replace('\n', " ")
+}

@@ -50,7 +50,7 @@ mod tree;
 pub use array::{Array, Data, Element};
 pub use digest::digest_ids;
 pub use dtype::DType;
-pub use error::{Error, Result};
+pub use error::{Error, Result, one_line};
 pub use half::f16;
 pub use ranges::{GenomicRanges, Strand};
 pub use rows::{RowSource, check_gather_target};

@@ -66,5 +66,5 @@ pub use arrays::ArrayDataset;
 pub use collate::collate;
 pub use dataset::{BatchDataset, Collated, Dataset, Preloaded};
 pub use error::{BoxError, Error, Result};
-pub use runtime::{Batches, LoadedBatch, Loader, LoaderConfig};
+pub use runtime::{Batches, LoadedBatch, Loader, LoaderConfig, Waited};
 pub use stats::{LoaderStats, peak_rss_mb};

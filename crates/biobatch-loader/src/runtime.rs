@@ -63,6 +63,10 @@ impl Pool {
     fn give(&self, b: Batch) {
         self.free.lock().unwrap_or_else(|p| p.into_inner()).push(b);
     }
+
+    fn len(&self) -> usize {
+        self.free.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
 }
 
 /// Runs a [`BatchDataset`] over a sampling [`Plan`].
@@ -117,6 +121,12 @@ impl Loader {
     pub fn with_progress(mut self, on: bool) -> Self {
         self.progress = on;
         self
+    }
+
+    /// Buffers waiting in the pool: returned by dropped batches, not yet handed out again
+    /// (a batch kept alive, by a caller or a view of its memory, is not among them).
+    pub fn pooled_buffers(&self) -> usize {
+        self.pool.len()
     }
 
     /// The settings.
@@ -499,22 +509,38 @@ impl Batches {
     }
 }
 
-impl Iterator for Batches {
-    type Item = Result<LoadedBatch>;
+/// What [`Batches::next_timeout`] found.
+#[derive(Debug)]
+// Returned by value and matched at once; boxing the batch would allocate on every call.
+#[allow(clippy::large_enum_variant)]
+pub enum Waited {
+    /// What [`Iterator::next`] would have returned.
+    Ready(Option<Result<LoadedBatch>>),
+    /// The next batch was not ready within the time given; call again (nothing is lost).
+    TimedOut,
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
+impl Batches {
+    /// Like [`Iterator::next`], but waits at most `timeout` for the workers; a caller that
+    /// must stay responsive while it waits (to check for an interrupt, say) polls with it.
+    /// Without workers the batch is computed inline and the timeout does not apply.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Waited {
+        self.next_within(Some(timeout))
+    }
+
+    fn next_within(&mut self, timeout: Option<Duration>) -> Waited {
         if self.done {
-            return None;
+            return Waited::Ready(None);
         }
         if self.next >= self.end {
             self.done = true;
             self.shutdown();
-            return None;
+            return Waited::Ready(None);
         }
         let index = self.next;
-        self.next += 1;
         let Some(jobs) = &self.jobs else {
             // Inline: no workers.
+            self.next += 1;
             let t = Instant::now();
             let result = compute(
                 &*self.plan,
@@ -526,7 +552,7 @@ impl Iterator for Batches {
                 &mut self.samples,
             );
             self.stats.busy += t.elapsed();
-            return self.finish(index, result);
+            return Waited::Ready(self.finish(index, result));
         };
         // Keep up to `prefetch` batches requested beyond the one we need now.
         let window = self.config.prefetch.max(1) as u64;
@@ -536,6 +562,7 @@ impl Iterator for Batches {
             }
             self.submitted += 1;
         }
+        let deadline = timeout.map(|t| Instant::now() + t);
         let done = loop {
             let slot = (index % self.pending.len() as u64) as usize;
             if self.pending[slot]
@@ -546,25 +573,50 @@ impl Iterator for Batches {
                 break d;
             }
             let Some(rx) = &self.results else {
-                return self.finish(index, Err(Error::Invalid("loader workers are gone".into())));
+                self.next += 1;
+                return Waited::Ready(
+                    self.finish(index, Err(Error::Invalid("loader workers are gone".into()))),
+                );
             };
             let t = Instant::now();
-            match rx.recv() {
+            let got = match deadline {
+                None => rx.recv().map_err(|_| false),
+                Some(d) => rx
+                    .recv_deadline(d)
+                    .map_err(|e| e == crossbeam_channel::RecvTimeoutError::Timeout),
+            };
+            self.stats.wait += t.elapsed();
+            match got {
                 Ok(d) => {
-                    self.stats.wait += t.elapsed();
                     let slot = (d.index % self.pending.len() as u64) as usize;
                     self.pending[slot] = Some(d);
                 }
-                Err(_) => {
-                    return self.finish(
+                Err(true) => return Waited::TimedOut,
+                Err(false) => {
+                    self.next += 1;
+                    return Waited::Ready(self.finish(
                         index,
                         Err(Error::Invalid("loader workers exited unexpectedly".into())),
-                    );
+                    ));
                 }
             }
         };
+        self.next += 1;
         self.stats.busy += done.busy;
-        self.finish(index, done.result)
+        Waited::Ready(self.finish(index, done.result))
+    }
+}
+
+impl Iterator for Batches {
+    type Item = Result<LoadedBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            // Without a deadline the wait only ends with a batch, an error or the end.
+            if let Waited::Ready(item) = self.next_within(None) {
+                return item;
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use biobatch_core::{Array, ArraySchema, Batch, DType, DataSchema, Node, SchemaNode};
 use biobatch_loader::{
-    BatchDataset, BoxError, Collated, Dataset, Error, Loader, LoaderConfig, Preloaded,
+    BatchDataset, BoxError, Collated, Dataset, Error, Loader, LoaderConfig, Preloaded, Waited,
 };
 use biobatch_sampling::{
     Augment, Cursor, Mixture, MixtureConfig, Order, Sample, Sampler, SamplerConfig, Source,
@@ -146,6 +146,55 @@ fn identical_batches_for_any_worker_count() {
     assert!(stream(&with_bar, 2) == reference);
     // Epochs differ.
     assert_ne!(reference[0].2, reference[13].2);
+}
+
+/// Sleeps before filling: the consumer has to wait for every batch.
+struct Slow(Synthetic, std::time::Duration);
+
+impl BatchDataset for Slow {
+    fn new_buffer(&self, batch_size: usize) -> Result<Batch, BoxError> {
+        self.0.new_buffer(batch_size)
+    }
+
+    fn fill(&self, samples: &[Sample], out: &mut Batch) -> Result<(), BoxError> {
+        std::thread::sleep(self.1);
+        self.0.fill(samples, out)
+    }
+}
+
+#[test]
+fn waiting_with_a_timeout_loses_nothing_and_keeps_the_order() {
+    let cfg = LoaderConfig {
+        batch_size: 10,
+        num_workers: 2,
+        prefetch: 2,
+        drop_last: false,
+    };
+    let reference = stream(&Loader::new(Synthetic::new(3), mixture(), cfg).unwrap(), 1);
+    let slow = Slow(Synthetic::new(3), std::time::Duration::from_millis(20));
+    let loader = Loader::new(slow, mixture(), cfg).unwrap();
+    let mut batches = loader.epoch(0).unwrap();
+    let (mut got, mut timeouts) = (Vec::new(), 0);
+    loop {
+        match batches.next_timeout(std::time::Duration::from_millis(1)) {
+            Waited::TimedOut => timeouts += 1,
+            Waited::Ready(None) => break,
+            Waited::Ready(Some(b)) => {
+                let b = b.unwrap();
+                let x = b.array("inputs/x").unwrap().as_slice::<f32>().unwrap();
+                got.push((b.epoch(), b.index(), x.to_vec()));
+            }
+        }
+    }
+    assert!(timeouts > 0, "a 20 ms batch never outlasted a 1 ms wait");
+    assert_eq!(got.len(), reference.len());
+    for (g, r) in got.iter().zip(&reference) {
+        assert!((g.0, g.1, &g.2) == (r.0, r.1, &r.2), "batch {}", r.1);
+    }
+    assert!(matches!(
+        batches.next_timeout(std::time::Duration::ZERO),
+        Waited::Ready(None)
+    ));
 }
 
 #[test]

@@ -86,15 +86,7 @@ pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// already hold is appended after `: ` (the library's errors name their sources' messages
 /// themselves; a context added on top of one, such as the file a TOML error is in, does not).
 pub(crate) fn one_line(e: &anyhow::Error) -> String {
-    let mut text = e.to_string();
-    for cause in e.chain().skip(1) {
-        let c = cause.to_string();
-        if !text.contains(&c) {
-            text.push_str(": ");
-            text.push_str(&c);
-        }
-    }
-    text.replace('\n', " ")
+    biobatch::core::one_line(e.as_ref())
 }
 
 /// Writes `text` to standard output (a closed pipe is reported as such, not a crash).
