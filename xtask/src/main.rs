@@ -4,6 +4,7 @@ mod compare;
 mod fuzz;
 mod gen_cells;
 mod gen_data;
+mod python;
 
 use std::path::PathBuf;
 
@@ -58,8 +59,14 @@ enum Command {
     },
     /// Run the whole test suite: installs the system libraries the tests need (the HDF5
     /// library, for the `.h5ad` importer) when they are missing, then runs `cargo test` on
-    /// the workspace with the `h5ad` feature. Extra arguments go to `cargo test`.
+    /// the workspace with the `h5ad` feature, then the Python package's tests (a virtualenv
+    /// under `target/py-venv`, `maturin develop`, pytest). Extra arguments go to `cargo test`
+    /// (with `--no-run` the Python tests are skipped).
     Test {
+        /// Also install torch (the large build from the package index) and lightning into
+        /// the virtualenv, so the tests that need them run instead of being skipped.
+        #[arg(long)]
+        torch: bool,
         /// Passed to `cargo test` (e.g. a test name filter after `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -86,6 +93,9 @@ enum Command {
         #[arg(long, default_value = "cpu")]
         device: String,
     },
+    /// Build the Python package's abi3 wheel (CPython ≥ 3.10) under `target/wheels`, with
+    /// maturin from a virtualenv under `target/py-venv`.
+    Wheel,
     /// Fuzz the readers (FASTA + .fai, BED, bigWig, .npy/.npz, 10x import, the store, zoo
     /// specs) against independent oracles for a bounded time; findings are saved under
     /// `fuzz/crashers/<target>/` and replayed by the test suite.
@@ -213,7 +223,7 @@ fn install_hdf5() -> Result<()> {
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Test { args } => {
+        Command::Test { torch, args } => {
             if !have_hdf5() {
                 install_hdf5()?;
             }
@@ -224,6 +234,8 @@ fn main() -> Result<()> {
                 .args([
                     "test",
                     "--workspace",
+                    "--exclude",
+                    "biobatch-py",
                     "--features",
                     "biobatch-tests/h5ad,biobatch/h5ad",
                 ])
@@ -232,6 +244,9 @@ fn main() -> Result<()> {
                 .success();
             if !ok {
                 bail!("tests failed");
+            }
+            if !args.iter().any(|a| a == "--no-run") {
+                python::test(torch)?;
             }
         }
         Command::GenData {
@@ -348,6 +363,7 @@ fn main() -> Result<()> {
                 }
             }
         }
+        Command::Wheel => python::wheel()?,
         Command::Fuzz {
             seconds,
             targets,

@@ -1,0 +1,39 @@
+"""biobatch: fast, reproducible data loaders for genomics and single-cell deep learning.
+
+The loaders are Rust (worker threads, pooled buffers, every batch a pure function of seed,
+epoch and position); batches cross into Python as numpy arrays that view the Rust buffers.
+
+- :func:`PeakGenerator`: cherimoya's peak/negative loader, same arguments and batches.
+- :class:`PeakDataset`, :class:`IntervalDataset`, :class:`ArrayDataset`: Kipoi-style batch
+  dicts of numpy arrays.
+- :mod:`biobatch.cells`: TileDB-SOMA-ML's ``ExperimentDataset`` over biobatch's store.
+- :mod:`biobatch.torch`: a torch ``IterableDataset`` wrapper.
+
+Errors are :class:`BiobatchError` (and ``ValueError``, ``FileNotFoundError`` or ``OSError``)
+with the Rust message: file, line, field and what was expected.
+"""
+
+from ._native import __version__
+from ._errors import BiobatchError, BiobatchIOError, DataFileNotFoundError, InvalidInputError
+from ._base import digest
+from ._dist import resolve_rank
+from .datasets import ArrayDataset, IntervalDataset, PeakDataset
+from .peakgen import PeakGenerator, PeakLoader, PeakSampler
+from . import cells
+
+__all__ = [
+    "ArrayDataset",
+    "BiobatchError",
+    "BiobatchIOError",
+    "DataFileNotFoundError",
+    "IntervalDataset",
+    "InvalidInputError",
+    "PeakDataset",
+    "PeakGenerator",
+    "PeakLoader",
+    "PeakSampler",
+    "cells",
+    "digest",
+    "resolve_rank",
+    "__version__",
+]

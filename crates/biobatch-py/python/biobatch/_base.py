@@ -1,0 +1,104 @@
+"""What every biobatch dataset shares: epochs, resume, ranks, and batches as numpy trees."""
+
+import json
+import os
+
+from . import _native
+
+
+def paths(value):
+    """Paths (``str`` or ``os.PathLike``, possibly nested in lists) as strings."""
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple)):
+        return [paths(v) for v in value]
+    return value
+
+
+class Epochs:
+    """Epoch bookkeeping and resume over a native loader.
+
+    Iterating runs the current epoch; a finished pass moves to the next epoch (so each pass
+    is shuffled anew), and :meth:`set_epoch` chooses one explicitly (as a
+    ``DistributedSampler`` does). :meth:`state_dict` / :meth:`load_state_dict` carry the
+    resume cursor: a dataset loaded from a state dict continues at the exact batch after the
+    last one yielded before it was saved.
+    """
+
+    def __init__(self, loader):
+        self._loader = loader
+        self._epoch = 0
+        self._resume = None
+        self._active = None
+
+    @property
+    def info(self):
+        """What the dataset found at open (kept and dropped records, tracks, cache)."""
+        return json.loads(self._loader.info)
+
+    @property
+    def epoch(self):
+        """The epoch the next iteration runs."""
+        return self._epoch
+
+    def set_epoch(self, epoch):
+        """Runs epoch ``epoch`` on the next iteration (each epoch has its own order)."""
+        if int(epoch) < 0:
+            raise ValueError(f"epoch must be ≥ 0, not {epoch}")
+        self._epoch = int(epoch)
+        self._resume = None
+
+    def __len__(self):
+        """Batches per epoch (for this rank)."""
+        return len(self._loader)
+
+    def state_dict(self):
+        """The resume state: the epoch and the cursor of the next batch (a few integers).
+
+        The protocol of torchdata's ``StatefulDataLoader`` and Lightning checkpoints.
+        """
+        active = self._active
+        if active is not None and active.remaining > 0:
+            return {"epoch": active.epoch, "cursor": active.cursor, "version": 1}
+        if self._resume is not None:
+            return {"epoch": self._epoch, "cursor": self._resume, "version": 1}
+        return {"epoch": self._epoch, "cursor": None, "version": 1}
+
+    def load_state_dict(self, state):
+        """Resumes from :meth:`state_dict`'s value: the next iteration continues there."""
+        if state.get("version") != 1:
+            raise ValueError(f"unknown biobatch state version {state.get('version')!r}")
+        self._epoch = int(state["epoch"])
+        self._resume = state.get("cursor")
+
+    def _buffers(self):
+        """The native batches (``BatchBuffer``) of the current epoch, or of the resume point."""
+        if self._resume is not None:
+            batches = self._loader.resume(self._resume)
+            self._resume = None
+        else:
+            batches = self._loader.epoch(self._epoch)
+        self._active = batches
+        for buf in batches:
+            yield buf
+        if self._active is batches:
+            self._active = None
+            self._epoch = batches.epoch + 1
+
+    def batch_iter(self):
+        """Kipoi-style batches: ``{"inputs": …, "targets": …, "metadata": …}`` dicts of
+        numpy arrays that view the loader's buffers (no copy)."""
+        for buf in self._buffers():
+            yield buf.tree()
+
+    def __iter__(self):
+        return self.batch_iter()
+
+
+def digest(batch):
+    """The digest of a batch dict (numpy leaves): the value ``biobatch peaks digest`` and
+    ``biobatch cells digest`` print for the same content, so batches from Python can be
+    compared with the command line's, or with another loader's."""
+    return _native.digest(batch)

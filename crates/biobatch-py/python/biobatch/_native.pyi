@@ -1,0 +1,105 @@
+"""Type stubs of the native module (``biobatch._native``): the Rust loader and its batches."""
+
+from typing import Any, Iterator, Optional
+
+import numpy as np
+
+__version__: str
+
+class Loader:
+    """A Rust loader: a dataset, its sampling plan and worker threads. Every batch is a pure
+    function of (seed, epoch, batch index): the same stream for any ``num_workers``."""
+
+    def __len__(self) -> int:
+        """Batches per epoch (for this rank)."""
+    @property
+    def num_items(self) -> int:
+        """Samples per epoch that the batches cover (for this rank)."""
+    @property
+    def batch_size(self) -> int:
+        """Samples per batch."""
+    @property
+    def num_workers(self) -> int:
+        """Worker threads (0: batches are computed on the calling thread)."""
+    @property
+    def info(self) -> str:
+        """What the dataset found at open, as JSON."""
+    @property
+    def pooled_buffers(self) -> int:
+        """Batch buffers waiting in the loader's pool (returned, not yet reused)."""
+    def epoch(self, epoch: int) -> Batches:
+        """The batches of ``epoch``, from the first."""
+    def resume(self, cursor: str) -> Batches:
+        """The batches after ``cursor``: exactly those an uninterrupted run gives next."""
+
+class Batches:
+    """The batches of one epoch, in plan order; ``__next__`` waits with the GIL released
+    and checks for Ctrl-C every 50 ms; a worker's error is raised and ends the iteration."""
+
+    def __iter__(self) -> Iterator[BatchBuffer]: ...
+    def __next__(self) -> BatchBuffer: ...
+    @property
+    def cursor(self) -> str:
+        """The cursor that resumes at the batch this iterator yields next."""
+    @property
+    def epoch(self) -> int:
+        """The epoch."""
+    @property
+    def remaining(self) -> int:
+        """Batches left to yield."""
+    @property
+    def wait_s(self) -> float:
+        """Seconds the consumer waited for batches so far."""
+
+class BatchBuffer:
+    """One batch, owning its memory; numpy views keep it alive and it returns to the pool
+    when the last is gone."""
+
+    def tree(self) -> dict[str, Any]:
+        """Kipoi's nested dict of numpy arrays viewing this buffer (no copy)."""
+    def array(self, path: str) -> Any:
+        """One leaf by path (``"inputs/seq"``): a numpy view, or a :class:`Csr`."""
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def cursor_after(self) -> str:
+        """The cursor that resumes right after this batch."""
+    @property
+    def nbytes(self) -> int: ...
+    def __len__(self) -> int: ...
+    def digest(self) -> str:
+        """The batch digest, as ``biobatch peaks digest`` prints it."""
+
+class Csr:
+    """A sparse leaf: compressed sparse rows viewing the batch buffer."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    shape: tuple[int, int]
+
+def digest(batch: dict[str, Any]) -> str:
+    """The digest of a batch dict of numpy arrays (copied)."""
+
+def open_peaks(config: str, rank: int, world_size: int) -> Loader: ...
+def open_intervals(config: str, rank: int, world_size: int) -> Loader: ...
+def open_cells(config: str, rank: int, world_size: int) -> Loader: ...
+def open_arrays(
+    arrays: list[tuple[str, str, str, Optional[str]]],
+    seed: Optional[int],
+    shuffle: bool,
+    batch_size: int,
+    num_workers: int,
+    prefetch: int,
+    drop_last: bool,
+    rank: int,
+    world_size: int,
+) -> Loader: ...
+def slow_test_loader(
+    records: int, batch_size: int, num_workers: int, delay_ms: int, fail_at: Optional[int] = None
+) -> Loader: ...
+def import_mtx(dir: str, out: str, layer: str) -> str: ...
+def import_h5ad(file: str, out: str, layer: str) -> str: ...
+def store_info(store: str) -> str: ...

@@ -1,0 +1,215 @@
+"""cherimoya's ``PeakGenerator``, on biobatch's peak loader."""
+
+from ._base import Epochs, paths
+from ._dist import resolve_rank
+from . import _native
+
+import json
+
+
+def _groups(spec):
+    """cherimoya's signal spec (a str per one-channel group, a list per multi-channel group,
+    e.g. a stranded pair) as biobatch's list of groups."""
+    if spec is None:
+        return []
+    if isinstance(spec, (str,)) or hasattr(spec, "__fspath__"):
+        spec = [spec]
+    out = []
+    for entry in spec:
+        if isinstance(entry, (list, tuple)):
+            out.append(paths(list(entry)))
+        else:
+            out.append([paths(entry)])
+    return out
+
+
+def _files(spec):
+    if spec is None:
+        return []
+    if isinstance(spec, (list, tuple)):
+        return [paths(p) for p in spec]
+    return [paths(spec)]
+
+
+def _tensors():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+class PeakSampler:
+    """What ``PeakGenerator(...).dataset`` is: the peak/negative dataset behind the loader,
+    with cherimoya's attribute names (``n_peaks``, ``n_negatives``, ``in_window``, …) and
+    the drop report of the extraction (``info``)."""
+
+    def __init__(self, info, config):
+        self.info = info
+        self.n_peaks = info["peaks_kept"]
+        self.n_negatives = info["negatives_kept"]
+        self.negative_ratio = config["negative_ratio"]
+        self.in_window = config["in_window"]
+        self.out_window = config["out_window"]
+        self.max_jitter = config["max_jitter"]
+        self.reverse_complement = config["reverse_complement"]
+        self.shuffle = config["shuffle"]
+
+    def __len__(self):
+        """Examples per epoch: peaks plus ``int(peaks × negative_ratio)`` negatives."""
+        return self.n_peaks + int(self.n_peaks * self.negative_ratio)
+
+
+class PeakLoader(Epochs):
+    """The loader :func:`PeakGenerator` returns: iterate it as cherimoya's DataLoader.
+
+    Each batch is ``(X, X_ctl, y, label)`` with controls, ``(X, y, label)`` without:
+    int8 one-hot ``[B, 4, in_window]``, float32 controls ``[B, C, in_window]``, float32
+    signal ``[B, T, out_window]``, int64 labels (1 for a peak, 0 for a negative) ``[B]`` —
+    torch tensors when torch is importable, numpy arrays otherwise. The sequence, controls
+    and signal view the loader's buffers without a copy.
+    """
+
+    def __init__(self, loader, config, pin_memory):
+        super().__init__(loader)
+        self.dataset = PeakSampler(self.info, config)
+        self.batch_size = config["loader"]["batch_size"]
+        self.num_workers = config["loader"]["num_workers"]
+        self.pin_memory = pin_memory
+        self._controls = bool(config.get("controls"))
+        self._signals = bool(config.get("signals"))
+
+    def __iter__(self):
+        import numpy as np
+
+        torch = _tensors()
+        pin = bool(self.pin_memory and torch is not None and torch.cuda.is_available())
+        for buf in self._buffers():
+            x = buf.array("inputs/seq")
+            if x.dtype == np.uint8:
+                x = x.view(np.int8)  # one-hot 0/1: the same bytes
+            parts = [x]
+            if self._controls:
+                parts.append(buf.array("inputs/controls"))
+            if self._signals:
+                parts.append(buf.array("targets/signal"))
+            parts.append(buf.array("targets/is_peak").astype(np.int64))
+            if torch is not None:
+                parts = [torch.from_numpy(p) for p in parts]
+                if pin:
+                    parts = [p.pin_memory() for p in parts]
+            yield tuple(parts)
+
+
+def PeakGenerator(
+    peaks,
+    negatives,
+    sequences,
+    signals,
+    controls=None,
+    chroms=None,
+    in_window=2114,
+    out_window=1000,
+    max_jitter=500,
+    negative_ratio=0.25,
+    reverse_complement=True,
+    shuffle=True,
+    min_counts=None,
+    max_counts=None,
+    summits=False,
+    exclusion_lists=None,
+    random_state=None,
+    pin_memory=True,
+    num_workers=1,
+    batch_size=64,
+    verbose=False,
+    signal_groups=None,
+    control_groups=None,
+    *,
+    cache_dir=None,
+    strict=False,
+    missing="error",
+    nan="error",
+    onehot_dtype="u8",
+    outlier_filter=True,
+    counts_filter_negatives=False,
+    prefetch=8,
+    drop_last=False,
+    rank=None,
+    world_size=None,
+):
+    """cherimoya's ``PeakGenerator`` (0.3.1: same parameters, defaults and batches), on
+    biobatch's peak loader: extraction in parallel Rust, batches filled by Rust threads into
+    pooled buffers, the same batches for any ``num_workers``.
+
+    Parameters are cherimoya's: ``peaks`` / ``negatives`` (a BED path or a list whose rows
+    interleave; ``negatives=None`` needs ``negative_ratio=0``), ``sequences`` (a FASTA
+    path), ``signals`` / ``controls`` (a str per one-channel group, a list of paths per
+    multi-channel group such as a stranded ``[plus, minus]`` pair, whose channels swap under
+    reverse complement), ``chroms``, ``in_window``, ``out_window``, ``max_jitter``,
+    ``negative_ratio``, ``reverse_complement``, ``shuffle``, ``min_counts``,
+    ``max_counts``, ``summits``, ``exclusion_lists``, ``random_state`` (the seed; None
+    draws one, refused with more than one rank), ``pin_memory`` (pins batches when torch
+    sees a GPU), ``num_workers`` (Rust threads, never processes; 0 fills batches on the
+    calling thread), ``batch_size``, ``verbose`` (a progress bar). ``signal_groups`` /
+    ``control_groups`` are checked against the grouping the lists give.
+
+    biobatch's own knobs are keywords: ``cache_dir`` (keep the extraction; a second run
+    starts at once), ``strict``, ``missing`` (``"error"`` | ``"zeros"`` | ``"drop"``),
+    ``nan`` (``"error"`` | ``"zeros"``), ``onehot_dtype`` (``"u8"``, yielded as int8, or
+    ``"f32"``), ``outlier_filter``, ``counts_filter_negatives``, ``prefetch``,
+    ``drop_last``, ``rank`` / ``world_size`` (else ``torch.distributed``, else
+    ``RANK`` / ``WORLD_SIZE``).
+
+    Each pass over the returned loader is the next epoch (new order, jitter and strands),
+    unless ``set_epoch`` chooses one; ``state_dict`` / ``load_state_dict`` resume at the
+    exact batch.
+    """
+    sig, ctl = _groups(signals), _groups(controls)
+    for given, groups, name in ((signal_groups, sig, "signal"), (control_groups, ctl, "control")):
+        if given is not None and list(given) != [len(g) for g in groups]:
+            raise ValueError(
+                f"{name}_groups={list(given)} disagrees with the grouping inferred from "
+                f"{name}s={[len(g) for g in groups]}"
+            )
+    if negatives is None and negative_ratio != 0:
+        raise ValueError("negatives=None needs negative_ratio=0")
+    seed = None if random_state is None else int(random_state)
+    rank, world_size = resolve_rank(rank, world_size, seed)
+    config = {
+        "peaks": _files(peaks),
+        "negatives": _files(negatives),
+        "fasta": paths(sequences),
+        "signals": sig,
+        "controls": ctl,
+        "chroms": list(chroms) if chroms else [],
+        "in_window": int(in_window),
+        "out_window": int(out_window),
+        "max_jitter": int(max_jitter),
+        "negative_ratio": float(negative_ratio),
+        "reverse_complement": bool(reverse_complement),
+        "shuffle": bool(shuffle),
+        "summits": bool(summits),
+        "seed": seed,
+        "min_counts": min_counts,
+        "max_counts": max_counts,
+        "exclusion_lists": _files(exclusion_lists),
+        "strict": bool(strict),
+        "missing": missing,
+        "nan": nan,
+        "onehot_dtype": onehot_dtype,
+        "outlier_filter": bool(outlier_filter),
+        "counts_filter_negatives": bool(counts_filter_negatives),
+        "cache_dir": paths(cache_dir),
+        "loader": {
+            "batch_size": int(batch_size),
+            "num_workers": int(num_workers),
+            "prefetch": int(prefetch),
+            "drop_last": bool(drop_last),
+            "progress": bool(verbose),
+        },
+    }
+    native = _native.open_peaks(json.dumps(config), rank, world_size)
+    loader = PeakLoader(native, config, pin_memory)
+    loader.rank, loader.world_size = rank, world_size
+    return loader

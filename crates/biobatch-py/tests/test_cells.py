@@ -1,0 +1,92 @@
+"""Single cells through TileDB-SOMA-ML's API: the command line's batches, (X, obs), splits."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse
+
+import biobatch
+import biobatch.cells as cells
+
+SETTINGS = dict(batch_size=64, io_batch_size=256, shuffle_chunk_size=32, seed=5)
+
+
+def cli_digests(cli, store, workers, extra=()):
+    code, out, err = cli(
+        "cells", "digest", store, "--batches", "6", "--batch-size", "64",
+        "--io-batch-size", "256", "--shuffle-chunk-size", "32", "--seed", "5",
+        "--workers", workers, *extra,
+    )
+    assert code == 0, err
+    return [line.split("\t") for line in out]
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2])
+def test_batches_are_the_command_lines_for_any_worker_count(cli, store, workers):
+    expected = cli_digests(cli, store, 2)
+    ds = cells.ExperimentDataset(store, **SETTINGS, num_workers=workers)
+    got = []
+    for buf in ds._buffers():
+        got.append(biobatch.digest(buf.tree()))
+        if len(got) == 6:
+            break
+    assert got == [e[2] for e in expected]
+
+
+def test_x_and_obs_as_tiledbsoma_ml_yields_them(store, cli):
+    info = cells.open_store(store)
+    assert (info["n_obs"], info["n_vars"]) == (1107, 507)
+    ds = cells.ExperimentDataset(store, obs_column_names=["soma_joinid"], **SETTINGS)
+    assert ds.shape == (1107, 507)
+    assert len(ds) == 18
+    seen = []
+    for X, obs in ds:
+        assert isinstance(obs, pd.DataFrame) and list(obs.columns) == ["soma_joinid"]
+        assert X.dtype == np.float32 and X.shape == (len(obs), 507)
+        seen.extend(obs["soma_joinid"].tolist())
+    assert sorted(seen) == list(range(1107)), "every cell once per epoch"
+
+    sparse = cells.ExperimentDataset(store, return_sparse_X=True, **SETTINGS)
+    dense = cells.ExperimentDataset(store, **SETTINGS)
+    for (xs, os_), (xd, od) in zip(sparse, dense):
+        assert scipy.sparse.issparse(xs)
+        assert np.array_equal(xs.toarray(), xd)
+        assert os_.equals(od)
+
+    one = cells.ExperimentDataset(store, batch_size=1, io_batch_size=256, seed=5)
+    X, obs = next(iter(one))
+    assert X.shape == (507,), "rank 1 with batch_size 1, as TileDB-SOMA-ML"
+    assert len(obs) == 1
+
+
+def test_set_epoch_changes_the_order_and_random_split_sizes(store):
+    ds = cells.ExperimentDataset(store, **SETTINGS)
+    ds.set_epoch(0)
+    a = [obs["soma_joinid"].tolist() for _, obs in ds]
+    ds.set_epoch(1)
+    b = [obs["soma_joinid"].tolist() for _, obs in ds]
+    assert a != b and sorted(sum(a, [])) == sorted(sum(b, []))
+
+    train, val = ds.random_split(0.8, 0.2, seed=1)
+    n_train, n_val = train.shape[0], val.shape[0]
+    assert n_train + n_val == 1107
+    assert n_train in (885, 886) and n_val in (221, 222)
+    ids = lambda d: {i for _, obs in d for i in obs["soma_joinid"]}
+    assert not ids(train) & ids(val)
+
+
+def test_experiment_dataloader_refuses_what_theirs_refuses(store):
+    ds = cells.ExperimentDataset(store, **SETTINGS)
+    for k in ("shuffle", "batch_size", "sampler", "batch_sampler"):
+        with pytest.raises(ValueError, match=k):
+            cells.experiment_dataloader(ds, **{k: None})
+    with pytest.raises(ValueError, match="threads"):
+        cells.experiment_dataloader(ds, num_workers=2)
+
+
+def test_filters_select_cells_and_bad_ones_name_the_column(store):
+    info = cells.open_store(store)
+    column = info["obs_columns"][0]
+    with pytest.raises(ValueError, match="no_such_column"):
+        cells.ExperimentDataset(store, obs_query="no_such_column = 1", **SETTINGS)
+    assert column

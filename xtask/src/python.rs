@@ -1,0 +1,93 @@
+//! The Python package (`crates/biobatch-py`): its tests and its wheel.
+//!
+//! Both use a virtualenv under `target/py-venv` with maturin and the test dependencies;
+//! torch (the large CUDA build from the package index) and lightning only with `--torch`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+const MANIFEST: &str = "crates/biobatch-py/Cargo.toml";
+const BASE: &[&str] = &["maturin>=1.16,<2", "numpy", "pandas", "scipy", "pytest"];
+const TORCH: &[&str] = &["torch", "lightning"];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// The virtualenv's python, with `extra` installed on top of maturin and the test tools.
+fn venv(extra: &[&str]) -> Result<PathBuf> {
+    let mut packages = BASE.to_vec();
+    packages.extend_from_slice(extra);
+    super::venv_in("target/py-venv", &packages)
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let ok = cmd
+        .current_dir(root())
+        .status()
+        .with_context(|| what.to_string())?
+        .success();
+    if !ok {
+        bail!("{what} failed");
+    }
+    Ok(())
+}
+
+fn in_venv(python: &Path, program: &str) -> Command {
+    let bin = python.parent().unwrap_or(Path::new("."));
+    let mut c = Command::new(bin.join(program));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![bin.to_path_buf()];
+    paths.extend(std::env::split_paths(&path));
+    c.env("VIRTUAL_ENV", bin.parent().unwrap_or(bin));
+    if let Ok(joined) = std::env::join_paths(paths) {
+        c.env("PATH", joined);
+    }
+    c
+}
+
+/// Builds the extension into the virtualenv (`maturin develop`) and runs pytest on
+/// `crates/biobatch-py/tests` against the `biobatch` binary the Rust tests built.
+pub(crate) fn test(torch: bool) -> Result<()> {
+    let python = venv(if torch { TORCH } else { &[] })?;
+    run(
+        in_venv(&python, "maturin").args(["develop", "--quiet", "-m", MANIFEST]),
+        "maturin develop (building the Python extension)",
+    )?;
+    let exe = target_dir().join("debug/biobatch");
+    if !exe.exists() {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        run(
+            Command::new(cargo).args(["build", "-p", "biobatch"]),
+            "cargo build -p biobatch",
+        )?;
+    }
+    run(
+        in_venv(&python, "python")
+            .args(["-m", "pytest", "-q", "crates/biobatch-py/tests"])
+            .env("BIOBATCH_BIN", &exe),
+        "the Python tests",
+    )
+}
+
+/// Writes the abi3 wheel (CPython ≥ 3.10) under `target/wheels`; prints its path.
+pub(crate) fn wheel() -> Result<()> {
+    let python = venv(&[])?;
+    let out = target_dir().join("wheels");
+    run(
+        in_venv(&python, "maturin")
+            .args(["build", "--release", "-m", MANIFEST, "-o"])
+            .arg(&out),
+        "maturin build",
+    )?;
+    println!("{}", out.display());
+    Ok(())
+}
