@@ -1,6 +1,10 @@
 """Times cherimoya's PeakGenerator on the bench dataset, as `cargo xtask compare peaks` runs it.
 
-Usage: python peaks_cherimoya.py DATA_DIR EPOCHS NUM_WORKERS
+Usage: python peaks_cherimoya.py DATA_DIR EPOCHS NUM_WORKERS [cherimoya|biobatch]
+
+With `biobatch` as the last argument the same loop runs on `biobatch.PeakGenerator` (the
+Python package, a drop-in with the same arguments; NUM_WORKERS are then Rust threads), so both
+loaders are consumed by one Python loop (`cargo xtask compare peaks --python`).
 
 DATA_DIR holds genome.fa, peaks.narrowPeak, negatives.bed, signal.{plus,minus}.bw and
 control.{plus,minus}.bw (made by `cargo xtask gen-data --scale bench`). Settings match
@@ -23,12 +27,17 @@ import time
 
 def main():
     data, epochs, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    impl = sys.argv[4] if len(sys.argv) > 4 else "cherimoya"
     path = lambda name: os.path.join(os.path.abspath(data), name)
 
     t0 = time.perf_counter()
     import torch
-    import cherimoya
-    from cherimoya.io import PeakGenerator
+    if impl == "biobatch":
+        import biobatch as cherimoya
+        from biobatch import PeakGenerator
+    else:
+        import cherimoya
+        from cherimoya.io import PeakGenerator
     import_s = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -72,8 +81,8 @@ def main():
     mb = lambda who: resource.getrusage(who).ru_maxrss / 1024.0
     print(json.dumps({
         "area": "compare",
-        "case": "cherimoya_peak_generator",
-        "cherimoya": cherimoya.__version__,
+        "case": f"{impl}_peak_generator",
+        impl: cherimoya.__version__,
         "torch": torch.__version__,
         "num_workers": workers,
         "import_s": import_s,

@@ -81,9 +81,32 @@ fn biobatch_binary() -> Result<PathBuf> {
 
 /// cherimoya's PeakGenerator against `biobatch peaks bench`, each in a process of its own,
 /// on the same files and settings: examples/s, start-up and peak RSS, and the ratios.
-pub fn peaks(data: &Path, epochs: usize) -> Result<()> {
-    let python = venv(&["cherimoya==0.3.1"])?;
+///
+/// With `python`, `biobatch.PeakGenerator` (the Python package, built in release into the
+/// same virtualenv) runs through the same Python loop as cherimoya's, with 2 threads.
+pub fn peaks(data: &Path, epochs: usize, python_too: bool) -> Result<()> {
+    let python = if python_too {
+        venv(&["cherimoya==0.3.1", "maturin>=1.16,<2"])?
+    } else {
+        venv(&["cherimoya==0.3.1"])?
+    };
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("compare/peaks_cherimoya.py");
+    let ours_in_python = if python_too {
+        crate::python::develop_release(&python)?;
+        let v = json_of(
+            Command::new(&python)
+                .arg(&script)
+                .arg(data)
+                .arg(epochs.to_string())
+                .arg("2")
+                .arg("biobatch"),
+            "biobatch.PeakGenerator",
+        )?;
+        println!("{v}");
+        Some(v)
+    } else {
+        None
+    };
     let mut peers = Vec::new();
     for workers in [0, 1] {
         let v = json_of(
@@ -143,6 +166,25 @@ pub fn peaks(data: &Path, epochs: usize) -> Result<()> {
         println!("{v}");
     }
     let peer_startup = f(best, "import_s") + f(best, "construction_s");
+    if let Some(v) = &ours_in_python {
+        let startup = f(v, "import_s") + f(v, "construction_s");
+        println!(
+            "{}",
+            json!({
+                "area": "compare",
+                "case": "biobatch_python_over_cherimoya",
+                "cherimoya_num_workers": best["num_workers"],
+                "examples_per_s": {"biobatch": f(v, "examples_per_s"), "cherimoya": f(best, "examples_per_s")},
+                "examples_per_s_ratio": f(v, "examples_per_s") / f(best, "examples_per_s"),
+                "startup_s": {"biobatch": startup, "cherimoya": peer_startup},
+                "peak_rss_mb": {
+                    "biobatch": f(v, "peak_rss_mb") + f(v, "peak_rss_children_mb"),
+                    "cherimoya": f(best, "peak_rss_mb") + f(best, "peak_rss_children_mb"),
+                },
+                "first_batch": {"biobatch": v["first_batch"], "cherimoya": best["first_batch"]},
+            })
+        );
+    }
     let peer_rss = f(best, "peak_rss_mb") + f(best, "peak_rss_children_mb");
     for (name, v) in &runs {
         println!(

@@ -73,7 +73,8 @@ enum Command {
     },
     /// Run a benchmark area and print one JSON line per case.
     Bench {
-        /// Which area: `formats`, `sampling`, `loader`, `peaks`, `cells`, `train` or `zoo`.
+        /// Which area: `formats`, `sampling`, `loader`, `peaks`, `cells`, `train`, `zoo` or
+        /// `python` (the Python package: crossing cost, a Python loop against `peaks bench`).
         area: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -129,6 +130,10 @@ enum Command {
         /// Epochs per side (`peaks`; the median epoch is reported).
         #[arg(long, default_value_t = 3)]
         epochs: usize,
+        /// `peaks`: also run `biobatch.PeakGenerator` (the Python package, release build)
+        /// through cherimoya's Python loop, so both are consumed by the same loop.
+        #[arg(long)]
+        python: bool,
     },
 }
 
@@ -278,7 +283,7 @@ fn main() -> Result<()> {
             only,
             device,
         } => {
-            if area == "formats" || area == "peaks" {
+            if area == "formats" || area == "peaks" || area == "python" {
                 ensure_bench_data(&data)?;
             }
             let mut emit = |v: serde_json::Value| println!("{v}");
@@ -346,6 +351,7 @@ fn main() -> Result<()> {
                     };
                     biobatch_benches::peaks::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
                 }
+                "python" => python::bench(&data, runs)?,
                 "zoo" => {
                     ensure_bench_data(&data)?;
                     let opts = biobatch_benches::zoo::Options {
@@ -358,7 +364,7 @@ fn main() -> Result<()> {
                 }
                 other => {
                     bail!(
-                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks, cells, train, zoo)"
+                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks, cells, train, zoo, python)"
                     )
                 }
             }
@@ -385,13 +391,14 @@ fn main() -> Result<()> {
             runs,
             windows,
             epochs,
+            python,
         } => {
             if what == "bigwig" || what == "peaks" {
                 ensure_bench_data(&data)?;
             }
             match what.as_str() {
                 "bigwig" => compare::bigwig(&data, runs, windows)?,
-                "peaks" => compare::peaks(&data, epochs)?,
+                "peaks" => compare::peaks(&data, epochs, python)?,
                 "cells" => {
                     let dir = if data == std::path::Path::new("bench-data") {
                         PathBuf::from("bench-cells")
@@ -400,6 +407,7 @@ fn main() -> Result<()> {
                     };
                     compare::cells(&dir, epochs)?
                 }
+                "python" => python::bench(&data, runs)?,
                 "zoo" => {
                     ensure_bench_data(&data)?;
                     compare::zoo(&data, epochs)?

@@ -91,3 +91,33 @@ pub(crate) fn wheel() -> Result<()> {
     println!("{}", out.display());
     Ok(())
 }
+
+/// Installs the package, built in release, into the virtualenv of `python`.
+pub(crate) fn develop_release(python: &Path) -> Result<()> {
+    run(
+        in_venv(python, "maturin").args(["develop", "--quiet", "--release", "-m", MANIFEST]),
+        "maturin develop --release",
+    )
+}
+
+/// `cargo xtask bench python`: the release extension in its own virtualenv
+/// (`target/py-bench-venv`), the release `biobatch` binary, then `xtask/bench/python_loader.py`
+/// (crossing cost per batch; a Python loop over `PeakGenerator` against `peaks bench`).
+pub(crate) fn bench(data: &Path, runs: usize) -> Result<()> {
+    let python = super::venv_in("target/py-bench-venv", &["maturin>=1.16,<2", "numpy"])?;
+    develop_release(&python)?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run(
+        Command::new(cargo).args(["build", "--release", "-p", "biobatch"]),
+        "cargo build --release -p biobatch",
+    )?;
+    let exe = target_dir().join("release/biobatch");
+    run(
+        in_venv(&python, "python")
+            .arg("xtask/bench/python_loader.py")
+            .arg(data)
+            .arg(&exe)
+            .arg(runs.to_string()),
+        "the Python benchmark",
+    )
+}

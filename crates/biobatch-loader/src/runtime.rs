@@ -79,6 +79,8 @@ pub struct Loader {
     config: LoaderConfig,
     pool: Arc<Pool>,
     progress: bool,
+    /// The epoch plan [`Loader::get`] used last (building one can cost a permutation).
+    last_plan: Mutex<Option<(u64, Arc<dyn EpochPlan>)>>,
 }
 
 impl std::fmt::Debug for Loader {
@@ -112,6 +114,7 @@ impl Loader {
             config,
             pool: Arc::new(Pool::default()),
             progress: false,
+            last_plan: Mutex::new(None),
         })
     }
 
@@ -149,6 +152,61 @@ impl Loader {
             self.num_batches() * self.config.batch_size as u64
         } else {
             self.plan.positions()
+        }
+    }
+
+    /// Samples per epoch in the plan (before batching; `num_items` without `drop_last`).
+    pub fn positions(&self) -> u64 {
+        self.plan.positions()
+    }
+
+    /// The samples at `positions` of `epoch`'s stream as one batch, computed on the calling
+    /// thread into a new buffer: a map-style view of the stream. Position `p` of epoch `e`
+    /// is the same sample whichever batch holds it, so the samples of batch `b` are exactly
+    /// positions `b·B .. (b+1)·B`.
+    pub fn get(&self, epoch: u64, positions: std::ops::Range<u64>) -> Result<Batch> {
+        let n = self.plan.positions();
+        if positions.start >= positions.end || positions.end > n {
+            return Err(Error::Invalid(format!(
+                "positions {}..{} are not a non-empty range inside the epoch's {n}",
+                positions.start, positions.end
+            )));
+        }
+        let plan = {
+            let mut last = self.last_plan.lock().unwrap_or_else(|p| p.into_inner());
+            match &*last {
+                Some((e, p)) if *e == epoch => Arc::clone(p),
+                _ => {
+                    let p = self.plan.epoch_plan(epoch)?;
+                    *last = Some((epoch, Arc::clone(&p)));
+                    p
+                }
+            }
+        };
+        let samples: Vec<Sample> = positions.clone().map(|p| plan.sample(p)).collect();
+        let index = positions.start / self.config.batch_size as u64;
+        let outcome = catch_unwind(AssertUnwindSafe(
+            || -> std::result::Result<Batch, crate::error::BoxError> {
+                let mut buf = self.dataset.new_buffer(samples.len())?;
+                if buf.batch_size().ok().flatten() != Some(samples.len()) {
+                    buf.set_rows(samples.len())?;
+                }
+                self.dataset.fill(&samples, &mut buf)?;
+                Ok(buf)
+            },
+        ));
+        match outcome {
+            Ok(Ok(b)) => Ok(b),
+            Ok(Err(source)) => Err(Error::Batch {
+                epoch,
+                index,
+                source,
+            }),
+            Err(panic) => Err(Error::Panic {
+                epoch,
+                index,
+                message: crate::error::panic_message(panic),
+            }),
         }
     }
 

@@ -198,6 +198,40 @@ fn waiting_with_a_timeout_loses_nothing_and_keeps_the_order() {
 }
 
 #[test]
+fn any_positions_of_an_epoch_are_the_samples_its_batches_hold() {
+    let cfg = LoaderConfig {
+        batch_size: 10,
+        num_workers: 2,
+        prefetch: 2,
+        drop_last: false,
+    };
+    let loader = Loader::new(Synthetic::new(3), mixture(), cfg).unwrap();
+    let reference = stream(&loader, 2);
+    assert_eq!(loader.positions(), 129);
+    for (epoch, start, end) in [(0, 0, 10), (1, 37, 38), (0, 125, 129), (1, 3, 24)] {
+        let b = loader.get(epoch, start..end).unwrap();
+        let x = b
+            .array("inputs/x")
+            .unwrap()
+            .as_slice::<f32>()
+            .unwrap()
+            .to_vec();
+        let want: Vec<f32> = (start..end)
+            .flat_map(|p| {
+                let (batch, row) = ((p / 10) as usize, (p % 10) as usize);
+                reference[epoch as usize * 13 + batch].2[row * 3..row * 3 + 3].to_vec()
+            })
+            .collect();
+        assert_eq!(x, want, "epoch {epoch}, positions {start}..{end}");
+    }
+    #[allow(clippy::reversed_empty_ranges)]
+    for bad in [0..0, 128..130, 5..3] {
+        let e = loader.get(0, bad.clone()).unwrap_err().to_string();
+        assert!(e.contains("not a non-empty range"), "{bad:?}: {e}");
+    }
+}
+
+#[test]
 fn resume_at_every_batch_boundary_continues_the_stream() {
     let cfg = LoaderConfig {
         batch_size: 16,

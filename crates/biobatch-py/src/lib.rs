@@ -23,6 +23,8 @@ use pyo3::prelude::*;
 
 mod datasets;
 mod errors;
+#[cfg(feature = "kipoi")]
+mod kipoi;
 mod loader;
 mod store;
 mod tree;
@@ -44,5 +46,14 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(store::import_mtx, m)?)?;
     m.add_function(wrap_pyfunction!(store::import_h5ad, m)?)?;
     m.add_function(wrap_pyfunction!(store::store_info, m)?)?;
+    #[cfg(feature = "kipoi")]
+    {
+        m.add_class::<kipoi::PyZooModel>()?;
+        m.add_function(wrap_pyfunction!(kipoi::zoo_sources, m)?)?;
+        m.add_function(wrap_pyfunction!(kipoi::zoo_models, m)?)?;
+        m.add_function(wrap_pyfunction!(kipoi::zoo_model, m)?)?;
+        m.add_function(wrap_pyfunction!(kipoi::zoo_dataloader, m)?)?;
+        m.add_function(wrap_pyfunction!(kipoi::zoo_dataloader_spec, m)?)?;
+    }
     Ok(())
 }

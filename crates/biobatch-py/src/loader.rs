@@ -66,6 +66,22 @@ impl PyLoader {
         self.loader.pooled_buffers()
     }
 
+    /// Samples per epoch in the plan (before batching).
+    #[getter]
+    fn positions(&self) -> u64 {
+        self.loader.positions()
+    }
+
+    /// The samples at positions `start..end` of `epoch` as one batch, computed on the
+    /// calling thread (GIL released): a map-style view of the stream, the same samples the
+    /// batches of that epoch hold at those positions.
+    fn get(&self, py: Python<'_>, epoch: u64, start: u64, end: u64) -> PyResult<BatchBuffer> {
+        let loader = Arc::clone(&self.loader);
+        let batch = py.detach(|| loader.get(epoch, start..end)).py_err()?;
+        let index = start / self.loader.config().batch_size as u64;
+        Ok(BatchBuffer::plain(batch, epoch, index))
+    }
+
     /// The batches of `epoch`, from the first.
     fn epoch(&self, py: Python<'_>, epoch: u64) -> PyResult<PyBatches> {
         let loader = Arc::clone(&self.loader);

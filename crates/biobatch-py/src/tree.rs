@@ -19,6 +19,12 @@ use crate::errors::{IntoPy, invalid};
 enum Held {
     /// A batch from the loader: its buffer goes back to the pool on drop.
     Loaded(LoadedBatch),
+    /// A batch computed on request (`Loader.get`) at plan positions of an epoch.
+    Plain {
+        batch: Batch,
+        epoch: u64,
+        index: u64,
+    },
 }
 
 /// One batch from the loader, owning its memory. Its numpy views (from
@@ -36,9 +42,20 @@ impl BatchBuffer {
         }
     }
 
-    fn batch(&self) -> &Batch {
+    pub(crate) fn plain(batch: Batch, epoch: u64, index: u64) -> Self {
+        BatchBuffer {
+            held: Held::Plain {
+                batch,
+                epoch,
+                index,
+            },
+        }
+    }
+
+    pub(crate) fn batch(&self) -> &Batch {
         match &self.held {
             Held::Loaded(b) => b,
+            Held::Plain { batch, .. } => batch,
         }
     }
 }
@@ -46,7 +63,7 @@ impl BatchBuffer {
 #[pymethods]
 impl BatchBuffer {
     /// The batch as Kipoi's nested dict of numpy arrays that view this buffer (no copy).
-    fn tree<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+    pub(crate) fn tree<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
         let d = PyDict::new(py);
         for (part, node) in slf.get().batch().parts() {
@@ -71,22 +88,26 @@ impl BatchBuffer {
     fn epoch(&self) -> u64 {
         match &self.held {
             Held::Loaded(b) => b.epoch(),
+            Held::Plain { epoch, .. } => *epoch,
         }
     }
 
-    /// The batch's index in its epoch.
+    /// The batch's index in its epoch (for `Loader.get`: the batch holding its first
+    /// position).
     #[getter]
     fn index(&self) -> u64 {
         match &self.held {
             Held::Loaded(b) => b.index(),
+            Held::Plain { index, .. } => *index,
         }
     }
 
-    /// The cursor (text) that resumes right after this batch.
+    /// The cursor (text) that resumes right after this batch (None for `Loader.get`).
     #[getter]
-    fn cursor_after(&self) -> String {
+    fn cursor_after(&self) -> Option<String> {
         match &self.held {
-            Held::Loaded(b) => b.cursor_after().to_string(),
+            Held::Loaded(b) => Some(b.cursor_after().to_string()),
+            Held::Plain { .. } => None,
         }
     }
 
@@ -237,7 +258,7 @@ fn array_from_py(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Array> {
     }
 }
 
-fn node_from_py(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Node> {
+pub(crate) fn node_from_py(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Node> {
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut node = Node::map();
         for (k, v) in d.iter() {

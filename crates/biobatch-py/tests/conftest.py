@@ -10,6 +10,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 PEAKS = ROOT / "examples" / "data" / "peaks"
 SOMA = ROOT / "tests" / "data" / "soma"
+# The bundled examples (the `examples` zoo source among them), wherever pytest runs from.
+os.environ.setdefault("BIOBATCH_EXAMPLES", str(ROOT / "examples"))
 
 
 def _bin():

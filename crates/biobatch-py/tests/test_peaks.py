@@ -171,3 +171,32 @@ def test_the_resume_cursor_is_the_command_lines(cli, example_peaks):
     assert cursor == expected[0][3]
     resumed = cli_digests(cli, 1, batches=2, extra=("--resume", cursor))
     assert [r[2] for r in resumed] == [biobatch.digest(next(it)) for _ in range(2)]
+
+
+def test_the_generators_dataset_serves_the_loaders_examples_by_index():
+    d = PEAKS
+    loader = biobatch.PeakGenerator(
+        d / "peaks.narrowPeak", d / "negatives.bed", d / "genome.fa",
+        [[d / "signal.plus.bw", d / "signal.minus.bw"]],
+        controls=[[d / "control.plus.bw", d / "control.minus.bw"]],
+        in_window=500, out_window=200, max_jitter=20, batch_size=16, random_state=4,
+    )
+    ds = loader.dataset
+    batches = [[np.asarray(t) for t in b] for b in loader]  # epoch 0
+    batches += [[np.asarray(t) for t in b] for b in loader]  # epoch 1
+    n = len(ds)
+    assert n == sum(len(b[0]) for b in batches) // 2
+    # Two sequential passes by index, as a DataLoader with a sequential sampler makes them:
+    # the backward jump to 0 starts epoch 1, as in cherimoya.
+    for epoch in (0, 1):
+        for i in range(n):
+            x, ctl, y, label = ds[i]
+            b, row = batches[epoch * len(loader) + i // 16], i % 16
+            assert np.array_equal(np.asarray(x), b[0][row])
+            assert np.array_equal(np.asarray(ctl), b[1][row])
+            assert np.array_equal(np.asarray(y), b[2][row])
+            assert label == b[3][row]
+    x, *_ = ds[(0, 17)]
+    assert np.array_equal(np.asarray(x), batches[1][0][1])
+    with pytest.raises(IndexError):
+        ds[(0, n)]

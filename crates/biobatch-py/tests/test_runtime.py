@@ -146,3 +146,13 @@ def test_array_datasets_gather_npz_members_into_kipoi_batches(tmp_path):
     assert len(shuffled) == 4
     with pytest.raises(ValueError, match="'z' is not one of the arrays"):
         biobatch.ArrayDataset(tmp_path / "d.npz", targets=["z"])
+
+
+def test_batch_iter_settings_reopen_the_array_dataset(tmp_path):
+    np.save(tmp_path / "x.npy", np.arange(30, dtype=np.float64))
+    ds = biobatch.ArrayDataset({"x": tmp_path / "x.npy"}, batch_size=4, shuffle=False)
+    assert len(ds) == 8
+    sizes = [len(b["inputs"]["x"]) for b in ds.batch_iter(batch_size=7, drop_last=True)]
+    assert sizes == [7, 7, 7, 7] and len(ds) == 4
+    flat = np.concatenate([b["inputs"]["x"] for b in ds.batch_iter(drop_last=False)])
+    assert flat.tolist() == list(range(30))

@@ -7,6 +7,8 @@ epoch and position); batches cross into Python as numpy arrays that view the Rus
 - :class:`PeakDataset`, :class:`IntervalDataset`, :class:`ArrayDataset`: Kipoi-style batch
   dicts of numpy arrays.
 - :mod:`biobatch.cells`: TileDB-SOMA-ML's ``ExperimentDataset`` over biobatch's store.
+- :mod:`biobatch.kipoi`: Kipoi's Python API (``get_model``, ``list_models``, pipelines,
+  dataloader factories) on biobatch's model zoo.
 - :mod:`biobatch.torch`: a torch ``IterableDataset`` wrapper.
 
 Errors are :class:`BiobatchError` (and ``ValueError``, ``FileNotFoundError`` or ``OSError``)
@@ -19,7 +21,7 @@ from ._base import digest
 from ._dist import resolve_rank
 from .datasets import ArrayDataset, IntervalDataset, PeakDataset
 from .peakgen import PeakGenerator, PeakLoader, PeakSampler
-from . import cells
+from . import cells, kipoi
 
 __all__ = [
     "ArrayDataset",
@@ -33,6 +35,7 @@ __all__ = [
     "PeakLoader",
     "PeakSampler",
     "cells",
+    "kipoi",
     "digest",
     "resolve_rank",
     "__version__",

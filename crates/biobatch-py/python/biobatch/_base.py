@@ -21,8 +21,8 @@ class Epochs:
     """Epoch bookkeeping and resume over a native loader.
 
     Iterating runs the current epoch; a finished pass moves to the next epoch (so each pass
-    is shuffled anew), and :meth:`set_epoch` chooses one explicitly (as a
-    ``DistributedSampler`` does). :meth:`state_dict` / :meth:`load_state_dict` carry the
+    is shuffled anew; a pass abandoned part-way does not), and :meth:`set_epoch` chooses one
+    explicitly (as a ``DistributedSampler`` does). :meth:`state_dict` / :meth:`load_state_dict` carry the
     resume cursor: a dataset loaded from a state dict continues at the exact batch after the
     last one yielded before it was saved.
     """

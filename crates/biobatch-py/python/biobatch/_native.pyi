@@ -27,6 +27,12 @@ class Loader:
     @property
     def pooled_buffers(self) -> int:
         """Batch buffers waiting in the loader's pool (returned, not yet reused)."""
+    @property
+    def positions(self) -> int:
+        """Samples per epoch in the plan (before batching)."""
+    def get(self, epoch: int, start: int, end: int) -> BatchBuffer:
+        """The samples at positions ``start..end`` of ``epoch``, as the epoch's batches hold
+        them (a map-style view of the stream; computed on the calling thread)."""
     def epoch(self, epoch: int) -> Batches:
         """The batches of ``epoch``, from the first."""
     def resume(self, cursor: str) -> Batches:
@@ -64,8 +70,8 @@ class BatchBuffer:
     @property
     def index(self) -> int: ...
     @property
-    def cursor_after(self) -> str:
-        """The cursor that resumes right after this batch."""
+    def cursor_after(self) -> Optional[str]:
+        """The cursor that resumes right after this batch (None for ``Loader.get``)."""
     @property
     def nbytes(self) -> int: ...
     def __len__(self) -> int: ...
@@ -103,3 +109,28 @@ def slow_test_loader(
 def import_mtx(dir: str, out: str, layer: str) -> str: ...
 def import_h5ad(file: str, out: str, layer: str) -> str: ...
 def store_info(store: str) -> str: ...
+
+# With the `kipoi` feature (the package's default build): the model zoo.
+def zoo_sources() -> str: ...
+def zoo_models(source: Optional[str] = None) -> str: ...
+def zoo_model(name: str, source: Optional[str] = None) -> ZooModel: ...
+def zoo_dataloader(name: str, args: str, batch_size: int, num_workers: int) -> Loader: ...
+def zoo_dataloader_spec(name: str) -> str: ...
+
+class ZooModel:
+    """A zoo model, resolved and loaded."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def dir(self) -> str: ...
+    def spec(self) -> str:
+        """``model.yaml`` in Kipoi's layout, as JSON."""
+    def dataloader_args(self, args: str, example: bool) -> str:
+        """The model's dataloader and its merged arguments, as JSON."""
+    def predict_on_batch(self, inputs: Any) -> Any:
+        """Predictions for one batch's inputs."""
+    def predict_buffer(self, buf: BatchBuffer) -> Any:
+        """Predictions for a loader's batch (inputs not copied)."""
+    def predict_to_file(self, args: str, out: str, batch_size: int, num_workers: int) -> str:
+        """Predictions with metadata to Parquet / TSV / bigWig; the report as JSON."""

@@ -39,12 +39,41 @@ def _tensors():
     return torch
 
 
-class PeakSampler:
-    """What ``PeakGenerator(...).dataset`` is: the peak/negative dataset behind the loader,
-    with cherimoya's attribute names (``n_peaks``, ``n_negatives``, ``in_window``, …) and
-    the drop report of the extraction (``info``)."""
+def _as_tuple(buf, controls, signals, row=None):
+    """cherimoya's tuple from a batch buffer: int8 one-hot (the u8 bytes viewed as int8),
+    controls, signal, int64 labels; ``row`` picks one example (no batch axis)."""
+    import numpy as np
 
-    def __init__(self, info, config):
+    x = buf.array("inputs/seq")
+    if x.dtype == np.uint8:
+        x = x.view(np.int8)  # one-hot 0/1: the same bytes
+    parts = [x]
+    if controls:
+        parts.append(buf.array("inputs/controls"))
+    if signals:
+        parts.append(buf.array("targets/signal"))
+    label = buf.array("targets/is_peak")
+    if row is None:
+        return parts, label.astype(np.int64)
+    return [p[row] for p in parts], int(label[row])
+
+
+class PeakSampler:
+    """What ``PeakGenerator(...).dataset`` is: cherimoya's ``PeakNegativeSampler`` over
+    biobatch's plan — a map-style dataset whose item ``idx`` of epoch ``e`` is the example
+    the loader's batches hold at that position.
+
+    ``len()`` is examples per epoch (peaks plus ``int(peaks × negative_ratio)``
+    negatives). ``ds[idx]`` returns ``(X, X_ctl, y, label)`` (``(X, y, label)`` without
+    controls) for one example, as cherimoya does; ``ds[(epoch, idx)]`` names the epoch, and a
+    bare index that jumps backward starts the next epoch (cherimoya's rule, which holds for a
+    sequential sampler). A torch ``DataLoader(ds, batch_size=B)`` therefore gives the same
+    batches as iterating the loader. Attributes: ``n_peaks``, ``n_negatives``,
+    ``negative_ratio``, the window settings and the drop report ``info``.
+    """
+
+    def __init__(self, loader, info, config):
+        self._loader = loader
         self.info = info
         self.n_peaks = info["peaks_kept"]
         self.n_negatives = info["negatives_kept"]
@@ -54,10 +83,38 @@ class PeakSampler:
         self.max_jitter = config["max_jitter"]
         self.reverse_complement = config["reverse_complement"]
         self.shuffle = config["shuffle"]
+        self._controls = bool(config.get("controls"))
+        self._signals = bool(config.get("signals"))
+        self._epoch = 0
+        self._last_idx = -1
 
     def __len__(self):
-        """Examples per epoch: peaks plus ``int(peaks × negative_ratio)`` negatives."""
-        return self.n_peaks + int(self.n_peaks * self.negative_ratio)
+        """Examples per epoch."""
+        return self._loader.positions
+
+    def set_epoch(self, epoch):
+        """Serves epoch ``epoch`` from now on."""
+        self._epoch, self._last_idx = int(epoch), -1
+
+    def __getitem__(self, idx):
+        if isinstance(idx, tuple):
+            epoch, idx = idx
+            self._epoch = int(epoch)
+        else:
+            if idx < self._last_idx:
+                self._epoch += 1
+            self._last_idx = idx
+        n = len(self)
+        if idx < 0:
+            idx += n
+        if not 0 <= idx < n:
+            raise IndexError(f"index {idx} is not in 0..{n}")
+        buf = self._loader.get(self._epoch, idx, idx + 1)
+        parts, label = _as_tuple(buf, self._controls, self._signals, row=0)
+        torch = _tensors()
+        if torch is not None:
+            parts = [torch.from_numpy(p) for p in parts]
+        return (*parts, label)
 
 
 class PeakLoader(Epochs):
@@ -72,7 +129,7 @@ class PeakLoader(Epochs):
 
     def __init__(self, loader, config, pin_memory):
         super().__init__(loader)
-        self.dataset = PeakSampler(self.info, config)
+        self.dataset = PeakSampler(loader, self.info, config)
         self.batch_size = config["loader"]["batch_size"]
         self.num_workers = config["loader"]["num_workers"]
         self.pin_memory = pin_memory
@@ -80,20 +137,11 @@ class PeakLoader(Epochs):
         self._signals = bool(config.get("signals"))
 
     def __iter__(self):
-        import numpy as np
-
         torch = _tensors()
         pin = bool(self.pin_memory and torch is not None and torch.cuda.is_available())
         for buf in self._buffers():
-            x = buf.array("inputs/seq")
-            if x.dtype == np.uint8:
-                x = x.view(np.int8)  # one-hot 0/1: the same bytes
-            parts = [x]
-            if self._controls:
-                parts.append(buf.array("inputs/controls"))
-            if self._signals:
-                parts.append(buf.array("targets/signal"))
-            parts.append(buf.array("targets/is_peak").astype(np.int64))
+            parts, label = _as_tuple(buf, self._controls, self._signals)
+            parts.append(label)
             if torch is not None:
                 parts = [torch.from_numpy(p) for p in parts]
                 if pin:
