@@ -59,7 +59,16 @@ fn in_venv(python: &Path, program: &str) -> Command {
 pub(crate) fn test(torch: bool) -> Result<()> {
     let python = venv(if torch { TORCH } else { &[] })?;
     run(
-        in_venv(&python, "maturin").args(["develop", "--quiet", "-m", MANIFEST]),
+        in_venv(&python, "maturin").args([
+            "develop",
+            "--quiet",
+            "-m",
+            MANIFEST,
+            // The package's features (pyproject.toml) and `.h5ad` import, which the tests
+            // cover (the HDF5 library is installed by then).
+            "--features",
+            "pyo3/extension-module,kipoi,h5ad",
+        ]),
         "maturin develop (building the Python extension)",
     )?;
     let exe = target_dir().join("debug/biobatch");

@@ -90,3 +90,45 @@ def test_filters_select_cells_and_bad_ones_name_the_column(store):
     with pytest.raises(ValueError, match="no_such_column"):
         cells.ExperimentDataset(store, obs_query="no_such_column = 1", **SETTINGS)
     assert column
+
+
+def pbmc_store(tmp_path_factory):
+    from conftest import SOMA
+
+    out = tmp_path_factory.mktemp("h5ad") / "pbmc68k"
+    summary = cells.import_h5ad(SOMA / "10x_pbmc68k_reduced.h5ad", out)
+    return out, summary
+
+
+def test_h5ad_imports_serve_obs_columns_and_values_anndata_wrote(tmp_path_factory):
+    import json
+
+    from conftest import SOMA
+
+    want = json.loads((SOMA / "10x_pbmc68k_reduced.expected.json").read_text())
+    store, summary = pbmc_store(tmp_path_factory)
+    assert (summary["n_obs"], summary["n_vars"]) == tuple(want["shape"])
+    assert {"bulk_labels", "phase"} <= set(summary["obs_columns"])
+    ds = cells.ExperimentDataset(store, obs_column_names=["soma_joinid", "bulk_labels", "phase"],
+                                 batch_size=10, shuffle=False)
+    X, obs = next(iter(ds))
+    assert obs["soma_joinid"].tolist() == list(range(10))
+    cats = want["obs_columns"]["bulk_labels"]["categories"]
+    assert obs["bulk_labels"].tolist() == [cats[c] for c in want["obs_columns"]["bulk_labels"]["codes_first"]]
+    phases = want["obs_columns"]["phase"]["categories"]
+    assert obs["phase"].tolist() == [phases[c] for c in want["obs_columns"]["phase"]["codes_first"]]
+    n = len(want["cell_sums_first"])
+    np.testing.assert_allclose(X.sum(axis=1)[:n], want["cell_sums_first"][:10][:n], rtol=1e-5)
+
+
+def test_the_scvi_data_module_encodes_joined_batch_columns(tmp_path_factory):
+    pytest.importorskip("lightning")
+    store, _ = pbmc_store(tmp_path_factory)
+    dm = cells.SCVIDataModule(store, batch_column_names=["phase", "louvain"], batch_size=64, seed=1)
+    assert (dm.n_obs, dm.n_vars) == (700, 765)
+    assert all(label.count("//") == 1 for label in dm.batch_labels)
+    assert dm.n_batch == len(dm.batch_labels) <= 3 * 11
+    batch = next(iter(dm.train_dataloader()))
+    t = dm.on_before_batch_transfer(batch, 0)
+    assert tuple(t["X"].shape) == (64, 765) and tuple(t["batch"].shape) == (64, 1)
+    assert int(t["batch"].max()) < dm.n_batch

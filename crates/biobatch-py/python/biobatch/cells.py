@@ -196,3 +196,12 @@ def open_store(store):
     """A store's summary: ``n_obs``, ``n_vars``, layers, obs and var columns (the store is
     validated as it is opened)."""
     return json.loads(_native.store_info(paths(store)))
+
+
+def __getattr__(name):
+    # The Lightning DataModule needs lightning and torch: imported only when asked for.
+    if name == "SCVIDataModule":
+        from .scvi import SCVIDataModule
+
+        return SCVIDataModule
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
