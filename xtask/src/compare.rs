@@ -210,7 +210,10 @@ pub fn peaks(data: &Path, epochs: usize, python_too: bool) -> Result<()> {
 
 /// TileDB-SOMA-ML against `biobatch cells bench` on the same cells (the store converted to a
 /// TileDB-SOMA experiment once), each in processes of their own.
-pub fn cells(data: &Path, epochs: usize) -> Result<()> {
+///
+/// With `python`, `biobatch.cells.ExperimentDataset` (the Python package, built in release
+/// into the same virtualenv) runs through the same Python loop as TileDB-SOMA-ML's.
+pub fn cells(data: &Path, epochs: usize, python_too: bool) -> Result<()> {
     let python = venv(&[
         "cherimoya==0.3.1",
         "tiledbsoma",
@@ -218,6 +221,7 @@ pub fn cells(data: &Path, epochs: usize) -> Result<()> {
         "anndata",
         "scipy",
         "pyarrow",
+        "maturin>=1.16,<2",
     ])?;
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("compare");
     let store = data.join("store");
@@ -249,6 +253,34 @@ pub fn cells(data: &Path, epochs: usize) -> Result<()> {
         .filter(|p| p["failed"] != true)
         .max_by(|a, b| f(a, "cells_per_s").total_cmp(&f(b, "cells_per_s")))
         .context("no TileDB-SOMA-ML run succeeded")?;
+    if python_too {
+        crate::python::develop_release(&python)?;
+        let ours = json_of(
+            Command::new(&python)
+                .arg(here.join("cells_biobatch_python.py"))
+                .arg(&store)
+                .arg(epochs.max(2).to_string()),
+            "cells_biobatch_python.py",
+        )?;
+        println!("{ours}");
+        println!(
+            "{}",
+            json!({
+                "area": "compare",
+                "case": "biobatch_python_over_tiledbsoma_ml",
+                "tiledbsoma_ml_num_workers": best["num_workers"],
+                "cells_per_s": {"biobatch": f(&ours, "cells_per_s"), "tiledbsoma_ml": f(best, "cells_per_s")},
+                "cells_per_s_ratio": f(&ours, "cells_per_s") / f(best, "cells_per_s"),
+                "startup_s": {"biobatch": f(&ours, "import_s") + f(&ours, "setup_s"),
+                              "tiledbsoma_ml": f(best, "import_s") + f(best, "setup_s")},
+                "peak_rss_mb": {
+                    "biobatch": f(&ours, "peak_rss_mb") + f(&ours, "peak_rss_children_mb"),
+                    "tiledbsoma_ml": f(best, "peak_rss_mb") + f(best, "peak_rss_children_mb"),
+                },
+                "every_cell_once": ours["every_cell_once"],
+            })
+        );
+    }
     let bin = biobatch_binary()?;
     for sparse in [false, true] {
         let mut cmd = Command::new(&bin);

@@ -130,8 +130,8 @@ enum Command {
         /// Epochs per side (`peaks`; the median epoch is reported).
         #[arg(long, default_value_t = 3)]
         epochs: usize,
-        /// `peaks`: also run `biobatch.PeakGenerator` (the Python package, release build)
-        /// through cherimoya's Python loop, so both are consumed by the same loop.
+        /// `peaks` / `cells`: also run the Python package (release build) through the peer's
+        /// Python loop (`biobatch.PeakGenerator`, `biobatch.cells.ExperimentDataset`).
         #[arg(long)]
         python: bool,
     },
@@ -405,9 +405,8 @@ fn main() -> Result<()> {
                     } else {
                         data.clone()
                     };
-                    compare::cells(&dir, epochs)?
+                    compare::cells(&dir, epochs, python)?
                 }
-                "python" => python::bench(&data, runs)?,
                 "zoo" => {
                     ensure_bench_data(&data)?;
                     compare::zoo(&data, epochs)?

@@ -54,3 +54,33 @@ def test_unseeded_runs_across_ranks_are_refused():
         biobatch.PeakDataset(
             fasta=PEAKS / "genome.fa", peaks=[PEAKS / "peaks.narrowPeak"], rank=0, world_size=2
         )
+
+
+def cells_cli_error(cli, *args):
+    code, _, err = cli("cells", "digest", *args, "--batches", "1")
+    assert code == 1, err
+    prefix = "biobatch: error: "
+    return [l for l in err.splitlines() if l.startswith(prefix)][-1][len(prefix):]
+
+
+@pytest.mark.parametrize("cli_args,kwargs,kind", [
+    (("--filter", "no_such_column = 1"), dict(obs_query="no_such_column = 1"), ValueError),
+    (("--var-filter", "gene_name LIKE"), dict(var_query="gene_name LIKE"), ValueError),
+    (("--layer", "raw"), dict(layer_name="raw"), ValueError),
+])
+def test_cells_errors_are_the_command_lines(cli, store, cli_args, kwargs, kind):
+    import biobatch.cells as cells
+
+    expected = cells_cli_error(cli, store, *cli_args)
+    with pytest.raises(kind) as e:
+        cells.ExperimentDataset(store, seed=1, **kwargs)
+    assert str(e.value) == expected
+
+
+def test_a_missing_store_is_file_not_found(cli, tmp_path):
+    import biobatch.cells as cells
+
+    expected = cells_cli_error(cli, tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError) as e:
+        cells.ExperimentDataset(tmp_path / "nowhere")
+    assert str(e.value) == expected
