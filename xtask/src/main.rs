@@ -177,6 +177,25 @@ fn venv_in(name: &str, packages: &[&str]) -> Result<PathBuf> {
     Ok(python)
 }
 
+/// The cells bench dataset in `dir` (100,000 cells × 20,000 genes, ~2,000 non-zeros per
+/// cell, seed 1), generated when missing.
+fn ensure_cells_data(dir: &std::path::Path) -> Result<()> {
+    if !dir.join("store/manifest.json").exists() {
+        eprintln!(
+            "generating the cells bench dataset in {} ...",
+            dir.display()
+        );
+        let spec = gen_cells::CellsSpec {
+            cells: 100_000,
+            genes: 20_000,
+            nnz_per_cell: 2_000,
+            seed: 1,
+        };
+        eprintln!("{}", gen_cells::generate(&spec, dir, true)?);
+    }
+    Ok(())
+}
+
 /// Whether the HDF5 development files are installed (pkg-config knows `hdf5`).
 fn have_hdf5() -> bool {
     std::process::Command::new("pkg-config")
@@ -312,19 +331,7 @@ fn main() -> Result<()> {
                     } else {
                         data.clone()
                     };
-                    if !dir.join("store/manifest.json").exists() {
-                        eprintln!(
-                            "generating the cells bench dataset in {} ...",
-                            dir.display()
-                        );
-                        let spec = gen_cells::CellsSpec {
-                            cells: 100_000,
-                            genes: 20_000,
-                            nnz_per_cell: 2_000,
-                            seed: 1,
-                        };
-                        eprintln!("{}", gen_cells::generate(&spec, &dir, true)?);
-                    }
+                    ensure_cells_data(&dir)?;
                     let opts = biobatch_benches::cells::Options {
                         data: dir,
                         runs,
@@ -405,6 +412,7 @@ fn main() -> Result<()> {
                     } else {
                         data.clone()
                     };
+                    ensure_cells_data(&dir)?;
                     compare::cells(&dir, epochs, python)?
                 }
                 "zoo" => {

@@ -132,3 +132,18 @@ def test_the_scvi_data_module_encodes_joined_batch_columns(tmp_path_factory):
     t = dm.on_before_batch_transfer(batch, 0)
     assert tuple(t["X"].shape) == (64, 765) and tuple(t["batch"].shape) == (64, 1)
     assert int(t["batch"].max()) < dm.n_batch
+
+
+def test_kept_obs_frames_do_not_keep_batch_buffers(store):
+    import gc
+
+    ds = cells.ExperimentDataset(store, **SETTINGS, num_workers=0)
+    kept = []
+    for X, obs in ds:
+        kept.append((obs, obs["soma_joinid"].to_numpy()))
+    del X
+    gc.collect()
+    assert len(kept) == 18
+    # Inline, two buffers take turns (the next batch is filled while the previous one is still
+    # held by the loop); both are back now. Were the kept frames views, none would be.
+    assert ds._loader.pooled_buffers >= 1

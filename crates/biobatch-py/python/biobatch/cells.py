@@ -131,15 +131,19 @@ class ExperimentDataset(Epochs):
         return x
 
     def __iter__(self):
+        import numpy as np
         import pandas as pd
 
         for buf in self._buffers():
             tree = buf.tree()
             meta = tree["metadata"]
+            # obs is copied (a few values per cell): a DataFrame or an id array kept by the
+            # caller must not keep the whole batch buffer, X included, from the pool.
             columns = {}
             for name in self.obs_column_names:
-                columns[name] = meta["soma_joinid"] if name == "soma_joinid" else meta["obs"][name]
-            yield self._x(tree["inputs"]["X"]), pd.DataFrame(columns)
+                col = meta["soma_joinid"] if name == "soma_joinid" else meta["obs"][name]
+                columns[name] = np.array(col)
+            yield self._x(tree["inputs"]["X"]), pd.DataFrame(columns, copy=False)
 
 
 def experiment_dataloader(ds, **dataloader_kwargs):
