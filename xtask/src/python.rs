@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 
 const MANIFEST: &str = "crates/biobatch-py/Cargo.toml";
 const BASE: &[&str] = &["maturin>=1.16,<2", "numpy", "pandas", "scipy", "pytest"];
-const TORCH: &[&str] = &["torch", "lightning", "cherimoya==0.3.1"];
+const TORCH: &[&str] = &["torch", "lightning", "cherimoya==0.3.1", "scvi-tools"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")

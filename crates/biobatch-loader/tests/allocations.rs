@@ -89,10 +89,11 @@ fn no_allocation_per_batch_in_steady_state() {
         }
         COUNTING.store(false, Ordering::SeqCst);
         let allocs = ALLOCS.load(Ordering::SeqCst);
-        // Per batch: none. A constant handful may still appear with workers: the channels'
-        // waiter lists grow (once) the first time several threads block at the same moment.
+        // Per batch: none (that would be 400 or more). With workers a few may still appear,
+        // from the channels' blocking machinery when several threads block at the same moment;
+        // how many depends on scheduling (up to 20 seen once on a loaded 2-core machine).
         assert!(
-            allocs <= 4,
+            allocs < 40,
             "{workers} workers: {allocs} allocations over 400 batches"
         );
         if workers == 0 {

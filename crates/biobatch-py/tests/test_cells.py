@@ -147,3 +147,19 @@ def test_kept_obs_frames_do_not_keep_batch_buffers(store):
     # Inline, two buffers take turns (the next batch is filled while the previous one is still
     # held by the loop); both are back now. Were the kept frames views, none would be.
     assert ds._loader.pooled_buffers >= 1
+
+
+def test_scvi_tools_trains_on_the_data_module(tmp_path_factory):
+    pytest.importorskip("lightning")
+    scvi = pytest.importorskip("scvi")
+    from conftest import SOMA
+
+    # Integer counts (wu2020: 200 cells, 3,000 genes), two categorical batch columns.
+    out = tmp_path_factory.mktemp("wu") / "store"
+    cells.import_h5ad(SOMA / "wu2020_200_v0_6.h5ad", out)
+    dm = cells.SCVIDataModule(out, batch_column_names=["patient", "source"], batch_size=64, seed=1)
+    assert (dm.n_obs, dm.n_vars) == (200, 3000)
+    model = scvi.model.SCVI(adata=None, registry=dm.registry, n_latent=5, n_hidden=32)
+    model.train(datamodule=dm, max_epochs=2, accelerator="cpu")
+    losses = model.history["train_loss"].to_numpy(dtype=float).ravel()
+    assert len(losses) == 2 and np.isfinite(losses).all()

@@ -78,7 +78,10 @@ class SCVIDataModule(LightningDataModule):
         return {
             "X": torch.from_numpy(np.asarray(x)).float(),
             "batch": torch.from_numpy(codes).unsqueeze(1),
-            "labels": torch.empty(0),
+            "labels": torch.zeros((len(codes), 1), dtype=torch.int64),
+            "extra_categorical_covs": None,
+            "extra_continuous_covs": None,
+            "sample": None,
         }
 
     @property
@@ -95,6 +98,54 @@ class SCVIDataModule(LightningDataModule):
     def n_batch(self):
         """Distinct scVI batch labels."""
         return len(self.batch_labels)
+
+    @property
+    def registry(self):
+        """The setup scvi-tools 1.4 reads from a custom datamodule
+        (``SCVI(adata=None, registry=dm.registry)``): X, the encoded batch, one label, no
+        covariates."""
+        import scvi
+
+        n_obs, n_vars = self.n_obs, self.n_vars
+        empty = {"data_registry": {}, "state_registry": {}, "summary_stats": {}}
+        return {
+            "scvi_version": scvi.__version__,
+            "model_name": "SCVI",
+            "setup_args": {
+                "layer": None,
+                "batch_key": self.batch_colname,
+                "labels_key": "label",
+                "size_factor_key": None,
+                "categorical_covariate_keys": None,
+                "continuous_covariate_keys": None,
+            },
+            "field_registries": {
+                "X": {
+                    "data_registry": {"attr_name": "X", "attr_key": None},
+                    "state_registry": {"n_obs": n_obs, "n_vars": n_vars,
+                                       "column_names": [str(i) for i in range(n_vars)]},
+                    "summary_stats": {"n_vars": n_vars, "n_cells": n_obs},
+                },
+                "batch": {
+                    "data_registry": {"attr_name": "obs", "attr_key": "_scvi_batch"},
+                    "state_registry": {"categorical_mapping": self.batch_labels,
+                                       "original_key": "batch"},
+                    "summary_stats": {"n_batch": self.n_batch},
+                },
+                "labels": {
+                    "data_registry": {"attr_name": "obs", "attr_key": "_scvi_labels"},
+                    "state_registry": {"categorical_mapping": ["label"], "original_key": "label",
+                                       "unlabeled_category": "Unknown"},
+                    "summary_stats": {"n_labels": 1},
+                },
+                "size_factor": dict(empty),
+                "extra_categorical_covs": {"data_registry": {}, "state_registry": {},
+                                           "summary_stats": {"n_extra_categorical_covs": 0}},
+                "extra_continuous_covs": {"data_registry": {}, "state_registry": {},
+                                          "summary_stats": {"n_extra_continuous_covs": 0}},
+            },
+            "setup_method_name": "setup_datamodule",
+        }
 
     def _dataset_for_shape(self):
         if self.train_dataset is None:
