@@ -64,6 +64,8 @@ class ExperimentDataset(Epochs):
         world_size=None,
         _split=None,
     ):
+        import pandas  # noqa: F401 — loaded now, not on the first batch
+
         self.rank, self.world_size = resolve_rank(rank, world_size, seed)
         self.obs_column_names = tuple(obs_column_names)
         self.batch_size = int(batch_size)
