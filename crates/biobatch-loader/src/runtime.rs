@@ -187,29 +187,7 @@ impl Loader {
         };
         let samples: Vec<Sample> = positions.clone().map(|p| plan.sample(p)).collect();
         let index = positions.start / self.config.batch_size as u64;
-        let outcome = catch_unwind(AssertUnwindSafe(
-            || -> std::result::Result<Batch, crate::error::BoxError> {
-                let mut buf = self.dataset.new_buffer(samples.len())?;
-                if buf.batch_size().ok().flatten() != Some(samples.len()) {
-                    buf.set_rows(samples.len())?;
-                }
-                self.dataset.fill(&samples, &mut buf)?;
-                Ok(buf)
-            },
-        ));
-        match outcome {
-            Ok(Ok(b)) => Ok(b),
-            Ok(Err(source)) => Err(Error::Batch {
-                epoch,
-                index,
-                source,
-            }),
-            Err(panic) => Err(Error::Panic {
-                epoch,
-                index,
-                message: crate::error::panic_message(panic),
-            }),
-        }
+        fill_batch(&*self.dataset, None, samples.len(), &samples, epoch, index)
     }
 
     /// The batches of `epoch`, from the first.
@@ -368,11 +346,26 @@ fn compute(
         samples.extend(positions.map(|p| plan.sample(p)));
     }
     let _assemble = tracing::trace_span!("assemble").entered();
+    let rows = buffer_rows(config, plan);
+    fill_batch(dataset, Some(pool), rows, samples, epoch, index)
+}
+
+/// Fills `samples` into a buffer (from `pool` when it has one, else a new one of `rows`
+/// rows). Errors and panics in the dataset become [`Error::Batch`] / [`Error::Panic`] naming
+/// the epoch and batch.
+fn fill_batch(
+    dataset: &dyn BatchDataset,
+    pool: Option<&Pool>,
+    rows: usize,
+    samples: &[Sample],
+    epoch: u64,
+    index: u64,
+) -> std::result::Result<Batch, Error> {
     let outcome = catch_unwind(AssertUnwindSafe(
         || -> std::result::Result<Batch, crate::error::BoxError> {
-            let mut buf = match pool.take() {
+            let mut buf = match pool.and_then(Pool::take) {
                 Some(b) => b,
-                None => dataset.new_buffer(buffer_rows(config, plan))?,
+                None => dataset.new_buffer(rows)?,
             };
             if buf.batch_size().ok().flatten() != Some(samples.len()) {
                 buf.set_rows(samples.len())?;
