@@ -312,6 +312,27 @@ impl PeakDataset {
             .collect()
     }
 
+    /// What opening found, as JSON: loci kept and dropped (with the first dropped of each
+    /// reason), ambiguous and NaN bases, tracks and their stored dtypes, the store's size and
+    /// the cache status. `biobatch peaks check` prints it; the Python package returns it.
+    pub fn report(&self) -> serde_json::Value {
+        serde_json::json!({
+            "peaks_kept": self.num_peaks(),
+            "negatives_kept": self.num_negatives(),
+            "peaks_dropped": self.drops(),
+            "negatives_dropped": self.negative_drops(),
+            "first_dropped_peak": self.first_dropped_peaks(),
+            "first_dropped_negative": self.first_dropped_negatives(),
+            "ambiguous_bases": {"peaks": self.ambiguous_bases().0, "negatives": self.ambiguous_bases().1},
+            "nan_bases": self.nan_bases(),
+            "signal_tracks": self.num_signal_tracks(),
+            "control_tracks": self.num_control_tracks(),
+            "track_dtypes": {"signal": self.track_dtypes().0, "control": self.track_dtypes().1},
+            "store_mb": self.store_bytes() as f64 / 1e6,
+            "cache": self.cache_status().to_string(),
+        })
+    }
+
     /// Whether the extraction came from the cache, was built, or was rebuilt (and why).
     pub fn cache_status(&self) -> &CacheStatus {
         &self.cache

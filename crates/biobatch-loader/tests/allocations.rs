@@ -12,11 +12,18 @@ struct Counting;
 
 static COUNTING: AtomicBool = AtomicBool::new(false);
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
+/// Allocations of at least `LARGE` bytes: the size of any batch array here (the smallest,
+/// `targets/y`, is 32 × 8 bytes), larger than anything the channels allocate.
+static LARGE_ALLOCS: AtomicU64 = AtomicU64::new(0);
+const LARGE: usize = 256;
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if COUNTING.load(Ordering::Relaxed) {
             ALLOCS.fetch_add(1, Ordering::Relaxed);
+            if layout.size() >= LARGE {
+                LARGE_ALLOCS.fetch_add(1, Ordering::Relaxed);
+            }
         }
         // SAFETY: forwarded unchanged to the system allocator.
         unsafe { System.alloc(layout) }
@@ -78,6 +85,7 @@ fn no_allocation_per_batch_in_steady_state() {
                 .unwrap()[0] as f64;
         }
         ALLOCS.store(0, Ordering::SeqCst);
+        LARGE_ALLOCS.store(0, Ordering::SeqCst);
         COUNTING.store(true, Ordering::SeqCst);
         for b in it.by_ref().take(400) {
             sum += b
@@ -89,9 +97,15 @@ fn no_allocation_per_batch_in_steady_state() {
         }
         COUNTING.store(false, Ordering::SeqCst);
         let allocs = ALLOCS.load(Ordering::SeqCst);
-        // Per batch: none (that would be 400 or more). With workers a few may still appear,
-        // from the channels' blocking machinery when several threads block at the same moment;
-        // how many depends on scheduling (up to 20 seen once on a loaded 2-core machine).
+        // No batch buffer is ever made again: every allocation that size would be one.
+        assert_eq!(
+            LARGE_ALLOCS.load(Ordering::SeqCst),
+            0,
+            "{workers} workers: a batch-sized allocation in steady state"
+        );
+        // Per batch: none (that would be 400 or more). With workers a few small ones may still
+        // appear, from the channels' blocking machinery when several threads block at the same
+        // moment; how many depends on scheduling (up to 20 seen once on a loaded 2-core machine).
         assert!(
             allocs < 40,
             "{workers} workers: {allocs} allocations over 400 batches"

@@ -37,19 +37,7 @@ pub(crate) fn open_peaks(
     let (loader, info) = py
         .detach(|| -> biobatch_datasets::Result<_> {
             let ds = PeakDataset::open(&c)?;
-            let info = serde_json::json!({
-                "peaks_kept": ds.num_peaks(),
-                "negatives_kept": ds.num_negatives(),
-                "peaks_dropped": ds.drops(),
-                "negatives_dropped": ds.negative_drops(),
-                "first_dropped_peak": ds.first_dropped_peaks(),
-                "first_dropped_negative": ds.first_dropped_negatives(),
-                "nan_bases": ds.nan_bases(),
-                "signal_tracks": ds.num_signal_tracks(),
-                "control_tracks": ds.num_control_tracks(),
-                "store_mb": ds.store_bytes() as f64 / 1e6,
-                "cache": ds.cache_status().to_string(),
-            });
+            let info = ds.report();
             Ok((ds.into_loader(part)?, info))
         })
         .py_err()?;

@@ -87,14 +87,39 @@ class Epochs:
             self._active = None
             self._epoch = batches.epoch + 1
 
-    def batch_iter(self):
+    def batch_iter(self, batch_size=None, num_workers=None, shuffle=None, drop_last=None):
         """Kipoi-style batches: ``{"inputs": …, "targets": …, "metadata": …}`` dicts of
-        numpy arrays that view the loader's buffers (no copy)."""
+        numpy arrays that view the loader's buffers (no copy).
+
+        Settings given here that differ from the dataset's re-open it with them (cheap: the
+        extraction is cached or the arrays are memory-mapped)."""
+        changes = {
+            k: v
+            for k, v in dict(
+                batch_size=batch_size, num_workers=num_workers, shuffle=shuffle, drop_last=drop_last
+            ).items()
+            if v is not None and self._settings.get(k) != v
+        }
+        if changes:
+            self._settings.update(changes)
+            self._loader = self._reopen()
+        return self._trees()
+
+    def _trees(self):
         for buf in self._buffers():
             yield buf.tree()
 
+    @property
+    def _settings(self):
+        """The settings ``batch_iter`` may change (a dict the dataset owns)."""
+        raise TypeError(f"{type(self).__name__} cannot change its loader settings")
+
+    def _reopen(self):
+        """A native loader with the current settings."""
+        raise TypeError(f"{type(self).__name__} cannot be re-opened")
+
     def __iter__(self):
-        return self.batch_iter()
+        return self._trees()
 
 
 def digest(batch):

@@ -136,16 +136,15 @@ class ExperimentDataset(Epochs):
         import numpy as np
         import pandas as pd
 
+        paths = {
+            name: "metadata/soma_joinid" if name == "soma_joinid" else f"metadata/obs/{name}"
+            for name in self.obs_column_names
+        }
         for buf in self._buffers():
-            tree = buf.tree()
-            meta = tree["metadata"]
             # obs is copied (a few values per cell): a DataFrame or an id array kept by the
             # caller must not keep the whole batch buffer, X included, from the pool.
-            columns = {}
-            for name in self.obs_column_names:
-                col = meta["soma_joinid"] if name == "soma_joinid" else meta["obs"][name]
-                columns[name] = np.array(col)
-            yield self._x(tree["inputs"]["X"]), pd.DataFrame(columns, copy=False)
+            columns = {name: np.array(buf.array(path)) for name, path in paths.items()}
+            yield self._x(buf.array("inputs/X")), pd.DataFrame(columns, copy=False)
 
 
 def experiment_dataloader(ds, **dataloader_kwargs):

@@ -34,23 +34,12 @@ class _ConfigDataset(Epochs):
         from the command line)."""
         return dict(self._fields)
 
-    def batch_iter(self, batch_size=None, num_workers=None, shuffle=None, drop_last=None):
-        """Batches of the current epoch as Kipoi dicts of numpy arrays (no copy).
+    @property
+    def _settings(self):
+        return self._fields
 
-        Settings given here that differ from the dataset's re-open it with them (instant
-        with an extraction cache: ``cache_dir``).
-        """
-        changes = {
-            k: v
-            for k, v in dict(
-                batch_size=batch_size, num_workers=num_workers, shuffle=shuffle, drop_last=drop_last
-            ).items()
-            if v is not None and self._fields.get(k) != v
-        }
-        if changes:
-            self._fields.update(changes)
-            self._loader = self._open_native(self._fields)
-        return super().batch_iter()
+    def _reopen(self):
+        return self._open_native(self._fields)
 
 
 class PeakDataset(_ConfigDataset):
@@ -129,29 +118,18 @@ class ArrayDataset(Epochs):
                 raise ValueError(f"{n!r} is not one of the arrays {sorted(known)}")
         part = lambda n: "targets" if n in targets else "metadata" if n in metadata else "inputs"
         self._arrays = [(part(n), n, p, m) for n, p, m in entries]
-        self._settings = dict(seed=seed, shuffle=shuffle, batch_size=batch_size,
-                              num_workers=num_workers, prefetch=prefetch, drop_last=drop_last)
-        super().__init__(self._open_native())
+        self._loader_settings = dict(seed=seed, shuffle=shuffle, batch_size=batch_size,
+                                     num_workers=num_workers, prefetch=prefetch,
+                                     drop_last=drop_last)
+        super().__init__(self._reopen())
 
-    def _open_native(self):
-        s = self._settings
+    @property
+    def _settings(self):
+        return self._loader_settings
+
+    def _reopen(self):
+        s = self._loader_settings
         return _native.open_arrays(
             self._arrays, s["seed"], s["shuffle"], s["batch_size"], s["num_workers"],
             s["prefetch"], s["drop_last"], self.rank, self.world_size,
         )
-
-    def batch_iter(self, batch_size=None, num_workers=None, shuffle=None, drop_last=None):
-        """Batches of the current epoch as Kipoi dicts of numpy arrays (no copy); settings
-        given here that differ from the dataset's re-open it with them (the arrays are
-        memory-mapped: re-opening is cheap)."""
-        changes = {
-            k: v
-            for k, v in dict(
-                batch_size=batch_size, num_workers=num_workers, shuffle=shuffle, drop_last=drop_last
-            ).items()
-            if v is not None and self._settings[k] != v
-        }
-        if changes:
-            self._settings.update(changes)
-            self._loader = self._open_native()
-        return super().batch_iter()

@@ -299,21 +299,7 @@ pub(crate) fn run(p: Peaks, ex: Option<&Path>) -> anyhow::Result<()> {
     match p {
         Peaks::Check { inputs } => {
             let c = inputs.config(ex)?;
-            let ds = PeakDataset::open(&c)?;
-            out_json(&serde_json::json!({
-                "peaks_kept": ds.num_peaks(),
-                "negatives_kept": ds.num_negatives(),
-                "peaks_dropped": ds.drops(),
-                "negatives_dropped": ds.negative_drops(),
-                "first_dropped_peak": ds.first_dropped_peaks(),
-                "first_dropped_negative": ds.first_dropped_negatives(),
-                "ambiguous_bases": {"peaks": ds.ambiguous_bases().0, "negatives": ds.ambiguous_bases().1},
-                "signal_tracks": ds.num_signal_tracks(),
-                "control_tracks": ds.num_control_tracks(),
-                "track_dtypes": {"signal": ds.track_dtypes().0, "control": ds.track_dtypes().1},
-                "store_mb": ds.store_bytes() as f64 / 1e6,
-                "cache": ds.cache_status().to_string(),
-            }))
+            out_json(&PeakDataset::open(&c)?.report())
         }
         Peaks::Bench {
             inputs,
