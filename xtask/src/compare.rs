@@ -76,7 +76,7 @@ fn biobatch_binary() -> Result<PathBuf> {
     if !ok {
         bail!("could not build the biobatch binary");
     }
-    Ok(root.join("target/release/biobatch"))
+    Ok(crate::python::target_dir().join("release/biobatch"))
 }
 
 /// cherimoya's PeakGenerator against `biobatch peaks bench`, each in a process of its own,
