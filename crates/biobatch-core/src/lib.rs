@@ -53,7 +53,7 @@ pub use dtype::DType;
 pub use error::{Error, Result, one_line};
 pub use half::f16;
 pub use ranges::{GenomicRanges, Strand};
-pub use rows::{RowSource, check_gather_target};
+pub use rows::{BlockSource, RowSource, check_gather_target};
 pub use schema::{ArraySchema, DataSchema, SchemaNode, SpecialType};
 pub use sparse::SparseRows;
 pub use tree::{Batch, Node};

@@ -21,6 +21,47 @@ pub trait RowSource: Send + Sync {
     }
 }
 
+/// An array stored in blocks of whole records along its first axis — the on-disk chunks of an
+/// HDF5, netCDF4 or Zarr variable, or runs of rows of a contiguous one. Block `b` holds records
+/// `b · block_rows() .. min(records, (b + 1) · block_rows())`; reading one decodes it whole
+/// (decompression, byte order, scale and offset), so a reader that caches blocks decodes each
+/// once however its records are visited.
+pub trait BlockSource: Send + Sync {
+    /// The element type of the decoded records.
+    fn dtype(&self) -> DType;
+
+    /// The full shape; `shape()[0]` is the number of records.
+    fn shape(&self) -> &[usize];
+
+    /// Records per block (at least 1).
+    fn block_rows(&self) -> usize;
+
+    /// Decodes block `block` into `out`, whose dtype is [`BlockSource::dtype`] and whose shape
+    /// is `[rows of the block, shape()[1..]]` (the last block may be shorter).
+    fn read_block(&self, block: usize, out: &mut Array) -> Result<()>;
+
+    /// Number of records.
+    fn records(&self) -> usize {
+        self.shape().first().copied().unwrap_or(0)
+    }
+
+    /// Number of blocks.
+    fn blocks(&self) -> usize {
+        self.records().div_ceil(self.block_rows().max(1))
+    }
+
+    /// The records of block `block`.
+    fn block_range(&self, block: usize) -> std::ops::Range<usize> {
+        let r = self.block_rows().max(1);
+        (block * r).min(self.records())..((block + 1) * r).min(self.records())
+    }
+
+    /// Elements per record.
+    fn row_len(&self) -> usize {
+        self.shape().iter().skip(1).product()
+    }
+}
+
 /// Checks `out` against a source before a gather; returns the elements per record.
 pub fn check_gather_target(dtype: DType, shape: &[usize], out: &Array) -> Result<usize> {
     if out.dtype() != dtype {

@@ -51,6 +51,8 @@ pub mod bed;
 pub mod bigwig;
 #[cfg(feature = "fasta")]
 pub mod fasta;
+#[cfg(feature = "hdf5")]
+pub mod hdf5;
 #[cfg(any(feature = "npy", feature = "soma"))]
 pub mod npy;
 #[cfg(feature = "soma")]

@@ -25,7 +25,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use biobatch_core::{Array, DType, Data, RowSource, check_gather_target, f16};
+use biobatch_core::{Array, BlockSource, DType, Data, RowSource, check_gather_target, f16};
 use memmap2::Mmap;
 
 use crate::{Error, Result};
@@ -132,6 +132,16 @@ impl NpyArray {
         })
     }
 
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// The shape; the first axis is the record axis.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
     /// Whether the data is read from a memory map (rather than inflated into memory).
     pub fn is_mapped(&self) -> bool {
         matches!(self.bytes, Bytes::Mapped(..))
@@ -185,7 +195,38 @@ impl RowSource for NpyArray {
         out: &mut Array,
     ) -> biobatch_core::Result<()> {
         let w = check_gather_target(self.dtype, &self.shape, out)?;
-        self.decode(rows, w, self.records(), out)
+        self.decode(rows, w, RowSource::records(self), out)
+    }
+}
+
+/// Rows of about 1 MiB per block: a `.npy` has no chunks, so blocks only bound how much one
+/// read copies.
+impl BlockSource for NpyArray {
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn block_rows(&self) -> usize {
+        let row_bytes = BlockSource::row_len(self) * self.dtype.size().unwrap_or(1);
+        ((1 << 20) / row_bytes.max(1)).max(1)
+    }
+
+    fn read_block(&self, block: usize, out: &mut Array) -> biobatch_core::Result<()> {
+        let rows = self.block_range(block);
+        let w = check_gather_target(self.dtype, &self.shape, out)?;
+        if out.shape().first() != Some(&rows.len()) {
+            return Err(biobatch_core::Error::Invalid(format!(
+                "{}: block {block} holds {} records, the buffer {:?}",
+                self.path.display(),
+                rows.len(),
+                out.shape()
+            )));
+        }
+        self.decode(rows, w, BlockSource::records(self), out)
     }
 }
 

@@ -1,5 +1,6 @@
 //! obs / var dataframes of an `.h5ad`, in each anndata encoding.
 
+pub(super) use crate::hdf5::string_attr;
 use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
@@ -12,30 +13,6 @@ use hdf5_metno as hdf5;
 
 use super::Ctx;
 use crate::Result;
-
-/// A string attribute (variable- or fixed-length), if present.
-pub(super) fn string_attr(loc: &hdf5::Location, name: &str) -> Option<String> {
-    let a = loc.attr(name).ok()?;
-    match a.dtype().ok()?.to_descriptor().ok()? {
-        TypeDescriptor::VarLenUnicode => a
-            .read_scalar::<VarLenUnicode>()
-            .ok()
-            .map(|s| s.as_str().to_string()),
-        TypeDescriptor::VarLenAscii => a
-            .read_scalar::<VarLenAscii>()
-            .ok()
-            .map(|s| s.as_str().to_string()),
-        TypeDescriptor::FixedAscii(_) => a
-            .read_scalar::<hdf5::types::FixedAscii<1024>>()
-            .ok()
-            .map(|s| s.as_str().to_string()),
-        TypeDescriptor::FixedUnicode(_) => a
-            .read_scalar::<hdf5::types::FixedUnicode<4096>>()
-            .ok()
-            .map(|s| s.as_str().to_string()),
-        _ => None,
-    }
-}
 
 /// Strings of a 1-D dataset or attribute container of any string type.
 fn read_strings(c: &hdf5::Container, ctx: &Ctx<'_>, at: &str) -> Result<Vec<String>> {

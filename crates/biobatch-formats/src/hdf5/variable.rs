@@ -1,0 +1,520 @@
+//! [`H5Variable`]: one variable's layout and chunk table, read in blocks of whole records.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use biobatch_core::{Array, BlockSource, DType};
+use hdf5::filters::Filter;
+use hdf5_metno as hdf5;
+use memmap2::Mmap;
+
+use super::decode::{Cf, Stored, convert, copy_chunk, fletcher32, unshuffle};
+use super::{cf_attrs, filter_name, stored_type};
+use crate::{Error, Result};
+
+/// Records per block of a contiguous variable: about this many bytes.
+const CONTIGUOUS_BLOCK_BYTES: usize = 1 << 20;
+
+/// One step of the filter pipeline, in write order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Deflate,
+    Shuffle,
+    Fletcher32,
+}
+
+/// Where a stored chunk lies in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkLocation {
+    /// Byte offset of the chunk in the file.
+    pub offset: u64,
+    /// Stored (compressed) size in bytes.
+    pub size: u64,
+}
+
+/// Where a chunk lies in the file.
+#[derive(Debug, Clone, Copy)]
+struct ChunkAt {
+    addr: u64,
+    size: u64,
+    /// Bit `i` set: filter `i` of the pipeline was skipped for this chunk.
+    filter_mask: u32,
+}
+
+#[derive(Debug)]
+enum Layout {
+    /// Contiguous bytes at `addr` (`None`: never written, all fill).
+    Contiguous(Option<u64>),
+    /// Chunked: the chunk shape, the chunk grid, and each chunk's place (row-major over the
+    /// grid; `None`: never written).
+    Chunked {
+        chunk: Vec<usize>,
+        grid: Vec<usize>,
+        table: Vec<Option<ChunkAt>>,
+        pipeline: Vec<Step>,
+    },
+    /// Compact storage, read whole at open.
+    Compact(Vec<u8>),
+}
+
+/// A variable of an HDF5 / netCDF4 file, read in blocks of whole records from a memory map
+/// of the file (see [the module docs](super)). Cheap to share between threads.
+pub struct H5Variable {
+    path: PathBuf,
+    name: String,
+    map: Arc<Mmap>,
+    stored: Stored,
+    dtype: DType,
+    shape: Vec<usize>,
+    block_rows: usize,
+    layout: Layout,
+    cf: Cf,
+    /// The variable's fill value, stored little-endian (for chunks never written).
+    fill: Vec<u8>,
+}
+
+impl std::fmt::Debug for H5Variable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H5Variable")
+            .field("path", &self.path)
+            .field("name", &self.name)
+            .field("stored", &self.stored)
+            .field("shape", &self.shape)
+            .field("block_rows", &self.block_rows)
+            .finish()
+    }
+}
+
+thread_local! {
+    /// One inflater per thread (libdeflate keeps a few KiB of state).
+    static INFLATER: RefCell<libdeflater::Decompressor> =
+        RefCell::new(libdeflater::Decompressor::new());
+}
+
+impl H5Variable {
+    pub(super) fn open(path: &Path, map: Arc<Mmap>, ds: &hdf5::Dataset) -> Result<Self> {
+        let name = ds.name().trim_start_matches('/').to_string();
+        let bad = |what: String| {
+            Error::Invalid(format!("{}: variable `{name}`: {what}", path.display()))
+        };
+        let stored = stored_type(ds).map_err(bad)?;
+        let shape = ds.shape();
+        if shape.is_empty() {
+            return Err(bad("a scalar: it needs a record axis".into()));
+        }
+        let elem = stored.size();
+        let total = shape
+            .iter()
+            .try_fold(elem, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| bad(format!("shape {shape:?} is larger than memory")))?;
+        let cf = cf_attrs(ds);
+        let fill = fill_bytes(ds, stored);
+        let row_bytes = total / shape[0].max(1);
+        let dcpl = ds.dcpl().map_err(|e| bad(format!("creation properties: {e}")))?;
+        let (layout, block_rows) = match dcpl.layout() {
+            hdf5::plist::dataset_create::Layout::Contiguous => {
+                let addr = ds.offset();
+                if let Some(a) = addr {
+                    let end = a.checked_add(total as u64);
+                    if end.is_none_or(|e| e > map.len() as u64) {
+                        return Err(Error::corrupt(
+                            path,
+                            a,
+                            format!(
+                                "variable `{name}`: {total} bytes declared past the end of the \
+                                 file ({} bytes)",
+                                map.len()
+                            ),
+                        ));
+                    }
+                }
+                let rows = (CONTIGUOUS_BLOCK_BYTES / row_bytes.max(1)).clamp(1, shape[0].max(1));
+                (Layout::Contiguous(addr), rows)
+            }
+            hdf5::plist::dataset_create::Layout::Compact => {
+                let raw: Vec<u8> = read_compact(ds, stored, total).map_err(bad)?;
+                (Layout::Compact(raw), shape[0].max(1))
+            }
+            hdf5::plist::dataset_create::Layout::Chunked => {
+                let chunk = dcpl
+                    .chunk()
+                    .ok_or_else(|| bad("chunked without a chunk shape".into()))?;
+                if chunk.len() != shape.len() || chunk.contains(&0) {
+                    return Err(bad(format!(
+                        "chunk shape {chunk:?} does not fit shape {shape:?}"
+                    )));
+                }
+                let pipeline = dcpl
+                    .filters()
+                    .iter()
+                    .map(|f| match f {
+                        Filter::Deflate(_) => Ok(Step::Deflate),
+                        Filter::Shuffle => Ok(Step::Shuffle),
+                        Filter::Fletcher32 => Ok(Step::Fletcher32),
+                        other => Err(bad(format!(
+                            "compressed with {}, which biobatch does not decode (deflate, \
+                             shuffle and fletcher32 are read); rewrite it with e.g. \
+                             `nccopy -d 4 -s` or `h5repack -f GZIP=4`",
+                            filter_name(other)
+                        ))),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let grid: Vec<usize> = shape
+                    .iter()
+                    .zip(&chunk)
+                    .map(|(&s, &c)| s.div_ceil(c))
+                    .collect();
+                let table = chunk_table(ds, &grid, &chunk, map.len() as u64)
+                    .map_err(|e| bad(format!("chunk table: {e}")))?;
+                let rows = chunk[0];
+                (
+                    Layout::Chunked {
+                        chunk,
+                        grid,
+                        table,
+                        pipeline,
+                    },
+                    rows,
+                )
+            }
+            other => return Err(bad(format!("unsupported storage layout {other:?}"))),
+        };
+        Ok(H5Variable {
+            path: path.to_path_buf(),
+            dtype: cf.out_dtype(stored),
+            name,
+            map,
+            stored,
+            shape,
+            block_rows,
+            layout,
+            cf,
+            fill,
+        })
+    }
+
+    /// The variable's path in the file.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The CF decoding applied.
+    pub fn cf(&self) -> &Cf {
+        &self.cf
+    }
+
+    /// Number of stored chunks (0 for contiguous and compact variables).
+    pub fn stored_chunks(&self) -> usize {
+        match &self.layout {
+            Layout::Chunked { table, .. } => table.iter().flatten().count(),
+            _ => 0,
+        }
+    }
+
+    /// Where each stored chunk lies in the file, in chunk-grid order (empty for contiguous
+    /// and compact variables).
+    pub fn chunk_locations(&self) -> Vec<ChunkLocation> {
+        match &self.layout {
+            Layout::Chunked { table, .. } => table
+                .iter()
+                .flatten()
+                .map(|c| ChunkLocation {
+                    offset: c.addr,
+                    size: c.size,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Reads the whole variable (for small ones: ids, per-item values).
+    pub fn read_all(&self) -> Result<Array> {
+        let mut data = biobatch_core::Data::with_capacity(self.dtype, self.shape.iter().product());
+        for b in 0..self.blocks() {
+            let mut shape = self.shape.clone();
+            shape[0] = self.block_range(b).len();
+            let mut block = Array::zeros(self.dtype, shape);
+            self.read_block(b, &mut block)?;
+            data.extend_from(block.data(), 0..block.len())?;
+        }
+        Ok(Array::from_data(self.shape.clone(), data)?)
+    }
+
+    fn err_block(&self, block: usize, what: impl std::fmt::Display) -> biobatch_core::Error {
+        biobatch_core::Error::Invalid(format!(
+            "{}: variable `{}`, records {:?}: {what}",
+            self.path.display(),
+            self.name,
+            self.block_range(block)
+        ))
+    }
+
+    /// Decodes chunk `at`, whose decoded size is `raw_len` bytes.
+    fn decode_chunk(
+        &self,
+        at: &ChunkAt,
+        pipeline: &[Step],
+        raw_len: usize,
+        inflater: &mut libdeflater::Decompressor,
+    ) -> std::result::Result<Vec<u8>, String> {
+        let start = at.addr as usize;
+        let mut data: Cow<'_, [u8]> = Cow::Borrowed(&self.map[start..start + at.size as usize]);
+        // Undo the filters in reverse order, skipping those the chunk's mask names.
+        for (i, step) in pipeline.iter().enumerate().rev() {
+            if at.filter_mask & (1 << i) != 0 {
+                continue;
+            }
+            data = match step {
+                Step::Fletcher32 => {
+                    let Some(split) = data.len().checked_sub(4) else {
+                        return Err("chunk shorter than its Fletcher-32 checksum".into());
+                    };
+                    let stored = u32::from_le_bytes(data[split..].try_into().expect("4 bytes"));
+                    let sum = fletcher32(&data[..split]);
+                    if sum != stored && sum.swap_bytes() != stored {
+                        return Err(format!(
+                            "Fletcher-32 checksum mismatch (stored {stored:#010x}, computed \
+                             {sum:#010x}): the chunk is corrupt"
+                        ));
+                    }
+                    match data {
+                        Cow::Borrowed(b) => Cow::Borrowed(&b[..split]),
+                        Cow::Owned(mut v) => {
+                            v.truncate(split);
+                            Cow::Owned(v)
+                        }
+                    }
+                }
+                Step::Deflate => {
+                    // Deflate is the last step undone before the shuffle: the inflated size is
+                    // the chunk's (a Fletcher-32 step before it was stripped above).
+                    let mut out = vec![0u8; raw_len];
+                    let n = inflater
+                        .zlib_decompress(&data, &mut out)
+                        .map_err(|e| format!("the deflate stream does not inflate ({e})"))?;
+                    if n != raw_len {
+                        return Err(format!("inflates to {n} bytes, expected {raw_len}"));
+                    }
+                    Cow::Owned(out)
+                }
+                Step::Shuffle => {
+                    let mut out = vec![0u8; data.len()];
+                    unshuffle(&data, self.stored.size(), &mut out);
+                    Cow::Owned(out)
+                }
+            };
+        }
+        if data.len() != raw_len {
+            return Err(format!("holds {} bytes, expected {raw_len}", data.len()));
+        }
+        Ok(data.into_owned())
+    }
+}
+
+impl BlockSource for H5Variable {
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn block_rows(&self) -> usize {
+        self.block_rows
+    }
+
+    fn read_block(&self, block: usize, out: &mut Array) -> biobatch_core::Result<()> {
+        let rows = self.block_range(block);
+        let row_len = self.row_len();
+        if rows.is_empty() || out.dtype() != self.dtype || out.len() != rows.len() * row_len {
+            return Err(self.err_block(
+                block,
+                format!(
+                    "block {block} of {} does not fit a {} buffer of shape {:?}",
+                    self.blocks(),
+                    out.dtype(),
+                    out.shape()
+                ),
+            ));
+        }
+        let elem = self.stored.size();
+        let nbytes = rows.len() * row_len * elem;
+        let put = |bytes: &[u8], out: &mut Array| {
+            convert(self.stored, &self.cf, bytes, out.data_mut(), 0).map_err(|i| {
+                self.err_block(block, format!("value {i} of the block does not fit an i64"))
+            })
+        };
+        match &self.layout {
+            Layout::Contiguous(Some(addr)) => {
+                let start = *addr as usize + rows.start * row_len * elem;
+                put(&self.map[start..start + nbytes], out)
+            }
+            Layout::Contiguous(None) => put(&self.fill.repeat(nbytes / elem), out),
+            Layout::Compact(raw) => {
+                let start = rows.start * row_len * elem;
+                put(&raw[start..start + nbytes], out)
+            }
+            Layout::Chunked {
+                chunk,
+                grid,
+                table,
+                pipeline,
+            } => INFLATER.with(|inflater| {
+                let inflater = &mut *inflater.borrow_mut();
+                let mut staged = self.fill.repeat(nbytes / elem);
+                let raw_len = chunk.iter().product::<usize>() * elem;
+                // Every chunk whose first grid coordinate is this block.
+                let per_block: usize = grid[1..].iter().product();
+                for k in 0..per_block {
+                    let lin = block * per_block + k;
+                    let Some(at) = table[lin] else { continue };
+                    let decoded = self
+                        .decode_chunk(&at, pipeline, raw_len, inflater)
+                        .map_err(|e| {
+                            self.err_block(
+                                block,
+                                format!("chunk {} at byte {}: {e}", lin, at.addr),
+                            )
+                        })?;
+                    let origin = grid_origin(lin, grid, chunk);
+                    copy_chunk(
+                        &decoded,
+                        chunk,
+                        &origin,
+                        &self.shape,
+                        rows.start,
+                        &mut staged,
+                        elem,
+                    );
+                }
+                put(&staged, out)
+            }),
+        }
+    }
+}
+
+/// The dataset coordinates of the first element of chunk `lin` (row-major over the grid).
+fn grid_origin(mut lin: usize, grid: &[usize], chunk: &[usize]) -> Vec<usize> {
+    let mut origin = vec![0; grid.len()];
+    for d in (0..grid.len()).rev() {
+        origin[d] = (lin % grid[d]) * chunk[d];
+        lin /= grid[d];
+    }
+    origin
+}
+
+/// Reads every chunk's address, size and filter mask, once, through libhdf5 (by
+/// coordinates: `H5Dget_chunk_info_by_coord`, a B-tree lookup each), and checks that each
+/// lies inside the file.
+fn chunk_table(
+    ds: &hdf5::Dataset,
+    grid: &[usize],
+    chunk: &[usize],
+    file_len: u64,
+) -> std::result::Result<Vec<Option<ChunkAt>>, String> {
+    let n: usize = grid.iter().try_fold(1usize, |n, &g| n.checked_mul(g)).ok_or("too many chunks")?;
+    let id = ds.id();
+    let mut table = Vec::with_capacity(n);
+    hdf5::sync::sync(|| {
+        for lin in 0..n {
+            let origin: Vec<u64> = grid_origin(lin, grid, chunk)
+                .into_iter()
+                .map(|o| o as u64)
+                .collect();
+            let (mut mask, mut addr, mut size) = (0u32, 0u64, 0u64);
+            // SAFETY: `id` is an open dataset, `origin` has one entry per dimension, and the
+            // out-pointers are valid for the call; the global lock is held.
+            let rc = unsafe {
+                hdf5_metno_sys::h5d::H5Dget_chunk_info_by_coord(
+                    id,
+                    origin.as_ptr(),
+                    &mut mask,
+                    &mut addr,
+                    &mut size,
+                )
+            };
+            if rc < 0 {
+                return Err(format!("chunk at {origin:?} cannot be located"));
+            }
+            if addr == hdf5_metno_sys::h5::HADDR_UNDEF || size == 0 {
+                table.push(None);
+                continue;
+            }
+            if addr.checked_add(size).is_none_or(|e| e > file_len) {
+                return Err(format!(
+                    "chunk at {origin:?} ({size} bytes at byte {addr}) runs past the end of the \
+                     file ({file_len} bytes): the file is truncated"
+                ));
+            }
+            table.push(Some(ChunkAt {
+                addr,
+                size,
+                filter_mask: mask,
+            }));
+        }
+        Ok(())
+    })?;
+    Ok(table)
+}
+
+/// The compact variable's bytes (small by definition: under 64 KiB), read as the stored type
+/// and re-encoded little-endian.
+fn read_compact(ds: &hdf5::Dataset, stored: Stored, total: usize) -> std::result::Result<Vec<u8>, String> {
+    macro_rules! le {
+        ($t:ty) => {
+            ds.read_raw::<$t>()
+                .map(|v| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>())
+        };
+    }
+    let raw = match stored {
+        Stored::U8 => le!(u8),
+        Stored::I8 => le!(i8),
+        Stored::U16 => le!(u16),
+        Stored::I16 => le!(i16),
+        Stored::U32 => le!(u32),
+        Stored::I32 => le!(i32),
+        Stored::U64 => le!(u64),
+        Stored::I64 => le!(i64),
+        Stored::F32 => le!(f32),
+        Stored::F64 => le!(f64),
+    }
+    .map_err(|e| format!("compact data cannot be read ({e})"))?;
+    if raw.len() != total {
+        return Err(format!("compact data holds {} bytes, expected {total}", raw.len()));
+    }
+    Ok(raw)
+}
+
+/// The dataset's fill value as little-endian bytes (zero when none is defined).
+fn fill_bytes(ds: &hdf5::Dataset, stored: Stored) -> Vec<u8> {
+    let Ok(pl) = ds.dcpl() else {
+        return vec![0; stored.size()];
+    };
+    macro_rules! get {
+        ($t:ty) => {
+            pl.fill_value_as::<$t>()
+                .map(|v| v.to_le_bytes().to_vec())
+        };
+    }
+    let v = match stored {
+        Stored::U8 => get!(u8),
+        Stored::I8 => get!(i8),
+        Stored::U16 => get!(u16),
+        Stored::I16 => get!(i16),
+        Stored::U32 => get!(u32),
+        Stored::I32 => get!(i32),
+        Stored::U64 => get!(u64),
+        Stored::I64 => get!(i64),
+        Stored::F32 => get!(f32),
+        Stored::F64 => get!(f64),
+    };
+    v.unwrap_or_else(|| vec![0; stored.size()])
+}
