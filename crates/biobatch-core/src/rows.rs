@@ -60,6 +60,26 @@ pub trait BlockSource: Send + Sync {
     fn row_len(&self) -> usize {
         self.shape().iter().skip(1).product()
     }
+
+    /// Decodes the whole array, block by block (for small variables: ids, per-item values).
+    fn read_all(&self) -> Result<Array> {
+        let total = self
+            .shape()
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d));
+        let total = total.ok_or_else(|| {
+            Error::Invalid(format!("shape {:?} is larger than memory", self.shape()))
+        })?;
+        let mut data = Data::with_capacity(self.dtype(), total);
+        for b in 0..self.blocks() {
+            let mut shape = self.shape().to_vec();
+            shape[0] = self.block_range(b).len();
+            let mut block = Array::zeros(self.dtype(), shape);
+            self.read_block(b, &mut block)?;
+            data.extend_from(block.data(), 0..block.len())?;
+        }
+        Array::from_data(self.shape().to_vec(), data)
+    }
 }
 
 /// Checks `out` against a source before a gather; returns the elements per record.

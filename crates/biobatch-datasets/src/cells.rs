@@ -33,9 +33,10 @@ use biobatch_loader::Loader;
 use biobatch_sampling::{Partition, SplitMethod};
 use serde::{Deserialize, Serialize};
 
+use crate::readahead::Progress;
 pub use labels::Vocabulary;
 use obs::ObsValues;
-use plan::{CellsPlan, Progress};
+use plan::CellsPlan;
 
 use crate::{Error, LoaderSettings, Result};
 

@@ -12,6 +12,9 @@ pub enum Error {
     /// A file could not be read or is malformed.
     #[error(transparent)]
     Format(#[from] biobatch_formats::Error),
+    /// An array could not be read or decoded.
+    #[error(transparent)]
+    Core(#[from] biobatch_core::Error),
     /// A sampling plan could not be built.
     #[error(transparent)]
     Sampling(#[from] biobatch_sampling::Error),

@@ -26,14 +26,17 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod arrays;
 pub mod cells;
 mod container;
 mod error;
 pub mod intervals;
 pub mod peaks;
+mod readahead;
 mod settings;
 mod windows;
 
+pub use arrays::{ArraysConfig, ArraysDataset, ArraysDescription, RaggedConfig};
 pub use cells::{CellsDescription, ExperimentConfig, ExperimentDataset, Vocabulary};
 pub use container::default_cache_dir;
 pub use error::{Error, Result};

@@ -9,7 +9,9 @@ use biobatch_formats::hdf5::{H5File, H5Variable};
 use biobatch_formats::npy::read_npz;
 
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/arrays").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data/arrays")
+        .join(name)
 }
 
 fn expected(file: &str) -> Vec<(String, Array)> {
@@ -29,11 +31,36 @@ fn values(v: &H5Variable) -> Vec<f64> {
 
 fn as_f64(a: &Array) -> Vec<f64> {
     match a.dtype() {
-        DType::U8 => a.as_slice::<u8>().unwrap().iter().map(|&x| x as f64).collect(),
-        DType::I8 => a.as_slice::<i8>().unwrap().iter().map(|&x| x as f64).collect(),
-        DType::I32 => a.as_slice::<i32>().unwrap().iter().map(|&x| x as f64).collect(),
-        DType::I64 => a.as_slice::<i64>().unwrap().iter().map(|&x| x as f64).collect(),
-        DType::F32 => a.as_slice::<f32>().unwrap().iter().map(|&x| x as f64).collect(),
+        DType::U8 => a
+            .as_slice::<u8>()
+            .unwrap()
+            .iter()
+            .map(|&x| x as f64)
+            .collect(),
+        DType::I8 => a
+            .as_slice::<i8>()
+            .unwrap()
+            .iter()
+            .map(|&x| x as f64)
+            .collect(),
+        DType::I32 => a
+            .as_slice::<i32>()
+            .unwrap()
+            .iter()
+            .map(|&x| x as f64)
+            .collect(),
+        DType::I64 => a
+            .as_slice::<i64>()
+            .unwrap()
+            .iter()
+            .map(|&x| x as f64)
+            .collect(),
+        DType::F32 => a
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .map(|&x| x as f64)
+            .collect(),
         DType::F64 => a.as_slice::<f64>().unwrap().to_vec(),
         other => panic!("unexpected dtype {other}"),
     }
@@ -41,7 +68,10 @@ fn as_f64(a: &Array) -> Vec<f64> {
 
 /// Raw expected values; the npz reader has no u16/u32/u64/i16, so those compare through f64.
 fn expected_f64(e: &[(String, Array)], name: &str) -> (Vec<usize>, Vec<f64>) {
-    let (_, a) = e.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("{name}"));
+    let (_, a) = e
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("{name}"));
     (a.shape().to_vec(), as_f64(a))
 }
 
@@ -66,13 +96,19 @@ fn netcdf4_variables_equal_what_xarray_reads() {
     }
     // image: u8 chunked (4, 6, 5) with shuffle + deflate: three blocks of four records.
     let image = f.variable("image").unwrap();
-    assert_eq!((image.dtype(), image.block_rows(), image.blocks()), (DType::U8, 4, 3));
+    assert_eq!(
+        (image.dtype(), image.block_rows(), image.blocks()),
+        (DType::U8, 4, 3)
+    );
     assert_eq!(image.stored_chunks(), 3);
     // temperature: i2 packed with scale_factor, add_offset and a _FillValue → f32, NaN.
     let t = f.variable("temperature").unwrap();
     assert_eq!(t.dtype(), DType::F32);
     let (_, want) = expected_f64(&e, "temperature");
-    assert!(want.iter().any(|v| v.is_nan()), "the fixture has a fill value");
+    assert!(
+        want.iter().any(|v| v.is_nan()),
+        "the fixture has a fill value"
+    );
     assert_close("temperature", &values(&t), &want, 1e-6);
 }
 
@@ -81,7 +117,10 @@ fn info_lists_variables_dimensions_chunks_and_filters() {
     let f = H5File::open(data("holodec_small.nc")).unwrap();
     let vars = f.variables().unwrap();
     let names: Vec<&str> = vars.iter().map(|v| v.name.as_str()).collect();
-    assert_eq!(names, ["image", "x", "y", "z", "d", "hid", "temperature", "label"]);
+    assert_eq!(
+        names,
+        ["image", "x", "y", "z", "d", "hid", "temperature", "label"]
+    );
     let image = &vars[0];
     assert_eq!(image.dims, ["hologram_number", "xsize", "ysize"]);
     assert_eq!(image.chunks.as_deref(), Some(&[4, 6, 5][..]));
@@ -159,8 +198,13 @@ fn unsupported_variables_and_files_are_refused_by_name() {
         assert!(err.contains(says), "{name}: {err}");
     }
     let err = H5File::open(data("classic.nc")).unwrap_err().to_string();
-    assert!(err.contains("netCDF3 classic") && err.contains("nccopy -k nc4"), "{err}");
-    let err = H5File::open(data("expected_layouts.npz")).unwrap_err().to_string();
+    assert!(
+        err.contains("netCDF3 classic") && err.contains("nccopy -k nc4"),
+        "{err}"
+    );
+    let err = H5File::open(data("expected_layouts.npz"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not a readable HDF5"), "{err}");
 }
 
@@ -176,7 +220,11 @@ fn damaged(name: &str, damage: impl FnOnce(&mut Vec<u8>)) -> (tempfile::TempDir,
 
 /// Damages the middle of every stored chunk of `var` and returns the first error reading it.
 fn corrupt_chunk_error(name: &str, var: &str) -> String {
-    let chunks = H5File::open(data(name)).unwrap().variable(var).unwrap().chunk_locations();
+    let chunks = H5File::open(data(name))
+        .unwrap()
+        .variable(var)
+        .unwrap()
+        .chunk_locations();
     assert!(!chunks.is_empty());
     let (_dir, path) = damaged(name, |b| {
         for c in &chunks {
@@ -200,7 +248,10 @@ fn corrupt_chunk_error(name: &str, var: &str) -> String {
 #[test]
 fn corrupt_and_truncated_chunks_are_errors_naming_file_variable_and_records() {
     let err = corrupt_chunk_error("layouts.h5", "shuffle_fletcher");
-    assert!(err.contains("shuffle_fletcher") && err.contains("records"), "{err}");
+    assert!(
+        err.contains("shuffle_fletcher") && err.contains("records"),
+        "{err}"
+    );
     let err = corrupt_chunk_error("layouts.h5", "fletcher_only");
     assert!(err.contains("Fletcher-32 checksum mismatch"), "{err}");
     let err = corrupt_chunk_error("holodec_small.nc", "image");
@@ -221,5 +272,8 @@ fn corrupt_and_truncated_chunks_are_errors_naming_file_variable_and_records() {
         .and_then(|f| f.variable("image"))
         .unwrap_err()
         .to_string();
-    assert!(err.contains("past the end") || err.contains("not a readable"), "{err}");
+    assert!(
+        err.contains("past the end") || err.contains("not a readable"),
+        "{err}"
+    );
 }

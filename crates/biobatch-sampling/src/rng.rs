@@ -70,6 +70,8 @@ pub mod stream {
     pub const WEIGHTED: u64 = 0x5747_4854;
     /// Shuffle buffer choices.
     pub const BUFFER: u64 = 0x4255_4646;
+    /// Flip bits of array samples.
+    pub const FLIPS: u64 = 0x464c_4950;
 }
 
 #[cfg(test)]

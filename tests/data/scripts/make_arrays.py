@@ -92,6 +92,28 @@ def layouts(path):
         f.create_dataset("scalar", data=np.float32(1.5))
 
 
+def many_chunks(path):
+    """64 images of 8 × 8 in chunks of 4 images (16 chunks), deflate, and an i8 label."""
+    with h5py.File(path, "w") as f:
+        f.create_dataset("images", data=rng.integers(0, 256, size=(64, 8, 8), dtype="u1"),
+                         chunks=(4, 8, 8), compression="gzip")
+        f.create_dataset("label", data=rng.integers(0, 10, size=64).astype("<i8"))
+
+
+def bad_ids(path):
+    """A holodec-shaped file whose hid has a NaN (item 2)."""
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as f:
+        f.createDimension("hologram_number", 3)
+        f.createDimension("xsize", 2)
+        f.createDimension("particle", 4)
+        img = f.createVariable("image", "u1", ("hologram_number", "xsize"))
+        img[:] = np.arange(6, dtype="u1").reshape(3, 2)
+        h = f.createVariable("hid", "f8", ("particle",), fill_value=False)
+        h[:] = [1.0, 2.0, np.nan, 3.0]
+        x = f.createVariable("x", "f4", ("particle",))
+        x[:] = [0.5, 1.5, 2.5, 3.5]
+
+
 def classic(path):
     with netCDF4.Dataset(path, "w", format="NETCDF3_CLASSIC") as f:
         f.createDimension("n", 3)
@@ -102,6 +124,8 @@ def classic(path):
 counts = holodec(f"{OUT}/holodec_small.nc")
 layouts(f"{OUT}/layouts.h5")
 classic(f"{OUT}/classic.nc")
+many_chunks(f"{OUT}/many_chunks.h5")
+bad_ids(f"{OUT}/bad_ids.nc")
 
 # What xarray (mask_and_scale, the netCDF4 engine) reads from the netCDF4 file.
 ds = xr.open_dataset(f"{OUT}/holodec_small.nc", engine="netcdf4")

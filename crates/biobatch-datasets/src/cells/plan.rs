@@ -4,8 +4,6 @@
 //! rank while the current one is consumed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use biobatch_formats::soma::Layer;
 use biobatch_sampling::{
@@ -15,28 +13,33 @@ use biobatch_sampling::{
 
 use super::ExperimentDataset;
 use crate::Result;
+use crate::readahead::{Prepare, Progress, ReadAhead};
 
-/// How far the consumer has got in the current epoch, and which read-ahead thread is
-/// current (a new epoch or a dropped plan retires the old one).
-#[derive(Debug, Default)]
-pub(crate) struct Progress {
-    consumed: AtomicU64,
-    generation: AtomicU64,
-}
-
-impl Progress {
-    /// `n` more samples were filled into batches.
-    pub(super) fn consumed(&self, n: usize) {
-        self.consumed.fetch_add(n as u64, Ordering::Relaxed);
-    }
-}
-
-/// Read-ahead settings and what it reads from.
-struct ReadAhead {
+/// Asks the kernel for the entries of an IO batch's cells (sorted and coalesced into runs of
+/// neighbouring rows).
+struct WillNeed {
     layer: Layer,
     pool: Arc<[u64]>,
-    io_batch: u64,
-    ahead: u64,
+}
+
+impl Prepare for WillNeed {
+    fn prepare(&self, records: &mut Vec<u64>) {
+        let mut rows: Vec<u64> = records
+            .iter()
+            .filter_map(|&i| self.pool.get(i as usize).copied())
+            .collect();
+        rows.sort_unstable();
+        let mut i = 0;
+        while i < rows.len() {
+            let mut j = i + 1;
+            while j < rows.len() && rows[j] <= rows[j - 1] + 8 {
+                j += 1;
+            }
+            self.layer
+                .will_need(rows[i] as usize..rows[j - 1] as usize + 1);
+            i = j;
+        }
+    }
 }
 
 /// The dataset's plan.
@@ -92,8 +95,10 @@ impl CellsPlan {
         }
         let read_ahead = (ds.weights.is_none() && c.io_prefetch > 0).then(|| -> Result<_> {
             Ok(Arc::new(ReadAhead {
-                layer: ds.layer()?.clone(),
-                pool: Arc::clone(&ds.pool),
+                prepare: Arc::new(WillNeed {
+                    layer: ds.layer()?.clone(),
+                    pool: Arc::clone(&ds.pool),
+                }),
                 io_batch: c.io_batch_size.max(1),
                 ahead: c.io_prefetch as u64,
             }))
@@ -108,60 +113,15 @@ impl CellsPlan {
 
     /// Starts the read-ahead of `epoch` (retiring any earlier one).
     fn start_read_ahead(&self, epoch: Arc<dyn EpochPlan>) {
-        let Some(ra) = &self.read_ahead else { return };
-        let generation = self.progress.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        self.progress.consumed.store(0, Ordering::SeqCst);
-        let (ra, progress) = (Arc::clone(ra), Arc::clone(&self.progress));
-        let spawned = std::thread::Builder::new()
-            .name("biobatch-readahead".into())
-            .spawn(move || read_ahead(&ra, &progress, generation, epoch.as_ref()));
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "could not start the read-ahead thread");
+        if let Some(ra) = &self.read_ahead {
+            ra.start(&self.progress, epoch);
         }
-    }
-}
-
-/// Walks this rank's positions one IO batch at a time, at most `ahead` IO batches ahead of
-/// the consumer, asking the kernel for the entries of each IO batch's cells (sorted and
-/// coalesced into runs of neighbouring rows).
-fn read_ahead(ra: &ReadAhead, progress: &Progress, generation: u64, epoch: &dyn EpochPlan) {
-    let n = epoch.positions();
-    let mut rows: Vec<u64> = Vec::new();
-    let mut start = 0;
-    while start < n {
-        // Wait until the consumer is within `ahead` IO batches of this one.
-        loop {
-            if progress.generation.load(Ordering::SeqCst) != generation {
-                return;
-            }
-            let consumed = progress.consumed.load(Ordering::Relaxed);
-            if start < consumed + ra.ahead * ra.io_batch {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        let end = (start + ra.io_batch).min(n);
-        rows.clear();
-        rows.extend((start..end).filter_map(|p| ra.pool.get(epoch.sample(p).index as usize)));
-        rows.sort_unstable();
-        let mut i = 0;
-        while i < rows.len() {
-            let mut j = i + 1;
-            while j < rows.len() && rows[j] <= rows[j - 1] + 8 {
-                j += 1;
-            }
-            ra.layer
-                .will_need(rows[i] as usize..rows[j - 1] as usize + 1);
-            i = j;
-        }
-        start = end;
     }
 }
 
 impl Drop for CellsPlan {
     fn drop(&mut self) {
-        // Retire a running read-ahead thread.
-        self.progress.generation.fetch_add(1, Ordering::SeqCst);
+        self.progress.retire();
     }
 }
 

@@ -254,7 +254,13 @@ pub(crate) fn convert(
     Ok(())
 }
 
-fn convert_plain(stored: Stored, src: &[u8], out: &mut Data, at: usize, n: usize) -> Result<(), usize> {
+fn convert_plain(
+    stored: Stored,
+    src: &[u8],
+    out: &mut Data,
+    at: usize,
+    n: usize,
+) -> Result<(), usize> {
     match (stored, out) {
         (Stored::U8, Data::U8(d)) => d[at..at + n].copy_from_slice(src),
         (Stored::I8, Data::I8(d)) => {

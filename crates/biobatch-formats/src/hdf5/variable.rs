@@ -96,9 +96,8 @@ thread_local! {
 impl H5Variable {
     pub(super) fn open(path: &Path, map: Arc<Mmap>, ds: &hdf5::Dataset) -> Result<Self> {
         let name = ds.name().trim_start_matches('/').to_string();
-        let bad = |what: String| {
-            Error::Invalid(format!("{}: variable `{name}`: {what}", path.display()))
-        };
+        let bad =
+            |what: String| Error::Invalid(format!("{}: variable `{name}`: {what}", path.display()));
         let stored = stored_type(ds).map_err(bad)?;
         let shape = ds.shape();
         if shape.is_empty() {
@@ -112,7 +111,9 @@ impl H5Variable {
         let cf = cf_attrs(ds);
         let fill = fill_bytes(ds, stored);
         let row_bytes = total / shape[0].max(1);
-        let dcpl = ds.dcpl().map_err(|e| bad(format!("creation properties: {e}")))?;
+        let dcpl = ds
+            .dcpl()
+            .map_err(|e| bad(format!("creation properties: {e}")))?;
         let (layout, block_rows) = match dcpl.layout() {
             hdf5::plist::dataset_create::Layout::Contiguous => {
                 let addr = ds.offset();
@@ -232,19 +233,6 @@ impl H5Variable {
                 .collect(),
             _ => Vec::new(),
         }
-    }
-
-    /// Reads the whole variable (for small ones: ids, per-item values).
-    pub fn read_all(&self) -> Result<Array> {
-        let mut data = biobatch_core::Data::with_capacity(self.dtype, self.shape.iter().product());
-        for b in 0..self.blocks() {
-            let mut shape = self.shape.clone();
-            shape[0] = self.block_range(b).len();
-            let mut block = Array::zeros(self.dtype, shape);
-            self.read_block(b, &mut block)?;
-            data.extend_from(block.data(), 0..block.len())?;
-        }
-        Ok(Array::from_data(self.shape.clone(), data)?)
     }
 
     fn err_block(&self, block: usize, what: impl std::fmt::Display) -> biobatch_core::Error {
@@ -379,10 +367,7 @@ impl BlockSource for H5Variable {
                     let decoded = self
                         .decode_chunk(&at, pipeline, raw_len, inflater)
                         .map_err(|e| {
-                            self.err_block(
-                                block,
-                                format!("chunk {} at byte {}: {e}", lin, at.addr),
-                            )
+                            self.err_block(block, format!("chunk {} at byte {}: {e}", lin, at.addr))
                         })?;
                     let origin = grid_origin(lin, grid, chunk);
                     copy_chunk(
@@ -420,7 +405,10 @@ fn chunk_table(
     chunk: &[usize],
     file_len: u64,
 ) -> std::result::Result<Vec<Option<ChunkAt>>, String> {
-    let n: usize = grid.iter().try_fold(1usize, |n, &g| n.checked_mul(g)).ok_or("too many chunks")?;
+    let n: usize = grid
+        .iter()
+        .try_fold(1usize, |n, &g| n.checked_mul(g))
+        .ok_or("too many chunks")?;
     let id = ds.id();
     let mut table = Vec::with_capacity(n);
     hdf5::sync::sync(|| {
@@ -467,7 +455,11 @@ fn chunk_table(
 
 /// The compact variable's bytes (small by definition: under 64 KiB), read as the stored type
 /// and re-encoded little-endian.
-fn read_compact(ds: &hdf5::Dataset, stored: Stored, total: usize) -> std::result::Result<Vec<u8>, String> {
+fn read_compact(
+    ds: &hdf5::Dataset,
+    stored: Stored,
+    total: usize,
+) -> std::result::Result<Vec<u8>, String> {
     macro_rules! le {
         ($t:ty) => {
             ds.read_raw::<$t>()
@@ -488,7 +480,10 @@ fn read_compact(ds: &hdf5::Dataset, stored: Stored, total: usize) -> std::result
     }
     .map_err(|e| format!("compact data cannot be read ({e})"))?;
     if raw.len() != total {
-        return Err(format!("compact data holds {} bytes, expected {total}", raw.len()));
+        return Err(format!(
+            "compact data holds {} bytes, expected {total}",
+            raw.len()
+        ));
     }
     Ok(raw)
 }
@@ -500,8 +495,7 @@ fn fill_bytes(ds: &hdf5::Dataset, stored: Stored) -> Vec<u8> {
     };
     macro_rules! get {
         ($t:ty) => {
-            pl.fill_value_as::<$t>()
-                .map(|v| v.to_le_bytes().to_vec())
+            pl.fill_value_as::<$t>().map(|v| v.to_le_bytes().to_vec())
         };
     }
     let v = match stored {
