@@ -49,7 +49,7 @@ pub fn bigwig(data: &Path, runs: usize, windows: usize) -> Result<()> {
 }
 
 /// Runs a command and parses the last line of its standard output as JSON.
-fn json_of(cmd: &mut Command, what: &str) -> Result<Value> {
+pub(crate) fn json_of(cmd: &mut Command, what: &str) -> Result<Value> {
     let out = cmd
         .output()
         .with_context(|| format!("could not run {what}"))?;
@@ -64,12 +64,13 @@ fn json_of(cmd: &mut Command, what: &str) -> Result<Value> {
     serde_json::from_str(last).with_context(|| format!("{what} printed no JSON line: {text}"))
 }
 
-/// The release `biobatch` binary, built first.
-fn biobatch_binary() -> Result<PathBuf> {
+/// The release `biobatch` binary, built first (with `features`, e.g. `hdf5`).
+pub(crate) fn biobatch_binary(features: &[&str]) -> Result<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let ok = Command::new(cargo)
         .args(["build", "--release", "--quiet", "-p", "biobatch"])
+        .args(["--features", &features.join(",")])
         .current_dir(&root)
         .status()?
         .success();
@@ -120,7 +121,7 @@ pub fn peaks(data: &Path, epochs: usize, python_too: bool) -> Result<()> {
         println!("{v}");
         peers.push(v);
     }
-    let bin = biobatch_binary()?;
+    let bin = biobatch_binary(&[])?;
     let cache = data.join("compare-cache");
     let _ = std::fs::remove_dir_all(&cache);
     let d = |name: &str| data.join(name).display().to_string();
@@ -281,7 +282,7 @@ pub fn cells(data: &Path, epochs: usize, python_too: bool) -> Result<()> {
             })
         );
     }
-    let bin = biobatch_binary()?;
+    let bin = biobatch_binary(&[])?;
     for sparse in [false, true] {
         let mut cmd = Command::new(&bin);
         cmd.args(["cells", "bench"])

@@ -1,5 +1,6 @@
 //! Project automation for biobatch: `cargo xtask <command>`.
 
+mod arrays;
 mod compare;
 mod fuzz;
 mod gen_cells;
@@ -25,12 +26,15 @@ enum DataKind {
     Peaks,
     /// A single-cell store (and optionally its 10x MatrixMarket files).
     Cells,
+    /// A holodec-shaped netCDF4 file (images with ragged particles), `OUT/holodec.nc`.
+    Arrays,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate a deterministic synthetic dataset: `peaks` (FASTA, narrowPeak, BED, bigWigs)
-    /// or `cells` (a single-cell store and, with --mtx, a 10x MatrixMarket directory).
+    /// Generate a deterministic synthetic dataset: `peaks` (FASTA, narrowPeak, BED, bigWigs),
+    /// `cells` (a single-cell store and, with --mtx, a 10x MatrixMarket directory) or
+    /// `arrays` (a holodec-shaped netCDF4 file, written by netCDF4-python in `.venv`).
     GenData {
         /// What to generate.
         #[arg(value_enum, default_value_t = DataKind::Peaks)]
@@ -50,6 +54,24 @@ enum Command {
         /// `cells`: also write the matrix as a 10x MatrixMarket directory (`OUT/mtx`).
         #[arg(long)]
         mtx: bool,
+        /// `arrays`: images.
+        #[arg(long, default_value_t = arrays::BENCH.images)]
+        images: usize,
+        /// `arrays`: image rows.
+        #[arg(long, default_value_t = arrays::BENCH.xsize)]
+        xsize: usize,
+        /// `arrays`: image columns.
+        #[arg(long, default_value_t = arrays::BENCH.ysize)]
+        ysize: usize,
+        /// `arrays`: mean particles per image.
+        #[arg(long, default_value_t = arrays::BENCH.particles)]
+        particles: usize,
+        /// `arrays`: images per on-disk chunk.
+        #[arg(long, default_value_t = arrays::BENCH.chunk)]
+        chunk: usize,
+        /// `arrays`: deflate level (0: uncompressed).
+        #[arg(long, default_value_t = arrays::BENCH.level)]
+        level: u32,
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
@@ -73,8 +95,9 @@ enum Command {
     },
     /// Run a benchmark area and print one JSON line per case.
     Bench {
-        /// Which area: `formats`, `sampling`, `loader`, `peaks`, `cells`, `train`, `zoo` or
-        /// `python` (the Python package: crossing cost, a Python loop against `peaks bench`).
+        /// Which area: `formats`, `sampling`, `loader`, `peaks`, `cells`, `arrays`, `train`,
+        /// `zoo` or `python` (the Python package: crossing cost, a Python loop against `peaks
+        /// bench`).
         area: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -115,8 +138,9 @@ enum Command {
     Compare {
         /// Which comparison: `bigwig` (pyBigWig, one 1 kb window per call), `peaks`
         /// (cherimoya's PeakGenerator against `biobatch peaks bench`), `cells`
-        /// (TileDB-SOMA-ML against `biobatch cells bench`) or `zoo` (kipoiseq's SeqIntervalDl
-        /// against ours), same files and settings.
+        /// (TileDB-SOMA-ML against `biobatch cells bench`), `arrays` (an xarray Dataset in a
+        /// PyTorch DataLoader, and xbatcher, against `biobatch arrays bench`) or `zoo`
+        /// (kipoiseq's SeqIntervalDl against ours), same files and settings.
         what: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -134,7 +158,20 @@ enum Command {
         /// Python loop (`biobatch.PeakGenerator`, `biobatch.cells.ExperimentDataset`).
         #[arg(long)]
         python: bool,
+        /// `arrays`: timed batches of 32 per peer.
+        #[arg(long, default_value_t = 40)]
+        batches: usize,
     },
+}
+
+/// Where the arrays benchmarks keep their file: `bench-arrays` unless `--data` names
+/// another directory.
+fn arrays_dir(data: &std::path::Path) -> PathBuf {
+    if data == std::path::Path::new("bench-data") {
+        PathBuf::from("bench-arrays")
+    } else {
+        data.to_path_buf()
+    }
 }
 
 fn ensure_bench_data(data: &std::path::Path) -> Result<()> {
@@ -280,6 +317,12 @@ fn main() -> Result<()> {
             genes,
             nnz_per_cell,
             mtx,
+            images,
+            xsize,
+            ysize,
+            particles,
+            chunk,
+            level,
             out,
             seed,
         } => match kind {
@@ -292,6 +335,18 @@ fn main() -> Result<()> {
                     seed,
                 };
                 println!("{}", gen_cells::generate(&spec, &out, mtx)?);
+            }
+            DataKind::Arrays => {
+                let spec = arrays::HolodecSpec {
+                    images,
+                    xsize,
+                    ysize,
+                    particles,
+                    chunk,
+                    level,
+                    seed,
+                };
+                println!("{}", arrays::generate(&spec, &out)?.display());
             }
         },
         Command::Bench {
@@ -359,6 +414,7 @@ fn main() -> Result<()> {
                     biobatch_benches::peaks::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
                 }
                 "python" => python::bench(&data, runs)?,
+                "arrays" => arrays::bench(&arrays_dir(&data), runs)?,
                 "zoo" => {
                     ensure_bench_data(&data)?;
                     let opts = biobatch_benches::zoo::Options {
@@ -371,7 +427,7 @@ fn main() -> Result<()> {
                 }
                 other => {
                     bail!(
-                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks, cells, train, zoo, python)"
+                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks, cells, arrays, train, zoo, python)"
                     )
                 }
             }
@@ -399,6 +455,7 @@ fn main() -> Result<()> {
             windows,
             epochs,
             python,
+            batches,
         } => {
             if what == "bigwig" || what == "peaks" {
                 ensure_bench_data(&data)?;
@@ -419,8 +476,11 @@ fn main() -> Result<()> {
                     ensure_bench_data(&data)?;
                     compare::zoo(&data, epochs)?
                 }
+                "arrays" => arrays::compare(&arrays_dir(&data), batches)?,
                 other => {
-                    bail!("unknown comparison `{other}` (available: bigwig, peaks, cells, zoo)")
+                    bail!(
+                        "unknown comparison `{other}` (available: bigwig, peaks, cells, arrays, zoo)"
+                    )
                 }
             }
         }

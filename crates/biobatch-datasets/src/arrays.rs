@@ -439,6 +439,35 @@ impl ArraysDataset {
         self.cache.decodes()
     }
 
+    /// Blocks of the variables read through the cache (those not preloaded): what one epoch
+    /// decodes when each is decoded once.
+    pub fn cached_blocks(&self) -> usize {
+        self.vars
+            .iter()
+            .filter(|v| v.preloaded.is_none())
+            .map(|v| v.source.blocks())
+            .sum()
+    }
+
+    /// Decodes every block of the variables read through the cache once, on the calling
+    /// thread and bypassing the cache: the single-threaded decode rate (inflate, unshuffle,
+    /// conversion), a baseline for benchmarks. Returns the decoded bytes and the seconds.
+    pub fn decode_serially(&self) -> Result<(u64, f64)> {
+        let t = std::time::Instant::now();
+        let mut bytes = 0u64;
+        for v in self.vars.iter().filter(|v| v.preloaded.is_none()) {
+            let src = v.source.as_ref();
+            for b in 0..src.blocks() {
+                let mut shape = src.shape().to_vec();
+                shape[0] = src.block_range(b).len();
+                let mut block = Array::zeros(src.dtype(), shape);
+                src.read_block(b, &mut block)?;
+                bytes += block.nbytes() as u64;
+            }
+        }
+        Ok((bytes, t.elapsed().as_secs_f64()))
+    }
+
     /// What the dataset serves.
     pub fn describe(&self) -> ArraysDescription {
         ArraysDescription {

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use biobatch_core::{Array, Batch, DType, Node};
 use biobatch_datasets::{
-    ExperimentConfig, ExperimentDataset, IntervalConfig, IntervalDataset, PeakConfig, PeakDataset,
+    ArraysConfig, ArraysDataset, ExperimentConfig, ExperimentDataset, IntervalConfig,
+    IntervalDataset, PeakConfig, PeakDataset,
 };
 use biobatch_loader::{ArrayDataset, BatchDataset, BoxError, Loader, LoaderConfig};
 use biobatch_sampling::{Layout, Order, Partition, Policy, Sample, Sampler, SamplerConfig};
@@ -91,6 +92,38 @@ pub(crate) fn open_cells(
         })
         .py_err()?;
     Ok(PyLoader::new(loader, info))
+}
+
+/// Samples of an array file — HDF5 / netCDF4 (with the `hdf5` feature), `.npz` or `.npy` —
+/// with ragged targets, chunk-aware shuffling, flips and normalisation (`ArraysConfig` as
+/// JSON); ranks take contiguous blocks of the chunk-shuffled stream, as `biobatch arrays`
+/// does.
+#[pyfunction]
+pub(crate) fn open_array_file(
+    py: Python<'_>,
+    config: &str,
+    rank: u64,
+    world_size: u64,
+) -> PyResult<PyLoader> {
+    let c: ArraysConfig = parse(config, "array file dataset")?;
+    let part = partition(rank, world_size, Layout::Contiguous)?;
+    let (loader, info) = py
+        .detach(|| -> biobatch_datasets::Result<_> {
+            let ds = ArraysDataset::open(&c)?;
+            let info = serde_json::to_value(ds.describe()).unwrap_or_default();
+            Ok((ds.into_loader(part)?, info))
+        })
+        .py_err()?;
+    Ok(PyLoader::new(loader, info))
+}
+
+/// What a file holds (variables, shapes, dtypes, chunks, filters, dimensions), as JSON.
+#[pyfunction]
+pub(crate) fn array_file_info(py: Python<'_>, path: std::path::PathBuf) -> PyResult<String> {
+    let info = py
+        .detach(|| biobatch_datasets::arrays::file_info(&path))
+        .py_err()?;
+    serde_json::to_string(&info).map_err(|e| invalid(e.to_string()))
 }
 
 /// Named `.npy` files or `.npz` members as a dataset: each entry of `arrays` is

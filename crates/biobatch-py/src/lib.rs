@@ -42,6 +42,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(datasets::open_intervals, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::open_cells, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::open_arrays, m)?)?;
+    m.add_function(wrap_pyfunction!(datasets::open_array_file, m)?)?;
+    m.add_function(wrap_pyfunction!(datasets::array_file_info, m)?)?;
     m.add_function(wrap_pyfunction!(datasets::slow_test_loader, m)?)?;
     m.add_function(wrap_pyfunction!(store::import_mtx, m)?)?;
     m.add_function(wrap_pyfunction!(store::import_h5ad, m)?)?;

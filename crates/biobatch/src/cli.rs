@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch.
 
+mod arrays;
 mod cells;
 mod peaks;
 mod train;
@@ -57,6 +58,10 @@ enum Command {
     /// cell loader.
     #[command(subcommand)]
     Cells(Box<cells::Cells>),
+    /// Array files (HDF5 / netCDF4, .npz, .npy): list their variables, benchmark and digest
+    /// the array loader (ragged targets, chunk-aware shuffling).
+    #[command(subcommand)]
+    Arrays(Box<arrays::Arrays>),
     /// Train a model: `biobatch train bpnet --example` runs on the bundled data.
     #[command(subcommand)]
     Train(train::Train),
@@ -124,6 +129,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::View(v) => view::run(v),
         Command::Peaks(p) => peaks::run(*p, ex),
         Command::Cells(c) => cells::run(*c),
+        Command::Arrays(a) => arrays::run(*a),
         Command::Train(t) => train::run_train(t, ex),
         Command::Predict(p) => train::run_predict(p),
         Command::Zoo(z) => zoo::run(*z, ex),

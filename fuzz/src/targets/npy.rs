@@ -50,7 +50,6 @@ fn le_bytes(a: &Array) -> Vec<u8> {
 }
 
 fn agree(name: &str, ours: &NpyArray, theirs: &oracle::Npy) -> Result<(), String> {
-    use biobatch_core::RowSource;
     ensure(ours.shape() == theirs.shape.as_slice(), || {
         format!(
             "shape differs: {name}: {:?}, the header says {:?}",

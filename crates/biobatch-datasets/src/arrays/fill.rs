@@ -77,18 +77,19 @@ fn copy_row(
     Ok(())
 }
 
-/// Reverses `row` (a record of shape `dims`) along axis `axis` of the record.
+/// Reverses `row` (a record of shape `dims`) along axis `axis` of the record: whole runs
+/// of the inner axes swapped as slices (the last axis: each run reversed in place).
 fn flip<T>(row: &mut [T], dims: &[usize], axis: usize) {
     let n = dims[axis];
     let inner: usize = dims[axis + 1..].iter().product();
-    let outer: usize = dims[..axis].iter().product();
-    for o in 0..outer {
-        let base = o * n * inner;
+    for block in row.chunks_exact_mut(n * inner) {
+        if inner == 1 {
+            block.reverse();
+            continue;
+        }
         for j in 0..n / 2 {
-            let (a, b) = (base + j * inner, base + (n - 1 - j) * inner);
-            for t in 0..inner {
-                row.swap(a + t, b + t);
-            }
+            let (lo, hi) = block.split_at_mut((n - 1 - j) * inner);
+            lo[j * inner..(j + 1) * inner].swap_with_slice(&mut hi[..inner]);
         }
     }
 }

@@ -1,6 +1,5 @@
 //! [`H5Variable`]: one variable's layout and chunk table, read in blocks of whole records.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -87,10 +86,43 @@ impl std::fmt::Debug for H5Variable {
     }
 }
 
+/// Per-thread decoding state: two scratch buffers for the filter steps, one for a whole
+/// chunk, and an inflater (libdeflate keeps a few KiB of state). Reused, so decoding a chunk
+/// allocates nothing once the buffers have grown.
+struct Scratch {
+    a: Vec<u8>,
+    b: Vec<u8>,
+    inflater: libdeflater::Decompressor,
+}
+
+struct ThreadScratch {
+    steps: Scratch,
+    chunk: Vec<u8>,
+}
+
 thread_local! {
-    /// One inflater per thread (libdeflate keeps a few KiB of state).
-    static INFLATER: RefCell<libdeflater::Decompressor> =
-        RefCell::new(libdeflater::Decompressor::new());
+    static SCRATCH: RefCell<ThreadScratch> = RefCell::new(ThreadScratch {
+        steps: Scratch { a: Vec::new(), b: Vec::new(), inflater: libdeflater::Decompressor::new() },
+        chunk: Vec::new(),
+    });
+}
+
+/// The bytes of `out` when values of type `stored` are served unchanged (same width and
+/// representation, little-endian host), so a chunk can be decoded straight into it.
+fn direct_bytes(stored: Stored, out: &mut biobatch_core::Data) -> Option<&mut [u8]> {
+    use biobatch_core::Data;
+    if cfg!(target_endian = "big") {
+        return None;
+    }
+    match (stored, out) {
+        (Stored::U8, Data::U8(v)) => Some(v.as_mut_slice()),
+        (Stored::I8, Data::I8(v)) => Some(bytemuck::cast_slice_mut(v.as_mut_slice())),
+        (Stored::I32, Data::I32(v)) => Some(bytemuck::cast_slice_mut(v.as_mut_slice())),
+        (Stored::I64, Data::I64(v)) => Some(bytemuck::cast_slice_mut(v.as_mut_slice())),
+        (Stored::F32, Data::F32(v)) => Some(bytemuck::cast_slice_mut(v.as_mut_slice())),
+        (Stored::F64, Data::F64(v)) => Some(bytemuck::cast_slice_mut(v.as_mut_slice())),
+        _ => None,
+    }
 }
 
 impl H5Variable {
@@ -244,65 +276,133 @@ impl H5Variable {
         ))
     }
 
-    /// Decodes chunk `at`, whose decoded size is `raw_len` bytes.
+    /// Decodes chunk `at` into `dst` (its decoded size), undoing the filters in reverse
+    /// order (skipping those the chunk's mask names) through two scratch buffers; the last
+    /// step writes straight into `dst`.
     fn decode_chunk(
         &self,
         at: &ChunkAt,
         pipeline: &[Step],
-        raw_len: usize,
-        inflater: &mut libdeflater::Decompressor,
-    ) -> std::result::Result<Vec<u8>, String> {
-        let start = at.addr as usize;
-        let mut data: Cow<'_, [u8]> = Cow::Borrowed(&self.map[start..start + at.size as usize]);
-        // Undo the filters in reverse order, skipping those the chunk's mask names.
-        for (i, step) in pipeline.iter().enumerate().rev() {
-            if at.filter_mask & (1 << i) != 0 {
+        dst: &mut [u8],
+        scratch: &mut Scratch,
+    ) -> std::result::Result<(), String> {
+        /// Where the bytes decoded so far are.
+        #[derive(Clone, Copy)]
+        enum Cur {
+            Map(usize, usize),
+            A(usize),
+            B(usize),
+            Dst,
+        }
+        let raw_len = dst.len();
+        let steps: Vec<Step> = pipeline
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(i, _)| at.filter_mask & (1 << i) == 0)
+            .map(|(_, s)| *s)
+            .collect();
+        let last = steps.iter().rposition(|s| *s != Step::Fletcher32);
+        let Scratch { a, b, inflater } = scratch;
+        let mut cur = Cur::Map(at.addr as usize, at.size as usize);
+        for (k, step) in steps.iter().enumerate() {
+            let src_len = match cur {
+                Cur::Map(_, n) | Cur::A(n) | Cur::B(n) => n,
+                Cur::Dst => raw_len,
+            };
+            if *step == Step::Fletcher32 {
+                let data: &[u8] = match cur {
+                    Cur::Map(s, n) => &self.map[s..s + n],
+                    Cur::A(n) => &a[..n],
+                    Cur::B(n) => &b[..n],
+                    Cur::Dst => return Err("a checksum after the last filter".into()),
+                };
+                let Some(split) = data.len().checked_sub(4) else {
+                    return Err("chunk shorter than its Fletcher-32 checksum".into());
+                };
+                let stored = u32::from_le_bytes(data[split..].try_into().expect("4 bytes"));
+                let sum = fletcher32(&data[..split]);
+                if sum != stored && sum.swap_bytes() != stored {
+                    return Err(format!(
+                        "Fletcher-32 checksum mismatch (stored {stored:#010x}, computed \
+                         {sum:#010x}): the chunk is corrupt"
+                    ));
+                }
+                cur = match cur {
+                    Cur::Map(s, _) => Cur::Map(s, split),
+                    Cur::A(_) => Cur::A(split),
+                    Cur::B(_) => Cur::B(split),
+                    Cur::Dst => Cur::Dst,
+                };
                 continue;
             }
-            data = match step {
-                Step::Fletcher32 => {
-                    let Some(split) = data.len().checked_sub(4) else {
-                        return Err("chunk shorter than its Fletcher-32 checksum".into());
-                    };
-                    let stored = u32::from_le_bytes(data[split..].try_into().expect("4 bytes"));
-                    let sum = fletcher32(&data[..split]);
-                    if sum != stored && sum.swap_bytes() != stored {
-                        return Err(format!(
-                            "Fletcher-32 checksum mismatch (stored {stored:#010x}, computed \
-                             {sum:#010x}): the chunk is corrupt"
-                        ));
-                    }
-                    match data {
-                        Cow::Borrowed(b) => Cow::Borrowed(&b[..split]),
-                        Cow::Owned(mut v) => {
-                            v.truncate(split);
-                            Cow::Owned(v)
+            let out_len = if *step == Step::Deflate {
+                raw_len
+            } else {
+                src_len
+            };
+            let into_dst = Some(k) == last;
+            if into_dst && out_len != raw_len {
+                return Err(format!("holds {out_len} bytes, expected {raw_len}"));
+            }
+            let apply =
+                |src: &[u8], out: &mut [u8], inflater: &mut libdeflater::Decompressor| match step {
+                    Step::Deflate => {
+                        let n = inflater
+                            .zlib_decompress(src, out)
+                            .map_err(|e| format!("the deflate stream does not inflate ({e})"))?;
+                        if n != out.len() {
+                            return Err(format!("inflates to {n} bytes, expected {}", out.len()));
                         }
+                        Ok(())
                     }
-                }
-                Step::Deflate => {
-                    // Deflate is the last step undone before the shuffle: the inflated size is
-                    // the chunk's (a Fletcher-32 step before it was stripped above).
-                    let mut out = vec![0u8; raw_len];
-                    let n = inflater
-                        .zlib_decompress(&data, &mut out)
-                        .map_err(|e| format!("the deflate stream does not inflate ({e})"))?;
-                    if n != raw_len {
-                        return Err(format!("inflates to {n} bytes, expected {raw_len}"));
+                    _ => {
+                        unshuffle(src, self.stored.size(), out);
+                        Ok(())
                     }
-                    Cow::Owned(out)
+                };
+            cur = match (cur, into_dst) {
+                (Cur::Map(s, n), true) => {
+                    apply(&self.map[s..s + n], dst, inflater)?;
+                    Cur::Dst
                 }
-                Step::Shuffle => {
-                    let mut out = vec![0u8; data.len()];
-                    unshuffle(&data, self.stored.size(), &mut out);
-                    Cow::Owned(out)
+                (Cur::Map(s, n), false) => {
+                    a.resize(out_len, 0);
+                    apply(&self.map[s..s + n], &mut a[..out_len], inflater)?;
+                    Cur::A(out_len)
                 }
+                (Cur::A(n), true) => {
+                    apply(&a[..n], dst, inflater)?;
+                    Cur::Dst
+                }
+                (Cur::A(n), false) => {
+                    b.resize(out_len, 0);
+                    apply(&a[..n], &mut b[..out_len], inflater)?;
+                    Cur::B(out_len)
+                }
+                (Cur::B(n), true) => {
+                    apply(&b[..n], dst, inflater)?;
+                    Cur::Dst
+                }
+                (Cur::B(n), false) => {
+                    a.resize(out_len, 0);
+                    apply(&b[..n], &mut a[..out_len], inflater)?;
+                    Cur::A(out_len)
+                }
+                (Cur::Dst, _) => return Err("a filter after the last one".into()),
             };
         }
+        let data: &[u8] = match cur {
+            Cur::Dst => return Ok(()),
+            Cur::Map(s, n) => &self.map[s..s + n],
+            Cur::A(n) => &a[..n],
+            Cur::B(n) => &b[..n],
+        };
         if data.len() != raw_len {
             return Err(format!("holds {} bytes, expected {raw_len}", data.len()));
         }
-        Ok(data.into_owned())
+        dst.copy_from_slice(data);
+        Ok(())
     }
 }
 
@@ -355,20 +455,45 @@ impl BlockSource for H5Variable {
                 grid,
                 table,
                 pipeline,
-            } => INFLATER.with(|inflater| {
-                let inflater = &mut *inflater.borrow_mut();
-                let mut staged = self.fill.repeat(nbytes / elem);
+            } => SCRATCH.with(|scratch| {
+                let scratch = &mut *scratch.borrow_mut();
                 let raw_len = chunk.iter().product::<usize>() * elem;
                 // Every chunk whose first grid coordinate is this block.
                 let per_block: usize = grid[1..].iter().product();
+                let fail = |lin: usize, at: &ChunkAt, e: String| {
+                    self.err_block(block, format!("chunk {lin} at byte {}: {e}", at.addr))
+                };
+                // The fast path: one chunk holds the block's records whole, stored as they are
+                // served — inflate straight into the caller's buffer.
+                if per_block == 1
+                    && nbytes == raw_len
+                    && self.cf.is_identity()
+                    && let Some(dst) = direct_bytes(self.stored, out.data_mut())
+                {
+                    match table[block] {
+                        Some(at) => self
+                            .decode_chunk(&at, pipeline, dst, &mut scratch.steps)
+                            .map_err(|e| fail(block, &at, e))?,
+                        None => {
+                            for d in dst.chunks_exact_mut(elem) {
+                                d.copy_from_slice(&self.fill);
+                            }
+                        }
+                    }
+                    return Ok(());
+                }
+                let mut staged = self.fill.repeat(nbytes / elem);
+                let mut decoded = std::mem::take(&mut scratch.chunk);
+                decoded.resize(raw_len, 0);
                 for k in 0..per_block {
                     let lin = block * per_block + k;
                     let Some(at) = table[lin] else { continue };
-                    let decoded = self
-                        .decode_chunk(&at, pipeline, raw_len, inflater)
-                        .map_err(|e| {
-                            self.err_block(block, format!("chunk {} at byte {}: {e}", lin, at.addr))
-                        })?;
+                    if let Err(e) =
+                        self.decode_chunk(&at, pipeline, &mut decoded, &mut scratch.steps)
+                    {
+                        scratch.chunk = decoded;
+                        return Err(fail(lin, &at, e));
+                    }
                     let origin = grid_origin(lin, grid, chunk);
                     copy_chunk(
                         &decoded,
@@ -380,6 +505,7 @@ impl BlockSource for H5Variable {
                         elem,
                     );
                 }
+                scratch.chunk = decoded;
                 put(&staged, out)
             }),
         }

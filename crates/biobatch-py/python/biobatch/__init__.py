@@ -5,7 +5,7 @@ epoch and position); batches cross into Python as numpy arrays that view the Rus
 
 - :func:`PeakGenerator`: cherimoya's peak/negative loader, same arguments and batches.
 - :class:`PeakDataset`, :class:`IntervalDataset`, :class:`ArrayDataset`: Kipoi-style batch
-  dicts of numpy arrays.
+  dicts of numpy arrays; :class:`ArraysDataset`: HDF5 / netCDF4 files with ragged targets.
 - :mod:`biobatch.cells`: TileDB-SOMA-ML's ``ExperimentDataset`` over biobatch's store.
 - :mod:`biobatch.kipoi`: Kipoi's Python API (``get_model``, ``list_models``, pipelines,
   dataloader factories) on biobatch's model zoo.
@@ -19,12 +19,14 @@ from ._native import __version__
 from ._errors import BiobatchError, BiobatchIOError, DataFileNotFoundError, InvalidInputError
 from ._base import digest
 from ._dist import resolve_rank
-from .datasets import ArrayDataset, IntervalDataset, PeakDataset
+from .datasets import ArrayDataset, ArraysDataset, IntervalDataset, PeakDataset, array_file_info
 from .peakgen import PeakGenerator, PeakLoader, PeakSampler
 from . import cells, kipoi
 
 __all__ = [
     "ArrayDataset",
+    "ArraysDataset",
+    "array_file_info",
     "BiobatchError",
     "BiobatchIOError",
     "DataFileNotFoundError",

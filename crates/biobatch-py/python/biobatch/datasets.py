@@ -75,9 +75,41 @@ class IntervalDataset(_ConfigDataset):
     _open = staticmethod(_native.open_intervals)
 
 
+class ArraysDataset(_ConfigDataset):
+    """Samples of an array file — HDF5 / netCDF4, ``.npz`` or ``.npy`` — along the first
+    axis of its variables, with ragged per-sample targets (the holodec case: images with a
+    variable number of particles each), chunk-aware shuffling, flips and normalisation
+    (Rust's ``ArraysConfig``; docs/arrays.md).
+
+    ``ArraysDataset(file="holodec.nc", inputs=["image"], ragged={"name": "particles",
+    "variables": ["x", "y", "z", "d"], "by": "hid", "base": 1, "sort_by": "d"},
+    flips=[{"axis": 1, "negate": ["x"]}, {"axis": 2, "negate": ["y"]}], seed=1)``.
+
+    Keywords: ``file``, ``inputs``, ``targets``, ``ragged`` (``name``, ``variables``, ``by``
+    + ``base`` or ``offsets``, ``sort_by``, ``descending``, ``max_items``, ``truncate``),
+    ``flips`` (``axis``, ``negate``), ``normalize`` (``{"image": "stats", "z": {"mean": …,
+    "std": …}}``), ``shuffle``, ``chunked``, ``seed``, ``io_chunks``, ``io_prefetch``,
+    ``cache_bytes``, ``preload_bytes``, loader settings, ``rank`` / ``world_size``.
+
+    Batches: ``inputs/<name>``, ``targets/<name>``, the ragged targets padded as
+    ``targets/<ragged> [B, max_items, k]`` with ``targets/<ragged>_count [B]`` and
+    ``targets/<ragged>_mask [B, max_items]``, ``metadata/index`` (and ``metadata/flips``).
+    The stream is the one ``biobatch arrays digest`` prints for the same settings.
+    """
+
+    _open = staticmethod(_native.open_array_file)
+
+
+def array_file_info(path):
+    """What an array file holds: its format, dimensions and variables (shape, dtype, chunks,
+    filters, CF decoding), as ``biobatch arrays info`` prints it."""
+    return json.loads(_native.array_file_info(paths(path)))
+
+
 class ArrayDataset(Epochs):
     """Named arrays from a ``.npz`` file or ``.npy`` files, memory-mapped, sharing their
-    first (record) axis.
+    first (record) axis. For HDF5 / netCDF4 files, ragged targets and chunk-aware shuffling,
+    see :class:`ArraysDataset`.
 
     ``ArrayDataset("data.npz")`` makes every member an input;
     ``ArrayDataset("data.npz", targets=["y"])`` makes ``y`` a target. A dict
