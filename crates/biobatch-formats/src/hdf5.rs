@@ -4,12 +4,15 @@
 //! libhdf5 (through `hdf5-metno`) is used once, at open: to list the variables, their types,
 //! shapes, filters and CF attributes, and to read each chunked variable's chunk table (file
 //! address and size of every chunk). After that the library is never called again: chunks are
-//! read from a memory map of the file and decoded by our own code — inflate (libdeflate),
-//! byte shuffle, Fletcher-32 check — on whichever thread asks. hdf5-metno serialises every
+//! read with positioned reads (`pread`) and decoded by our own code — inflate (libdeflate),
+//! byte shuffle, Fletcher-32 check — on whichever thread asks. Positioned reads rather than a
+//! memory map: the file's pages then stay in the kernel's page cache instead of counting in
+//! the process's resident memory, and a file truncated while it is read gives an error, not
+//! a crash. hdf5-metno serialises every
 //! libhdf5 call under one global lock, so reading through it would run the loader's workers
 //! one at a time; decoding ourselves lets them run in parallel.
 //!
-//! - Layouts: contiguous (read from the map), chunked (any chunk shape; chunks never written
+//! - Layouts: contiguous, chunked (any chunk shape; chunks never written
 //!   read as the variable's fill value), compact (read whole at open).
 //! - Filters: deflate, shuffle, Fletcher-32. Any other filter (SZIP, LZF, Blosc, N-bit,
 //!   scale-offset, …) is refused at open, naming the variable and the filter.
@@ -41,7 +44,6 @@ use std::sync::Arc;
 
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5_metno as hdf5;
-use memmap2::Mmap;
 
 mod decode;
 mod variable;
@@ -56,7 +58,8 @@ use crate::{Error, Result};
 pub struct H5File {
     path: PathBuf,
     file: hdf5::File,
-    map: Arc<Mmap>,
+    data: Arc<std::fs::File>,
+    len: u64,
 }
 
 impl std::fmt::Debug for H5File {
@@ -92,10 +95,11 @@ impl H5File {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         let f = crate::fs::open_regular(&path)?;
-        // SAFETY: the map is read-only; a file truncated under us is the reader's risk, as
-        // for every mapped format here.
-        let map = unsafe { Mmap::map(&f) }.map_err(|e| Error::io(&path, e))?;
-        if let Some(v) = netcdf3_version(&map) {
+        let len = f.metadata().map_err(|e| Error::io(&path, e))?.len();
+        let mut head = [0u8; 4];
+        let n = std::os::unix::fs::FileExt::read_at(&f, &mut head, 0)
+            .map_err(|e| Error::io(&path, e))?;
+        if let Some(v) = netcdf3_version(&head[..n]) {
             return Err(Error::Invalid(format!(
                 "{}: a netCDF3 classic file ({v}); biobatch reads netCDF4 (HDF5) files: \
                  convert it with `nccopy -k nc4 {} out.nc`",
@@ -112,7 +116,8 @@ impl H5File {
         Ok(H5File {
             path,
             file,
-            map: Arc::new(map),
+            data: Arc::new(f),
+            len,
         })
     }
 
@@ -228,7 +233,7 @@ impl H5File {
                 }
             ))
         })?;
-        H5Variable::open(&self.path, Arc::clone(&self.map), &ds)
+        H5Variable::open(&self.path, Arc::clone(&self.data), self.len, &ds)
     }
 
     fn h5err(&self, at: &str, e: hdf5::Error) -> Error {

@@ -277,3 +277,31 @@ fn corrupt_and_truncated_chunks_are_errors_naming_file_variable_and_records() {
         "{err}"
     );
 }
+
+#[test]
+fn a_file_truncated_after_open_gives_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many_chunks.h5");
+    std::fs::copy(data("many_chunks.h5"), &path).unwrap();
+    let v = H5File::open(&path).unwrap().variable("images").unwrap();
+    let last = v
+        .chunk_locations()
+        .into_iter()
+        .max_by_key(|c| c.offset)
+        .unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(last.offset + 1).unwrap();
+    let errors: Vec<String> = (0..v.blocks())
+        .filter_map(|b| {
+            let mut out = Array::zeros(v.dtype(), [4, 8, 8]);
+            v.read_block(b, &mut out).err().map(|e| e.to_string())
+        })
+        .collect();
+    assert!(!errors.is_empty());
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("`images`") && e.contains("cannot be read")),
+        "{errors:?}"
+    );
+}

@@ -4,6 +4,7 @@
 //! next IO batches into the cache.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use biobatch_core::BlockSource;
 use biobatch_sampling::rng::{rng, stream};
@@ -20,25 +21,41 @@ use crate::readahead::{Prepare, Progress, ReadAhead};
 /// Version of the flip stream: bump when the flip bits of a `(seed, epoch, record)` change.
 const FLIP_STREAM_VERSION: u64 = 1;
 
-/// Decodes the blocks an IO batch touches, for every variable read through the cache.
+/// Decodes the blocks an IO batch touches, for every variable read through the cache, on
+/// `threads` threads (as many as the loader has workers: while they copy records out of one
+/// IO batch, the next one is decoded in parallel).
 struct DecodeAhead {
     cache: Arc<BlockCache>,
     /// (variable position, source) of the variables not preloaded.
     vars: Vec<(usize, Arc<dyn BlockSource>)>,
+    threads: usize,
 }
 
 impl Prepare for DecodeAhead {
     fn prepare(&self, records: &mut Vec<u64>) {
-        for (k, src) in &self.vars {
+        let mut todo: Vec<(usize, usize)> = Vec::new();
+        for (i, (_, src)) in self.vars.iter().enumerate() {
             let br = src.block_rows().max(1) as u64;
-            let mut blocks: Vec<u64> = records.iter().map(|r| r / br).collect();
-            blocks.sort_unstable();
-            blocks.dedup();
-            for b in blocks {
-                // An error is left for the worker that needs the block to report.
-                let _ = self.cache.get(*k, src.as_ref(), b as usize);
-            }
+            let start = todo.len();
+            todo.extend(records.iter().map(|r| (i, (r / br) as usize)));
+            todo[start..].sort_unstable();
         }
+        todo.dedup();
+        let next = AtomicUsize::new(0);
+        let work = || {
+            while let Some(&(i, b)) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let (k, src) = &self.vars[i];
+                // An error is left for the worker that needs the block to report.
+                let _ = self.cache.get(*k, src.as_ref(), b);
+            }
+        };
+        let extra = self.threads.min(todo.len()).saturating_sub(1);
+        std::thread::scope(|s| {
+            for _ in 0..extra {
+                s.spawn(work);
+            }
+            work();
+        });
     }
 }
 
@@ -93,6 +110,7 @@ impl ArraysPlan {
                 prepare: Arc::new(DecodeAhead {
                     cache: Arc::clone(&ds.cache),
                     vars: cached,
+                    threads: c.loader.num_workers.max(1),
                 }),
                 io_batch: if c.chunked {
                     io_batch

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use biobatch_core::{Array, BlockSource, DType};
 use hdf5::filters::Filter;
 use hdf5_metno as hdf5;
-use memmap2::Mmap;
+use std::os::unix::fs::FileExt;
 
 use super::decode::{Cf, Stored, convert, copy_chunk, fletcher32, unshuffle};
 use super::{cf_attrs, filter_name, stored_type};
@@ -58,12 +58,12 @@ enum Layout {
     Compact(Vec<u8>),
 }
 
-/// A variable of an HDF5 / netCDF4 file, read in blocks of whole records from a memory map
-/// of the file (see [the module docs](super)). Cheap to share between threads.
+/// A variable of an HDF5 / netCDF4 file, read in blocks of whole records with positioned
+/// reads (see [the module docs](super)). Cheap to share between threads.
 pub struct H5Variable {
     path: PathBuf,
     name: String,
-    map: Arc<Mmap>,
+    file: Arc<std::fs::File>,
     stored: Stored,
     dtype: DType,
     shape: Vec<usize>,
@@ -90,6 +90,7 @@ impl std::fmt::Debug for H5Variable {
 /// chunk, and an inflater (libdeflate keeps a few KiB of state). Reused, so decoding a chunk
 /// allocates nothing once the buffers have grown.
 struct Scratch {
+    raw: Vec<u8>,
     a: Vec<u8>,
     b: Vec<u8>,
     inflater: libdeflater::Decompressor,
@@ -102,7 +103,12 @@ struct ThreadScratch {
 
 thread_local! {
     static SCRATCH: RefCell<ThreadScratch> = RefCell::new(ThreadScratch {
-        steps: Scratch { a: Vec::new(), b: Vec::new(), inflater: libdeflater::Decompressor::new() },
+        steps: Scratch {
+            raw: Vec::new(),
+            a: Vec::new(),
+            b: Vec::new(),
+            inflater: libdeflater::Decompressor::new(),
+        },
         chunk: Vec::new(),
     });
 }
@@ -126,7 +132,12 @@ fn direct_bytes(stored: Stored, out: &mut biobatch_core::Data) -> Option<&mut [u
 }
 
 impl H5Variable {
-    pub(super) fn open(path: &Path, map: Arc<Mmap>, ds: &hdf5::Dataset) -> Result<Self> {
+    pub(super) fn open(
+        path: &Path,
+        file: Arc<std::fs::File>,
+        file_len: u64,
+        ds: &hdf5::Dataset,
+    ) -> Result<Self> {
         let name = ds.name().trim_start_matches('/').to_string();
         let bad =
             |what: String| Error::Invalid(format!("{}: variable `{name}`: {what}", path.display()));
@@ -151,14 +162,13 @@ impl H5Variable {
                 let addr = ds.offset();
                 if let Some(a) = addr {
                     let end = a.checked_add(total as u64);
-                    if end.is_none_or(|e| e > map.len() as u64) {
+                    if end.is_none_or(|e| e > file_len) {
                         return Err(Error::corrupt(
                             path,
                             a,
                             format!(
                                 "variable `{name}`: {total} bytes declared past the end of the \
-                                 file ({} bytes)",
-                                map.len()
+                                 file ({file_len} bytes)"
                             ),
                         ));
                     }
@@ -199,7 +209,7 @@ impl H5Variable {
                     .zip(&chunk)
                     .map(|(&s, &c)| s.div_ceil(c))
                     .collect();
-                let table = chunk_table(ds, &grid, &chunk, map.len() as u64)
+                let table = chunk_table(ds, &grid, &chunk, file_len)
                     .map_err(|e| bad(format!("chunk table: {e}")))?;
                 let rows = chunk[0];
                 (
@@ -218,7 +228,7 @@ impl H5Variable {
             path: path.to_path_buf(),
             dtype: cf.out_dtype(stored),
             name,
-            map,
+            file,
             stored,
             shape,
             block_rows,
@@ -289,7 +299,7 @@ impl H5Variable {
         /// Where the bytes decoded so far are.
         #[derive(Clone, Copy)]
         enum Cur {
-            Map(usize, usize),
+            Raw(usize),
             A(usize),
             B(usize),
             Dst,
@@ -303,16 +313,26 @@ impl H5Variable {
             .map(|(_, s)| *s)
             .collect();
         let last = steps.iter().rposition(|s| *s != Step::Fletcher32);
-        let Scratch { a, b, inflater } = scratch;
-        let mut cur = Cur::Map(at.addr as usize, at.size as usize);
+        let Scratch {
+            raw,
+            a,
+            b,
+            inflater,
+        } = scratch;
+        let size = at.size as usize;
+        raw.resize(size, 0);
+        self.file
+            .read_exact_at(&mut raw[..size], at.addr)
+            .map_err(|e| format!("cannot be read ({e})"))?;
+        let mut cur = Cur::Raw(size);
         for (k, step) in steps.iter().enumerate() {
             let src_len = match cur {
-                Cur::Map(_, n) | Cur::A(n) | Cur::B(n) => n,
+                Cur::Raw(n) | Cur::A(n) | Cur::B(n) => n,
                 Cur::Dst => raw_len,
             };
             if *step == Step::Fletcher32 {
                 let data: &[u8] = match cur {
-                    Cur::Map(s, n) => &self.map[s..s + n],
+                    Cur::Raw(n) => &raw[..n],
                     Cur::A(n) => &a[..n],
                     Cur::B(n) => &b[..n],
                     Cur::Dst => return Err("a checksum after the last filter".into()),
@@ -329,7 +349,7 @@ impl H5Variable {
                     ));
                 }
                 cur = match cur {
-                    Cur::Map(s, _) => Cur::Map(s, split),
+                    Cur::Raw(_) => Cur::Raw(split),
                     Cur::A(_) => Cur::A(split),
                     Cur::B(_) => Cur::B(split),
                     Cur::Dst => Cur::Dst,
@@ -362,13 +382,13 @@ impl H5Variable {
                     }
                 };
             cur = match (cur, into_dst) {
-                (Cur::Map(s, n), true) => {
-                    apply(&self.map[s..s + n], dst, inflater)?;
+                (Cur::Raw(n), true) => {
+                    apply(&raw[..n], dst, inflater)?;
                     Cur::Dst
                 }
-                (Cur::Map(s, n), false) => {
+                (Cur::Raw(n), false) => {
                     a.resize(out_len, 0);
-                    apply(&self.map[s..s + n], &mut a[..out_len], inflater)?;
+                    apply(&raw[..n], &mut a[..out_len], inflater)?;
                     Cur::A(out_len)
                 }
                 (Cur::A(n), true) => {
@@ -394,7 +414,7 @@ impl H5Variable {
         }
         let data: &[u8] = match cur {
             Cur::Dst => return Ok(()),
-            Cur::Map(s, n) => &self.map[s..s + n],
+            Cur::Raw(n) => &raw[..n],
             Cur::A(n) => &a[..n],
             Cur::B(n) => &b[..n],
         };
@@ -441,10 +461,15 @@ impl BlockSource for H5Variable {
             })
         };
         match &self.layout {
-            Layout::Contiguous(Some(addr)) => {
-                let start = *addr as usize + rows.start * row_len * elem;
-                put(&self.map[start..start + nbytes], out)
-            }
+            Layout::Contiguous(Some(addr)) => SCRATCH.with(|scratch| {
+                let buf = &mut scratch.borrow_mut().chunk;
+                buf.resize(nbytes, 0);
+                let start = addr + (rows.start * row_len * elem) as u64;
+                self.file
+                    .read_exact_at(&mut buf[..nbytes], start)
+                    .map_err(|e| self.err_block(block, format!("cannot be read ({e})")))?;
+                put(&buf[..nbytes], out)
+            }),
             Layout::Contiguous(None) => put(&self.fill.repeat(nbytes / elem), out),
             Layout::Compact(raw) => {
                 let start = rows.start * row_len * elem;
