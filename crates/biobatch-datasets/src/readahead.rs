@@ -1,7 +1,8 @@
 //! The read-ahead thread of datasets that read in IO batches (cells, arrays): it walks this
 //! rank's positions of an epoch one IO batch at a time, at most `ahead` IO batches ahead of
 //! the consumer, and hands each IO batch's records to the dataset to prepare (ask the kernel
-//! for their pages, decode their chunks) while the current one is consumed.
+//! for their pages, decode their chunks) while the current one is consumed. An IO batch the
+//! consumer has already finished is skipped, never prepared late.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +77,12 @@ impl ReadAhead {
                 std::thread::sleep(Duration::from_millis(2));
             }
             let end = (start + io).min(n);
+            if progress.consumed.load(Ordering::Relaxed) >= end {
+                // The consumer got here first (the read-ahead was not scheduled in time):
+                // preparing an IO batch already used would only redo its work.
+                start = end;
+                continue;
+            }
             records.clear();
             records.extend((start..end).map(|p| epoch.sample(p).index));
             self.prepare.prepare(&mut records);
