@@ -1,6 +1,9 @@
 """Writes a holodec-shaped netCDF4 file for `cargo xtask gen-data arrays`.
 
-    python arrays_holodec.py OUT.nc IMAGES XSIZE YSIZE PARTICLES CHUNK LEVEL SEED
+    python arrays_holodec.py OUT.nc IMAGES XSIZE YSIZE PARTICLES CHUNK LEVEL SEED [ZARR]
+
+With ZARR (a path), the same data is also written as a Zarr v3 store by xarray (the image in
+chunks of CHUNK images, Zstandard).
 
 - `image` u1 [hologram_number, xsize, ysize], chunked (CHUNK, xsize, ysize), deflate LEVEL:
   a smooth background, low-amplitude noise and a fringe pattern pasted at each particle
@@ -71,9 +74,22 @@ with netCDF4.Dataset(out, "w", format="NETCDF4") as f:
 
 import os
 
+zarr_out = sys.argv[9] if len(sys.argv) > 9 else None
+if zarr_out:
+    import shutil
+
+    import xarray as xr
+
+    shutil.rmtree(zarr_out, ignore_errors=True)
+    with xr.open_dataset(out, mask_and_scale=False, chunks={"hologram_number": chunk}) as ds:
+        for v in ds.variables.values():
+            v.encoding = {}
+        ds["image"].encoding["chunks"] = (chunk, xs, ys)
+        ds.to_zarr(zarr_out, zarr_format=3, consolidated=False, mode="w")
+
 print(json.dumps({
     "file": out, "images": images, "xsize": xs, "ysize": ys, "particles": n,
     "most_particles": int(counts.max()), "chunk": chunk, "deflate_level": level,
     "bytes": os.path.getsize(out), "raw_image_bytes": images * xs * ys,
-    "seconds": round(time.time() - t0, 1),
+    "zarr": zarr_out, "seconds": round(time.time() - t0, 1),
 }))

@@ -31,6 +31,8 @@ pub struct HolodecSpec {
     pub level: u32,
     /// Seed.
     pub seed: u64,
+    /// Also write the data as a Zarr v3 store (`holodec.zarr`).
+    pub zarr: bool,
 }
 
 /// The benchmark file: 20,000 images of 600 × 400 u8, ~30 particles each, chunks of
@@ -43,34 +45,40 @@ pub const BENCH: HolodecSpec = HolodecSpec {
     chunk: 16,
     level: 1,
     seed: 1,
+    zarr: false,
 };
 
 fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(name)
 }
 
-/// Writes `out/holodec.nc` (netCDF4-python in `.venv`) and prints what it wrote.
+/// Writes `out/holodec.nc` (netCDF4-python in `.venv`; with `zarr`, also `out/holodec.zarr`
+/// through xarray) and prints what it wrote.
 pub fn generate(spec: &HolodecSpec, out: &Path) -> Result<PathBuf> {
-    let python = venv(&["numpy", "netCDF4"])?;
+    let python = if spec.zarr {
+        venv(&["numpy", "netCDF4", "xarray", "zarr", "dask"])?
+    } else {
+        venv(&["numpy", "netCDF4"])?
+    };
     std::fs::create_dir_all(out)?;
     let file = out.join("holodec.nc");
     let tmp = out.join("holodec.nc.partial");
+    let mut cmd = Command::new(python);
+    cmd.arg(script("gen/arrays_holodec.py")).arg(&tmp);
     let v = json_of(
-        Command::new(python)
-            .arg(script("gen/arrays_holodec.py"))
-            .arg(&tmp)
-            .args(
-                [
-                    spec.images,
-                    spec.xsize,
-                    spec.ysize,
-                    spec.particles,
-                    spec.chunk,
-                    spec.level as usize,
-                    spec.seed as usize,
-                ]
-                .map(|n| n.to_string()),
-            ),
+        cmd.args(
+            [
+                spec.images,
+                spec.xsize,
+                spec.ysize,
+                spec.particles,
+                spec.chunk,
+                spec.level as usize,
+                spec.seed as usize,
+            ]
+            .map(|n| n.to_string()),
+        )
+        .args(spec.zarr.then(|| out.join("holodec.zarr"))),
         "arrays_holodec.py",
     )?;
     std::fs::rename(&tmp, &file)?;
@@ -124,7 +132,7 @@ fn f(v: &Value, k: &str) -> f64 {
 /// and a uniform (not chunk-aware) shuffle for a few batches, to show what it costs.
 pub fn bench(dir: &Path, runs: usize) -> Result<()> {
     let file = ensure(dir)?;
-    let bin = biobatch_binary(&["hdf5"])?;
+    let bin = biobatch_binary(&["hdf5", "zarr"])?;
     let mut all = Vec::new();
     for _ in 0..runs.max(1) {
         let v = ours(&bin, &file, &["--baseline"])?;
@@ -147,6 +155,23 @@ pub fn bench(dir: &Path, runs: usize) -> Result<()> {
             "first_batch_s": median(all.iter().map(|v| f(v, "open_s") + f(v, "first_batch_s")).collect()),
         })
     );
+    let zarr = dir.join("holodec.zarr");
+    if zarr.exists() {
+        // The same data as Zarr v3 (`gen-data arrays --zarr`), through zarrs.
+        let v = ours(&bin, &zarr, &["--baseline"])?;
+        println!(
+            "{}",
+            json!({
+                "area": "arrays", "case": "holodec_zarr_v3_chunked_shuffle_padded_2_workers",
+                "samples_per_s": f(&v, "samples_per_s"),
+                "loader_decode_bytes_per_s": f(&v, "loader_decode_bytes_per_s"),
+                "serial_decode_bytes_per_s": f(&v, "serial_decode_bytes_per_s"),
+                "ratio_to_serial_decode": f(&v, "ratio_to_serial_decode"),
+                "peak_rss_mb": f(&v, "peak_rss_mb"),
+                "same_batches_as_netcdf4": v["digest"] == last["digest"],
+            })
+        );
+    }
     let full = ours(&bin, &file, &["--full-shuffle", "--batches", "40"])?;
     println!(
         "{}",
@@ -186,7 +211,7 @@ pub fn compare(dir: &Path, batches: usize) -> Result<()> {
         .max_by(|a, b| f(a, "samples_per_s").total_cmp(&f(b, "samples_per_s")))
         .context("no holodec-style peer ran")?;
     let xb = peers.iter().find(|p| p["peer"] == "xbatcher");
-    let bin = biobatch_binary(&["hdf5"])?;
+    let bin = biobatch_binary(&["hdf5", "zarr"])?;
     let mut v = ours(&bin, &file, &[])?;
     v["case"] = json!("biobatch_chunked_shuffle_padded");
     println!("{v}");

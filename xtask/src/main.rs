@@ -72,6 +72,9 @@ enum Command {
         /// `arrays`: deflate level (0: uncompressed).
         #[arg(long, default_value_t = arrays::BENCH.level)]
         level: u32,
+        /// `arrays`: also write the data as a Zarr v3 store (`OUT/holodec.zarr`, by xarray).
+        #[arg(long)]
+        zarr: bool,
         /// Output directory.
         #[arg(long)]
         out: PathBuf,
@@ -80,8 +83,9 @@ enum Command {
         seed: u64,
     },
     /// Run the whole test suite: installs the system libraries the tests need (the HDF5
-    /// library, for the `.h5ad` importer) when they are missing, then runs `cargo test` on
-    /// the workspace with the `h5ad` feature, then the Python package's tests (a virtualenv
+    /// library, for the HDF5 / netCDF4 reader and the `.h5ad` importer) when they are missing,
+    /// then runs `cargo test` on the workspace with the `h5ad` (hence `hdf5`) and `zarr`
+    /// features, then the Python package's tests (a virtualenv
     /// under `target/py-venv`, `maturin develop`, pytest). Extra arguments go to `cargo test`
     /// (with `--no-run` the Python tests are skipped).
     Test {
@@ -277,7 +281,7 @@ fn install_hdf5() -> Result<()> {
         }
         Ok(())
     };
-    eprintln!("installing libhdf5-dev (needed by the .h5ad importer tests) ...");
+    eprintln!("installing libhdf5-dev (needed by the HDF5 / netCDF4 and .h5ad tests) ...");
     apt(&["update", "-qq"])?;
     apt(&["install", "-y", "-qq", "libhdf5-dev", "pkg-config"])
 }
@@ -298,7 +302,7 @@ fn main() -> Result<()> {
                     "--exclude",
                     "biobatch-py",
                     "--features",
-                    "biobatch-tests/h5ad,biobatch/h5ad",
+                    "biobatch-tests/h5ad,biobatch/h5ad,biobatch/zarr",
                 ])
                 .args(&args)
                 .status()?
@@ -323,6 +327,7 @@ fn main() -> Result<()> {
             particles,
             chunk,
             level,
+            zarr,
             out,
             seed,
         } => match kind {
@@ -345,6 +350,7 @@ fn main() -> Result<()> {
                     chunk,
                     level,
                     seed,
+                    zarr,
                 };
                 println!("{}", arrays::generate(&spec, &out)?.display());
             }

@@ -542,3 +542,32 @@ fn a_corrupt_chunk_fails_the_batch_with_the_file_variable_and_records() {
         errs[0]
     );
 }
+
+/// The same holodec data as netCDF4, Zarr v2 (Blosc) and Zarr v3 (Zstandard), written by
+/// xarray: the same batches, bit for bit.
+#[cfg(feature = "zarr")]
+#[test]
+fn netcdf4_and_zarr_v2_and_v3_copies_give_the_same_batches() {
+    let mut c = holodec();
+    c.flips = vec![FlipConfig {
+        axis: 1,
+        negate: vec!["x".into()],
+    }];
+    c.normalize.insert(
+        "temperature".into(),
+        Normalize::Constants {
+            mean: 20.0,
+            std: 2.0,
+        },
+    );
+    c.targets.push("temperature".into());
+    let digests = |file: &str| -> Vec<u64> {
+        let mut c = c.clone();
+        c.file = data(file);
+        epoch(&c, 1).iter().map(Batch::digest).collect()
+    };
+    let nc = digests("holodec_small.nc");
+    assert_eq!(nc.len(), 3);
+    assert_eq!(digests("holodec_small_v2.zarr"), nc);
+    assert_eq!(digests("holodec_small_v3.zarr"), nc);
+}

@@ -45,11 +45,10 @@ use std::sync::Arc;
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5_metno as hdf5;
 
-mod decode;
 mod variable;
 
-pub use decode::Cf;
-use decode::Stored;
+pub use crate::decode::Cf;
+use crate::decode::Stored;
 pub use variable::{ChunkLocation, H5Variable};
 
 use crate::{Error, Result};

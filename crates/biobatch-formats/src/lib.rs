@@ -49,14 +49,20 @@ mod util;
 pub mod bed;
 #[cfg(feature = "bigwig")]
 pub mod bigwig;
+#[cfg(any(feature = "hdf5", feature = "zarr"))]
+mod decode;
 #[cfg(feature = "fasta")]
 pub mod fasta;
+#[cfg(any(feature = "hdf5", feature = "zarr"))]
+pub use decode::Cf;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
 #[cfg(any(feature = "npy", feature = "soma"))]
 pub mod npy;
 #[cfg(feature = "soma")]
 pub mod soma;
+#[cfg(feature = "zarr")]
+pub mod zarr;
 
 pub use error::{Error, Result};
 

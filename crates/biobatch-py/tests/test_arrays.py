@@ -93,3 +93,11 @@ def test_info_and_errors_name_the_file_and_variable():
         holodec(ragged={"variables": ["x"], "by": "hid", "base": 5})
     with pytest.raises(ValueError, match="nccopy -k nc4"):
         biobatch.ArraysDataset(file=ARRAYS / "classic.nc", inputs=["v"])
+
+
+def test_zarr_copies_give_the_netcdf4_files_batches():
+    # The package is built with Zarr support (pyproject.toml's features).
+    assert biobatch.array_file_info(ARRAYS / "holodec_small_v3.zarr")["format"] == "Zarr v3"
+    want = [biobatch.digest(b) for b in holodec()]
+    for store in ("holodec_small_v2.zarr", "holodec_small_v3.zarr"):
+        assert [biobatch.digest(b) for b in holodec(file=ARRAYS / store)] == want

@@ -127,6 +127,38 @@ classic(f"{OUT}/classic.nc")
 many_chunks(f"{OUT}/many_chunks.h5")
 bad_ids(f"{OUT}/bad_ids.nc")
 
+# The same holodec data as Zarr: xarray's writer (v2, its default Blosc compressor; and v3,
+# its default Zstandard), and zarr-python directly for a sharded v3 image with gzip inside.
+import shutil
+
+import zarr
+
+for fmt in (2, 3):
+    dst = f"{OUT}/holodec_small_v{fmt}.zarr"
+    shutil.rmtree(dst, ignore_errors=True)
+    with xr.open_dataset(f"{OUT}/holodec_small.nc", engine="netcdf4", mask_and_scale=False) as ds:
+        ds = ds.load()
+        for v in ds.variables.values():
+            v.encoding = {k: v.encoding[k] for k in ("_FillValue",) if k in v.encoding}
+        ds["image"].encoding["chunks"] = (4, 6, 5)
+        ds.to_zarr(dst, zarr_format=fmt, consolidated=False, mode="w")
+dst = f"{OUT}/sharded_v3.zarr"
+shutil.rmtree(dst, ignore_errors=True)
+with xr.open_dataset(f"{OUT}/holodec_small.nc", engine="netcdf4") as ds:
+    image = ds["image"].values
+g = zarr.open_group(dst, mode="w", zarr_format=3)
+a = g.create_array("image", shape=image.shape, dtype="u1", shards=(4, 6, 5), chunks=(2, 3, 5),
+                   compressors=zarr.codecs.GzipCodec(level=5))
+a[:] = image
+b = g.create_array("partial", shape=(10, 3), dtype="<i4", chunks=(4, 3), fill_value=-1,
+                   compressors=zarr.codecs.ZstdCodec(level=3))
+b[0:4] = np.arange(12, dtype="<i4").reshape(4, 3)
+b2 = g.create_array("blosc_f8", shape=(7, 2), dtype="<f8", chunks=(3, 2),
+                    compressors=zarr.codecs.BloscCodec(cname="lz4", clevel=5, shuffle="shuffle"))
+b2[:] = rng.random((7, 2))
+with open(f"{OUT}/expected_sharded_v3.npz", "wb") as f:
+    np.savez(f, image=image, partial=b[:], blosc_f8=b2[:])
+
 # What xarray (mask_and_scale, the netCDF4 engine) reads from the netCDF4 file.
 ds = xr.open_dataset(f"{OUT}/holodec_small.nc", engine="netcdf4")
 np.savez(

@@ -1,5 +1,6 @@
 //! The files an [`ArraysDataset`](super::ArraysDataset) reads: HDF5 / netCDF4 (feature
-//! `hdf5`), `.npz` archives and single `.npy` arrays, told apart by their first bytes.
+//! `hdf5`), Zarr v2 / v3 stores (feature `zarr`; a directory), `.npz` archives and single
+//! `.npy` arrays, told apart by their first bytes.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,7 +41,7 @@ pub struct VariableInfo {
 pub struct FileInfo {
     /// The file.
     pub file: PathBuf,
-    /// `netCDF4`, `HDF5`, `npz` or `npy`.
+    /// `netCDF4`, `HDF5`, `Zarr v2`, `Zarr v3`, `npz` or `npy`.
     pub format: String,
     /// Dimensions (netCDF4): name and length.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -53,6 +54,8 @@ pub struct FileInfo {
 pub(crate) enum ArrayFile {
     #[cfg(feature = "hdf5")]
     H5(biobatch_formats::hdf5::H5File),
+    #[cfg(feature = "zarr")]
+    Zarr(biobatch_formats::zarr::ZarrStore),
     Npz(PathBuf, Vec<(String, Arc<NpyArray>)>),
 }
 
@@ -65,8 +68,12 @@ impl std::fmt::Debug for ArrayFile {
 const HDF5_MAGIC: &[u8] = b"\x89HDF\r\n\x1a\n";
 
 impl ArrayFile {
-    /// Opens `path`: HDF5 / netCDF (by magic), `.npz` (a zip) or `.npy`.
+    /// Opens `path`: a Zarr store (a directory with Zarr metadata), HDF5 / netCDF (by
+    /// magic), `.npz` (a zip) or `.npy`.
     pub(crate) fn open(path: &Path) -> Result<Self> {
+        if path.is_dir() {
+            return open_zarr(path);
+        }
         let mut head = [0u8; 8];
         let n = {
             use std::io::Read;
@@ -104,6 +111,8 @@ impl ArrayFile {
         match self {
             #[cfg(feature = "hdf5")]
             ArrayFile::H5(f) => f.path(),
+            #[cfg(feature = "zarr")]
+            ArrayFile::Zarr(z) => z.path(),
             ArrayFile::Npz(p, _) => p,
         }
     }
@@ -113,6 +122,8 @@ impl ArrayFile {
         match self {
             #[cfg(feature = "hdf5")]
             ArrayFile::H5(f) => Ok(Arc::new(f.variable(name)?)),
+            #[cfg(feature = "zarr")]
+            ArrayFile::Zarr(z) => Ok(Arc::new(z.variable(name)?)),
             ArrayFile::Npz(p, members) => members
                 .iter()
                 .find(|(n, _)| n == name)
@@ -140,14 +151,7 @@ impl ArrayFile {
                     .variables()?
                     .into_iter()
                     .map(|v| {
-                        let mut cf = Vec::new();
-                        if let Some(s) = v.cf.scale_factor {
-                            cf.push(format!("scale_factor={s}"));
-                        }
-                        if let Some(o) = v.cf.add_offset {
-                            cf.push(format!("add_offset={o}"));
-                        }
-                        cf.extend(v.cf.fill_values.iter().map(|f| format!("fill={f}")));
+                        let cf = cf_strings(&v.cf);
                         VariableInfo {
                             name: v.name,
                             stored: v.stored,
@@ -164,6 +168,35 @@ impl ArrayFile {
                     })
                     .collect(),
             }),
+            #[cfg(feature = "zarr")]
+            ArrayFile::Zarr(z) => {
+                let vars = z.variables()?;
+                let format = match vars.first().map(|v| v.zarr_format) {
+                    Some(2) => "Zarr v2",
+                    _ => "Zarr v3",
+                };
+                Ok(FileInfo {
+                    file: z.path().to_path_buf(),
+                    format: format.into(),
+                    dimensions: Vec::new(),
+                    variables: vars
+                        .into_iter()
+                        .map(|v| VariableInfo {
+                            cf: cf_strings(&v.cf),
+                            name: v.name,
+                            stored: v.stored,
+                            dtype: match v.dtype {
+                                Ok(d) => d.to_string(),
+                                Err(why) => format!("unreadable: {why}"),
+                            },
+                            shape: v.shape,
+                            dims: v.dims,
+                            chunks: Some(v.chunks),
+                            filters: v.codecs,
+                        })
+                        .collect(),
+                })
+            }
             ArrayFile::Npz(p, members) => Ok(FileInfo {
                 file: p.clone(),
                 format: if members.len() == 1
@@ -194,6 +227,35 @@ impl ArrayFile {
             }),
         }
     }
+}
+
+/// The CF decoding of a variable, for `info`.
+#[cfg(any(feature = "hdf5", feature = "zarr"))]
+fn cf_strings(cf: &biobatch_formats::Cf) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(s) = cf.scale_factor {
+        out.push(format!("scale_factor={s}"));
+    }
+    if let Some(o) = cf.add_offset {
+        out.push(format!("add_offset={o}"));
+    }
+    out.extend(cf.fill_values.iter().map(|f| format!("fill={f}")));
+    out
+}
+
+#[cfg(feature = "zarr")]
+fn open_zarr(path: &Path) -> Result<ArrayFile> {
+    Ok(ArrayFile::Zarr(biobatch_formats::zarr::ZarrStore::open(
+        path,
+    )?))
+}
+
+#[cfg(not(feature = "zarr"))]
+fn open_zarr(path: &Path) -> Result<ArrayFile> {
+    Err(Error::Config(format!(
+        "{}: a directory; Zarr stores need the `zarr` feature, and this build lacks it",
+        path.display()
+    )))
 }
 
 #[cfg(feature = "hdf5")]

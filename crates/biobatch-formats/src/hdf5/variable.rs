@@ -9,8 +9,8 @@ use hdf5::filters::Filter;
 use hdf5_metno as hdf5;
 use std::os::unix::fs::FileExt;
 
-use super::decode::{Cf, Stored, convert, copy_chunk, fletcher32, unshuffle};
 use super::{cf_attrs, filter_name, stored_type};
+use crate::decode::{Cf, Stored, convert, copy_chunk, fletcher32, unshuffle};
 use crate::{Error, Result};
 
 /// Records per block of a contiguous variable: about this many bytes.

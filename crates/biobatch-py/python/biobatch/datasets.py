@@ -76,7 +76,8 @@ class IntervalDataset(_ConfigDataset):
 
 
 class ArraysDataset(_ConfigDataset):
-    """Samples of an array file — HDF5 / netCDF4, ``.npz`` or ``.npy`` — along the first
+    """Samples of an array file — HDF5 / netCDF4, a Zarr v2 / v3 store, ``.npz`` or ``.npy``
+    — along the first
     axis of its variables, with ragged per-sample targets (the holodec case: images with a
     variable number of particles each), chunk-aware shuffling, flips and normalisation
     (Rust's ``ArraysConfig``; docs/arrays.md).

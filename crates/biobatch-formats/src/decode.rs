@@ -1,6 +1,7 @@
-//! Decoding of stored elements: the HDF5 filter pipeline (deflate, shuffle, Fletcher-32),
-//! hyperslab copies from chunks into blocks, and the conversion of stored values to the
-//! output dtype with CF's `scale_factor` / `add_offset` / `_FillValue` applied.
+//! Decoding of stored elements, shared by the HDF5 and Zarr readers: the HDF5 filter pipeline
+//! (deflate, shuffle, Fletcher-32), hyperslab copies from chunks into blocks, and the
+//! conversion of stored values to the output dtype with CF's `scale_factor` / `add_offset` /
+//! `_FillValue` applied.
 
 use biobatch_core::{DType, Data};
 
@@ -31,6 +32,7 @@ impl Stored {
     }
 
     /// The numpy-style name (`u1`, `f4`, …).
+    #[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
     pub(crate) fn name(self) -> &'static str {
         match self {
             Stored::U8 => "u1",
@@ -92,6 +94,7 @@ impl Cf {
     }
 }
 
+#[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
 /// Inverts HDF5's byte shuffle: `src` holds byte 0 of every element, then byte 1, ….
 pub(crate) fn unshuffle(src: &[u8], elem: usize, dst: &mut [u8]) {
     let n = src.len() / elem;
@@ -106,6 +109,7 @@ pub(crate) fn unshuffle(src: &[u8], elem: usize, dst: &mut [u8]) {
     dst[tail..src.len()].copy_from_slice(&src[tail..]);
 }
 
+#[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
 /// HDF5's Fletcher-32 checksum (`H5_checksum_fletcher32`): 16-bit big-endian words, sums
 /// folded every 360 words.
 pub(crate) fn fletcher32(data: &[u8]) -> u32 {
@@ -135,6 +139,7 @@ pub(crate) fn fletcher32(data: &[u8]) -> u32 {
     (sum2 << 16) | sum1
 }
 
+#[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
 /// Copies the part of a decoded chunk that lies inside the dataset into a block buffer.
 ///
 /// `chunk` has the full chunk shape `cshape` (edge chunks are stored whole) and starts at
