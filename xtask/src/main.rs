@@ -302,7 +302,7 @@ fn main() -> Result<()> {
                     "--exclude",
                     "biobatch-py",
                     "--features",
-                    "biobatch-tests/h5ad,biobatch/h5ad,biobatch/zarr",
+                    "biobatch-tests/h5ad,biobatch-tests/zarr,biobatch/h5ad,biobatch/zarr",
                 ])
                 .args(&args)
                 .status()?

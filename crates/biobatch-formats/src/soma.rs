@@ -28,6 +28,10 @@
 //! renames them, and only then swaps in the new manifest. A crash leaves either the old store
 //! or the new one, never a store that opens as valid with missing or partial data.
 
+#[cfg(any(feature = "h5ad", feature = "zarr"))]
+mod anndata;
+#[cfg(feature = "zarr")]
+mod anndata_zarr;
 #[cfg(feature = "h5ad")]
 pub mod h5ad;
 mod mtx;
@@ -42,6 +46,10 @@ use std::sync::Arc;
 use memmap2::Mmap;
 use serde::{Deserialize, Serialize};
 
+#[cfg(any(feature = "h5ad", feature = "zarr"))]
+pub use anndata::AnnDataImport;
+#[cfg(feature = "zarr")]
+pub use anndata_zarr::import_anndata_zarr;
 pub use arrow_array::RecordBatch;
 pub use mtx::{MtxImport, import_mtx};
 pub use write::{LayerData, append_layer, write_experiment};

@@ -104,15 +104,32 @@ fn read_json(path: &Path) -> Result<Option<Map<String, Value>>> {
 }
 
 /// The metadata of one array, read from its files.
-struct Meta {
+pub(crate) struct Meta {
     format: u8,
-    stored: String,
-    shape: Vec<usize>,
+    pub(crate) stored: String,
+    pub(crate) shape: Vec<usize>,
     chunks: Vec<usize>,
-    attrs: Map<String, Value>,
+    pub(crate) attrs: Map<String, Value>,
     dims: Vec<String>,
     fill: Value,
     codecs: Vec<String>,
+}
+
+/// The attributes of the group at `dir`, if it is one (`.zgroup` + `.zattrs`, or a v3
+/// `zarr.json` whose `node_type` is `group`).
+pub(crate) fn group_attrs(dir: &Path) -> Result<Option<Map<String, Value>>> {
+    if dir.join(".zgroup").is_file() {
+        return Ok(Some(read_json(&dir.join(".zattrs"))?.unwrap_or_default()));
+    }
+    match read_json(&dir.join("zarr.json"))? {
+        Some(m) if m.get("node_type").and_then(Value::as_str) == Some("group") => Ok(Some(
+            m.get("attributes")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+        )),
+        _ => Ok(None),
+    }
 }
 
 fn usizes(v: Option<&Value>) -> Option<Vec<usize>> {
@@ -132,7 +149,7 @@ fn strings(v: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn read_meta(dir: &Path) -> Result<Option<Meta>> {
+pub(crate) fn read_meta(dir: &Path) -> Result<Option<Meta>> {
     let bad = |what: &str| Error::corrupt(dir, 0, format!("Zarr array metadata: {what}"));
     if let Some(m) = read_json(&dir.join(".zarray"))? {
         let attrs = read_json(&dir.join(".zattrs"))?.unwrap_or_default();
@@ -370,6 +387,23 @@ impl ZarrStore {
             codecs: m.codecs.clone(),
             cf,
         }
+    }
+
+    /// The strings of a 1-D string array (`|O` with `vlen-utf8` in v2, `string` in v3).
+    pub fn read_strings(&self, name: &str) -> Result<Vec<String>> {
+        let clean = name.trim_matches('/');
+        let array = zarrs::array::Array::open(Arc::clone(&self.store), &format!("/{clean}"))
+            .map_err(|e| {
+                Error::Invalid(format!("{}: variable `{clean}`: {e}", self.path.display()))
+            })?;
+        array
+            .retrieve_array_subset::<Vec<String>>(&array.subset_all())
+            .map_err(|e| {
+                Error::Invalid(format!(
+                    "{}: variable `{clean}`: not readable as strings ({e})",
+                    self.path.display()
+                ))
+            })
     }
 
     /// Opens array `name` for reading (validated: type, codecs, CF attributes).

@@ -47,6 +47,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(datasets::slow_test_loader, m)?)?;
     m.add_function(wrap_pyfunction!(store::import_mtx, m)?)?;
     m.add_function(wrap_pyfunction!(store::import_h5ad, m)?)?;
+    m.add_function(wrap_pyfunction!(store::import_anndata_zarr, m)?)?;
     m.add_function(wrap_pyfunction!(store::store_info, m)?)?;
     #[cfg(feature = "kipoi")]
     {

@@ -1,4 +1,5 @@
-//! The single-cell store from Python: import (10x MatrixMarket, `.h5ad`) and a summary.
+//! The single-cell store from Python: import (10x MatrixMarket, `.h5ad`, AnnData Zarr) and a
+//! summary.
 
 use biobatch_formats::soma::Experiment;
 use pyo3::prelude::*;
@@ -30,6 +31,30 @@ pub(crate) fn import_h5ad(py: Python<'_>, file: &str, out: &str, layer: &str) ->
             "this biobatch was built without .h5ad support: rebuild the package with the \
              `h5ad` feature (needs the HDF5 library, e.g. Debian's libhdf5-dev), or import \
              with `biobatch cells import --h5ad`",
+        ))
+    }
+}
+
+/// Imports an AnnData Zarr store (v2 or v3) into a new store at `out` (X as layer `layer`).
+#[pyfunction]
+pub(crate) fn import_anndata_zarr(
+    py: Python<'_>,
+    store: &str,
+    out: &str,
+    layer: &str,
+) -> PyResult<String> {
+    #[cfg(feature = "zarr")]
+    {
+        py.detach(|| biobatch_formats::soma::import_anndata_zarr(store, out, layer))
+            .py_err()?;
+        store_info(py, out)
+    }
+    #[cfg(not(feature = "zarr"))]
+    {
+        let _ = (py, store, out, layer);
+        Err(crate::errors::invalid(
+            "this biobatch was built without Zarr support: rebuild the package with the `zarr` \
+             feature, or import with `biobatch cells import --zarr`",
         ))
     }
 }

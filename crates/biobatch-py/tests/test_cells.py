@@ -163,3 +163,18 @@ def test_scvi_tools_trains_on_the_data_module(tmp_path_factory):
     model.train(datamodule=dm, max_epochs=2, accelerator="cpu")
     losses = model.history["train_loss"].to_numpy(dtype=float).ravel()
     assert len(losses) == 2 and np.isfinite(losses).all()
+
+
+def test_an_anndata_zarr_store_imports_like_its_h5ad(tmp_path_factory):
+    from conftest import SOMA
+
+    h5ad_store, h = pbmc_store(tmp_path_factory)
+    out = tmp_path_factory.mktemp("zarr") / "pbmc68k"
+    z = cells.import_zarr(SOMA / "10x_pbmc68k_reduced.zarr", out)
+    assert (z["n_obs"], z["n_vars"]) == (h["n_obs"], h["n_vars"])
+    assert z["obs_columns"] == h["obs_columns"]
+    take = dict(obs_column_names=["soma_joinid", "bulk_labels"], batch_size=50, shuffle=False)
+    for (xa, oa), (xb, ob) in zip(cells.ExperimentDataset(h5ad_store, **take),
+                                  cells.ExperimentDataset(out, **take)):
+        assert (xa == xb).all()
+        assert oa.equals(ob)

@@ -15,27 +15,14 @@
 
 use std::path::Path;
 
-use hdf5::types::TypeDescriptor;
 use hdf5_metno as hdf5;
 
 mod frame;
 
-use frame::{dataframe, string_attr};
-
-use super::{LayerData, Manifest, write_experiment};
-use crate::csr::CsrMatrix;
+pub use super::anndata::AnnDataImport as H5adImport;
+use super::anndata::{AnnStore, Kind, Node, categories_of, import};
+use crate::hdf5::string_attr;
 use crate::{Error, Result};
-
-/// What [`import_h5ad`] read and wrote.
-#[derive(Debug, Clone, PartialEq)]
-pub struct H5adImport {
-    /// The store's manifest.
-    pub manifest: Manifest,
-    /// How X was stored: `dense`, `csr` or `csc`.
-    pub x_storage: String,
-    /// The dataframe encoding found: `anndata >= 0.8` or `anndata 0.7`.
-    pub encoding: String,
-}
 
 struct Ctx<'a> {
     path: &'a Path,
@@ -52,173 +39,147 @@ impl Ctx<'_> {
     }
 }
 
-/// X's values as f64 with its CSR structure.
-struct RawCsr {
-    n_rows: usize,
-    n_cols: usize,
-    indptr: Vec<u64>,
-    indices: Vec<u32>,
-    values: Vec<f64>,
-    integer_type: bool,
+/// An `.h5ad` file as an [`AnnStore`].
+struct H5Store<'a> {
+    file: hdf5::File,
+    ctx: Ctx<'a>,
 }
 
-fn shape_attr(g: &hdf5::Group, ctx: &Ctx<'_>) -> Result<(usize, usize)> {
-    for name in ["shape", "h5sparse_shape"] {
-        if let Ok(a) = g.attr(name) {
-            let v = a.read_raw::<i64>().map_err(ctx.h5("X shape"))?;
-            if let [r, c] = v[..] {
-                return Ok((r as usize, c as usize));
-            }
-        }
+impl H5Store<'_> {
+    fn dataset(&self, path: &str) -> Result<hdf5::Dataset> {
+        self.file
+            .dataset(path)
+            .map_err(self.ctx.h5(&format!("/{path}")))
     }
-    Err(ctx.err("/X has no shape attribute"))
+
+    /// Runs `f` on the attribute holder at `path` (a group or a dataset).
+    fn with_location<T>(&self, path: &str, f: impl Fn(&hdf5::Location) -> Option<T>) -> Option<T> {
+        if let Ok(g) = self.file.group(path) {
+            return f(&g);
+        }
+        self.file.dataset(path).ok().and_then(|d| f(&d))
+    }
 }
 
-fn read_x(file: &hdf5::File, ctx: &Ctx<'_>) -> Result<(RawCsr, &'static str)> {
-    if let Ok(ds) = file.dataset("X") {
-        let shape = ds.shape();
-        let [n_rows, n_cols] = shape[..] else {
-            return Err(ctx.err(format!("/X has shape {shape:?}, expected 2 dimensions")));
-        };
-        let integer_type = matches!(
-            ds.dtype()
-                .and_then(|t| t.to_descriptor())
-                .map_err(ctx.h5("/X"))?,
-            TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_)
-        );
-        let (mut indptr, mut indices, mut values) = (vec![0u64], Vec::new(), Vec::new());
-        // Row blocks of about 16 MB.
-        let block = (2_000_000 / n_cols.max(1)).max(1);
-        let mut r0 = 0;
-        while r0 < n_rows {
-            let r1 = (r0 + block).min(n_rows);
-            let a = ds
-                .read_slice_2d::<f64, _>(ndarray_s(r0, r1))
-                .map_err(ctx.h5("/X"))?;
-            for row in a.rows() {
-                for (j, &v) in row.iter().enumerate() {
-                    if v != 0.0 {
-                        indices.push(j as u32);
-                        values.push(v);
-                    }
-                }
-                indptr.push(indices.len() as u64);
-            }
-            r0 = r1;
-        }
-        return Ok((
-            RawCsr {
-                n_rows,
-                n_cols,
-                indptr,
-                indices,
-                values,
-                integer_type,
-            },
-            "dense",
-        ));
+impl AnnStore for H5Store<'_> {
+    fn err(&self, what: String) -> Error {
+        self.ctx.err(what)
     }
-    let g = file.group("X").map_err(ctx.h5("/X"))?;
-    let format = string_attr(&g, "encoding-type")
-        .or_else(|| string_attr(&g, "h5sparse_format"))
-        .unwrap_or_default();
-    let csc = match format.as_str() {
-        "csr_matrix" | "csr" => false,
-        "csc_matrix" | "csc" => true,
-        other => {
-            return Err(ctx.err(format!(
-                "/X: unsupported storage `{other}` (expected dense, CSR or CSC)"
-            )));
+
+    fn node(&self, path: &str) -> Node {
+        if self.file.dataset(path).is_ok() {
+            Node::Array
+        } else if self.file.group(path).is_ok() {
+            Node::Group
+        } else {
+            Node::Missing
         }
-    };
-    let (n_rows, n_cols) = shape_attr(&g, ctx)?;
-    let data = g.dataset("data").map_err(ctx.h5("/X/data"))?;
-    let integer_type = matches!(
-        data.dtype()
+    }
+
+    fn attr_string(&self, path: &str, name: &str) -> Option<String> {
+        self.with_location(path, |l| string_attr(l, name))
+    }
+
+    fn attr_strings(&self, path: &str, name: &str) -> Result<Option<Vec<String>>> {
+        let at = format!("/{path} {name}");
+        let got = self.with_location(path, |l| {
+            let a = l.attr(name).ok()?;
+            (a.size() > 0).then(|| frame::read_strings(&a, &self.ctx, &at))
+        });
+        got.transpose()
+    }
+
+    fn attr_ints(&self, path: &str, name: &str) -> Option<Vec<i64>> {
+        self.with_location(path, |l| l.attr(name).ok()?.read_raw::<i64>().ok())
+    }
+
+    fn members(&self, path: &str) -> Result<Vec<String>> {
+        let g = self
+            .file
+            .group(path)
+            .map_err(self.ctx.h5(&format!("/{path}")))?;
+        g.member_names().map_err(self.ctx.h5(&format!("/{path}")))
+    }
+
+    fn shape(&self, path: &str) -> Result<Vec<usize>> {
+        Ok(self.dataset(path)?.shape())
+    }
+
+    fn kind(&self, path: &str) -> Result<Option<Kind>> {
+        let d = self
+            .dataset(path)?
+            .dtype()
             .and_then(|t| t.to_descriptor())
-            .map_err(ctx.h5("/X/data"))?,
-        TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_)
-    );
-    let values = data.read_raw::<f64>().map_err(ctx.h5("/X/data"))?;
-    let idx = g
-        .dataset("indices")
-        .and_then(|d| d.read_raw::<i64>())
-        .map_err(ctx.h5("/X/indices"))?;
-    let ptr = g
-        .dataset("indptr")
-        .and_then(|d| d.read_raw::<i64>())
-        .map_err(ctx.h5("/X/indptr"))?;
-    let (major, minor) = if csc {
-        (n_cols, n_rows)
-    } else {
-        (n_rows, n_cols)
-    };
-    if ptr.len() != major + 1
-        || idx.len() != values.len()
-        || ptr.last().copied() != Some(idx.len() as i64)
-    {
-        return Err(ctx.err(format!(
-            "/X: indptr has {} entries for {major} {} and ends at {:?}, with {} indices and {} values",
-            ptr.len(),
-            if csc { "columns" } else { "rows" },
-            ptr.last(),
-            idx.len(),
-            values.len()
-        )));
+            .map_err(self.ctx.h5(&format!("/{path}")))?;
+        Ok(frame::kind_of(&d))
     }
-    if let Some(&bad) = idx.iter().find(|&&i| i < 0 || i as usize >= minor) {
-        return Err(ctx.err(format!("/X/indices holds {bad}, outside 0..{minor}")));
-    }
-    if ptr.windows(2).any(|w| w[1] < w[0]) || ptr[0] != 0 {
-        return Err(ctx.err("/X/indptr is not a non-decreasing run from 0"));
-    }
-    let indices: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
-    let indptr: Vec<u64> = ptr.iter().map(|&p| p as u64).collect();
-    if !csc {
-        return Ok((
-            RawCsr {
-                n_rows,
-                n_cols,
-                indptr,
-                indices,
-                values,
-                integer_type,
-            },
-            "csr",
-        ));
-    }
-    // CSC → CSR through COO (row = stored index, column = the indptr segment).
-    let mut cols = Vec::with_capacity(indices.len());
-    for j in 0..n_cols {
-        cols.extend(std::iter::repeat_n(
-            j as u32,
-            (indptr[j + 1] - indptr[j]) as usize,
-        ));
-    }
-    let m = CsrMatrix::<f32, u32>::from_coo(
-        n_rows,
-        n_cols,
-        &indices,
-        &cols,
-        &values.iter().map(|&v| v as f32).collect::<Vec<_>>(),
-    )?;
-    // Back to f64 values for the dtype decision below (exact: they came from f32 or less).
-    let values = m.values().iter().map(|&v| v as f64).collect();
-    Ok((
-        RawCsr {
-            n_rows,
-            n_cols,
-            indptr: m.indptr().to_vec(),
-            indices: m.indices().to_vec(),
-            values,
-            integer_type,
-        },
-        "csc",
-    ))
-}
 
-fn ndarray_s(r0: usize, r1: usize) -> (std::ops::Range<usize>, std::ops::RangeFull) {
-    (r0..r1, ..)
+    fn read_f64(&self, path: &str) -> Result<Vec<f64>> {
+        self.dataset(path)?
+            .read_raw::<f64>()
+            .map_err(self.ctx.h5(&format!("/{path}")))
+    }
+
+    fn read_i64(&self, path: &str) -> Result<Vec<i64>> {
+        self.dataset(path)?
+            .read_raw::<i64>()
+            .map_err(self.ctx.h5(&format!("/{path}")))
+    }
+
+    fn read_bools(&self, path: &str) -> Result<Vec<bool>> {
+        // h5py writes bool as an enum of int8 {FALSE: 0, TRUE: 1}: read its base type.
+        Ok(self
+            .dataset(path)?
+            .read_raw::<i8>()
+            .map_err(self.ctx.h5(&format!("/{path}")))?
+            .into_iter()
+            .map(|x| x != 0)
+            .collect())
+    }
+
+    fn read_strings(&self, path: &str) -> Result<Vec<String>> {
+        let ds = self.dataset(path)?;
+        frame::read_strings(&ds, &self.ctx, &format!("/{path}"))
+    }
+
+    fn read_rows_f64(&self, path: &str, rows: std::ops::Range<usize>) -> Result<Vec<f64>> {
+        let a = self
+            .dataset(path)?
+            .read_slice_2d::<f64, _>((rows, ..))
+            .map_err(self.ctx.h5(&format!("/{path}")))?;
+        Ok(a.iter().copied().collect())
+    }
+
+    fn legacy_frame(&self, name: &str, id_name: &str) -> Option<Result<arrow_array::RecordBatch>> {
+        let ds = self.file.dataset(name).ok()?;
+        Some(frame::legacy_dataframe(
+            self,
+            &ds,
+            id_name,
+            &format!("/{name}"),
+        ))
+    }
+
+    fn referenced_categories(&self, path: &str) -> Option<Result<Vec<String>>> {
+        // anndata 0.7: codes whose `categories` attribute references the categories dataset.
+        let ds = self.file.dataset(path).ok()?;
+        let a = ds.attr("categories").ok()?;
+        let at = format!("/{path} categories");
+        let r: hdf5::ObjectReference1 = match a.read_scalar() {
+            Ok(r) => r,
+            Err(e) => return Some(Err(self.ctx.h5(&at)(e))),
+        };
+        let target = match hdf5::ObjectReference::dereference(&r, &self.file) {
+            Ok(t) => t,
+            Err(e) => return Some(Err(self.ctx.h5(&at)(e))),
+        };
+        let hdf5::ReferencedObject::Dataset(cds) = target else {
+            return Some(Err(self
+                .ctx
+                .err(format!("/{path}: its categories are not a dataset"))));
+        };
+        Some(categories_of(self, cds.name().trim_start_matches('/')))
+    }
 }
 
 /// Imports an `.h5ad` into a new store at `out` with X as layer `layer`.
@@ -231,44 +192,5 @@ pub fn import_h5ad(
     let ctx = Ctx { path };
     let file =
         hdf5::File::open(path).map_err(|e| ctx.err(format!("not a readable HDF5 file: {e}")))?;
-    let (obs, obs_enc) = dataframe(&file, "obs", "obs_id", &ctx)?;
-    let (var, _) = dataframe(&file, "var", "var_id", &ctx)?;
-    let (x, storage) = read_x(&file, &ctx)?;
-    if (x.n_rows, x.n_cols) != (obs.num_rows(), var.num_rows()) {
-        return Err(ctx.err(format!(
-            "X is {} × {}, but obs has {} rows and var {}",
-            x.n_rows,
-            x.n_cols,
-            obs.num_rows(),
-            var.num_rows()
-        )));
-    }
-    let counts = x
-        .values
-        .iter()
-        .all(|&v| v.fract() == 0.0 && (0.0..=65_535.0).contains(&v));
-    let out = out.as_ref();
-    let name = layer;
-    let manifest = if counts {
-        let v: Vec<u16> = x.values.iter().map(|&v| v as u16).collect();
-        let m = CsrMatrix::from_parts(x.n_cols, x.indptr, x.indices, v)?;
-        write_experiment(out, &obs, &var, &[(name, LayerData::from(&m))])?
-    } else if x.integer_type
-        && x.values
-            .iter()
-            .all(|&v| v.fract() == 0.0 && v.abs() <= i32::MAX as f64)
-    {
-        let v: Vec<i32> = x.values.iter().map(|&v| v as i32).collect();
-        let m = CsrMatrix::from_parts(x.n_cols, x.indptr, x.indices, v)?;
-        write_experiment(out, &obs, &var, &[(name, LayerData::from(&m))])?
-    } else {
-        let v: Vec<f32> = x.values.iter().map(|&v| v as f32).collect();
-        let m = CsrMatrix::from_parts(x.n_cols, x.indptr, x.indices, v)?;
-        write_experiment(out, &obs, &var, &[(name, LayerData::from(&m))])?
-    };
-    Ok(H5adImport {
-        manifest,
-        x_storage: storage.to_string(),
-        encoding: obs_enc.to_string(),
-    })
+    import(&H5Store { file, ctx }, out.as_ref(), layer)
 }

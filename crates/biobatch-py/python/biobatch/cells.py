@@ -197,6 +197,12 @@ def import_h5ad(file, out, layer="counts"):
     return json.loads(_native.import_h5ad(paths(file), paths(out), layer))
 
 
+def import_zarr(store, out, layer="counts"):
+    """Imports an AnnData Zarr store (v2 or v3, as ``AnnData.write_zarr`` writes it; X as
+    layer ``layer``) into a new store at ``out``; returns its summary."""
+    return json.loads(_native.import_anndata_zarr(paths(store), paths(out), layer))
+
+
 def open_store(store):
     """A store's summary: ``n_obs``, ``n_vars``, layers, obs and var columns (the store is
     validated as it is opened)."""

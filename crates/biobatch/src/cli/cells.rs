@@ -17,14 +17,18 @@ use super::{out, out_json};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Cells {
-    /// Import a 10x MatrixMarket directory or an .h5ad file into a new store.
+    /// Import a 10x MatrixMarket directory, an .h5ad file or an AnnData Zarr store into a new
+    /// store.
     Import {
         /// A 10x directory (matrix.mtx[.gz], barcodes.tsv[.gz], features.tsv[.gz]).
-        #[arg(long, conflicts_with = "h5ad", required_unless_present = "h5ad")]
+        #[arg(long, conflicts_with_all = ["h5ad", "zarr"], required_unless_present_any = ["h5ad", "zarr"])]
         mtx: Option<PathBuf>,
         /// An AnnData .h5ad file (needs the `h5ad` feature).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "zarr")]
         h5ad: Option<PathBuf>,
+        /// An AnnData Zarr store, v2 or v3 (`AnnData.write_zarr`; needs the `zarr` feature).
+        #[arg(long)]
+        zarr: Option<PathBuf>,
         /// The store to create (must not exist).
         #[arg(long)]
         out: PathBuf,
@@ -265,11 +269,12 @@ pub(crate) fn run(c: Cells) -> anyhow::Result<()> {
         Cells::Import {
             mtx,
             h5ad,
+            zarr,
             out,
             layer,
         } => {
             let t = Instant::now();
-            let report = match (mtx, h5ad) {
+            let report = match (mtx, h5ad.or(zarr.clone())) {
                 (Some(dir), _) => {
                     let r = biobatch::formats::soma::import_mtx(&dir, &out, &layer)?;
                     let secs = t.elapsed().as_secs_f64();
@@ -281,8 +286,9 @@ pub(crate) fn run(c: Cells) -> anyhow::Result<()> {
                         "sorted_by_cell": r.sorted_by_cell,
                     })
                 }
+                (None, Some(file)) if zarr.is_some() => import_zarr(&file, &out, &layer)?,
                 (None, Some(file)) => import_h5ad(&file, &out, &layer)?,
-                (None, None) => bail!("give --mtx DIR or --h5ad FILE"),
+                (None, None) => bail!("give --mtx DIR, --h5ad FILE or --zarr STORE"),
             };
             let mut v = info(&out, false)?;
             v["import"] = report;
@@ -347,6 +353,23 @@ fn import_h5ad(file: &Path, out: &Path, layer: &str) -> anyhow::Result<serde_jso
         "x_storage": r.x_storage,
         "encoding": r.encoding,
     }))
+}
+
+#[cfg(feature = "zarr")]
+fn import_zarr(store: &Path, out: &Path, layer: &str) -> anyhow::Result<serde_json::Value> {
+    let t = Instant::now();
+    let r = biobatch::formats::soma::import_anndata_zarr(store, out, layer)?;
+    Ok(serde_json::json!({
+        "source": store,
+        "seconds": t.elapsed().as_secs_f64(),
+        "x_storage": r.x_storage,
+        "encoding": r.encoding,
+    }))
+}
+
+#[cfg(not(feature = "zarr"))]
+fn import_zarr(_: &Path, _: &Path, _: &str) -> anyhow::Result<serde_json::Value> {
+    bail!("this biobatch was built without Zarr support: rebuild with `--features zarr`")
 }
 
 #[cfg(not(feature = "h5ad"))]
