@@ -98,7 +98,7 @@ fn view_bigwig_json_uses_null_for_missing() {
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        "{\"chrom\":\"chrB\",\"end\":3,\"region\":\"chrB:1-3\",\"start\":0,\"values\":[null,null,null]}\n"
+        "{\"region\":\"chrB:1-3\",\"chrom\":\"chrB\",\"start\":0,\"end\":3,\"values\":[null,null,null]}\n"
     );
 }
 

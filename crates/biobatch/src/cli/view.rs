@@ -153,14 +153,25 @@ pub(crate) fn run(v: View) -> anyhow::Result<()> {
                                     .map_or(serde_json::Value::Null, serde_json::Value::Number)
                             })
                             .collect();
-                        let obj = serde_json::json!({
-                            "region": r.to_string(),
-                            "chrom": r.chrom,
-                            "start": start,
-                            "end": end,
-                            "values": vals,
-                        });
-                        writeln!(out, "{obj}")?;
+                        // A struct, not `json!`: its keys come out in this order whatever
+                        // serde_json's features (a dependency may turn on
+                        // `preserve_order`).
+                        #[derive(serde::Serialize)]
+                        struct Region<'a> {
+                            region: String,
+                            chrom: &'a str,
+                            start: u64,
+                            end: u64,
+                            values: Vec<serde_json::Value>,
+                        }
+                        let obj = Region {
+                            region: r.to_string(),
+                            chrom: &r.chrom,
+                            start: start as u64,
+                            end: end as u64,
+                            values: vals,
+                        };
+                        writeln!(out, "{}", serde_json::to_string(&obj)?)?;
                     }
                 }
             }
