@@ -167,8 +167,8 @@ pub(crate) fn run(v: View) -> anyhow::Result<()> {
                         let obj = Region {
                             region: r.to_string(),
                             chrom: &r.chrom,
-                            start: start as u64,
-                            end: end as u64,
+                            start,
+                            end,
                             values: vals,
                         };
                         writeln!(out, "{}", serde_json::to_string(&obj)?)?;
