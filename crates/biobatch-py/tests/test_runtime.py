@@ -65,15 +65,24 @@ def test_next_releases_the_gil_while_it_waits():
 
 
 def test_ctrl_c_interrupts_a_waiting_next_promptly():
-    loader = _native.slow_test_loader(4, 2, 1, 5000)
-    batches = loader.epoch(0)
-    timer = threading.Timer(0.3, lambda: __import__("_thread").interrupt_main())
-    t0 = time.perf_counter()
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        next(batches)
-    assert time.perf_counter() - t0 < 2.0, "interrupted well before the 5 s batch"
-    timer.cancel()
+    import signal
+
+    # A process started in the background by a non-interactive shell (as CI may run us)
+    # inherits SIGINT ignored, and Python then installs no handler: `interrupt_main` would do
+    # nothing. Install Python's own handler for the test, as an interactive run has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        loader = _native.slow_test_loader(4, 2, 1, 5000)
+        batches = loader.epoch(0)
+        timer = threading.Timer(0.3, lambda: __import__("_thread").interrupt_main())
+        t0 = time.perf_counter()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            next(batches)
+        assert time.perf_counter() - t0 < 2.0, "interrupted well before the 5 s batch"
+        timer.cancel()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.parametrize("workers", [0, 2])
