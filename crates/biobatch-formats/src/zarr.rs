@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use biobatch_core::{Array, BlockSource, DType};
 use serde_json::{Map, Value};
-use zarrs::array::{ArrayBytes, ArraySubset};
+use zarrs::array::{ArrayBytes, ArraySubset, CodecOptions};
 use zarrs::filesystem::FilesystemStore;
 
 use crate::decode::{Cf, Stored, convert};
@@ -535,9 +535,12 @@ impl BlockSource for ZarrVariable {
             .chain(self.shape[1..].iter().map(|&d| 0..d as u64))
             .collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
+        // One thread per block: the loader already decodes blocks on its own threads, and
+        // zarrs' internal parallelism on top of them would oversubscribe the cores.
+        let options = CodecOptions::default().with_concurrent_target(1);
         let bytes: ArrayBytes<'static> = self
             .array
-            .retrieve_array_subset(&subset)
+            .retrieve_array_subset_opt(&subset, &options)
             .map_err(|e| err(format!("{e}")))?;
         let raw = bytes
             .into_fixed()
