@@ -45,6 +45,7 @@ use std::sync::Arc;
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5_metno as hdf5;
 
+mod open;
 mod variable;
 
 pub use crate::decode::Cf;

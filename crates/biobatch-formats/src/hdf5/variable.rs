@@ -1,14 +1,15 @@
 //! [`H5Variable`]: one variable's layout and chunk table, read in blocks of whole records.
 
 use std::cell::RefCell;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use biobatch_core::{Array, BlockSource, DType};
 use hdf5::filters::Filter;
 use hdf5_metno as hdf5;
-use std::os::unix::fs::FileExt;
 
+use super::open::{chunk_table, fill_bytes, read_compact};
 use super::{cf_attrs, filter_name, stored_type};
 use crate::decode::{Cf, Stored, convert, copy_chunk, fletcher32, unshuffle};
 use crate::{Error, Result};
@@ -35,11 +36,11 @@ pub struct ChunkLocation {
 
 /// Where a chunk lies in the file.
 #[derive(Debug, Clone, Copy)]
-struct ChunkAt {
-    addr: u64,
-    size: u64,
+pub(super) struct ChunkAt {
+    pub(super) addr: u64,
+    pub(super) size: u64,
     /// Bit `i` set: filter `i` of the pipeline was skipped for this chunk.
-    filter_mask: u32,
+    pub(super) filter_mask: u32,
 }
 
 #[derive(Debug)]
@@ -538,128 +539,11 @@ impl BlockSource for H5Variable {
 }
 
 /// The dataset coordinates of the first element of chunk `lin` (row-major over the grid).
-fn grid_origin(mut lin: usize, grid: &[usize], chunk: &[usize]) -> Vec<usize> {
+pub(super) fn grid_origin(mut lin: usize, grid: &[usize], chunk: &[usize]) -> Vec<usize> {
     let mut origin = vec![0; grid.len()];
     for d in (0..grid.len()).rev() {
         origin[d] = (lin % grid[d]) * chunk[d];
         lin /= grid[d];
     }
     origin
-}
-
-/// Reads every chunk's address, size and filter mask, once, through libhdf5 (by
-/// coordinates: `H5Dget_chunk_info_by_coord`, a B-tree lookup each), and checks that each
-/// lies inside the file.
-fn chunk_table(
-    ds: &hdf5::Dataset,
-    grid: &[usize],
-    chunk: &[usize],
-    file_len: u64,
-) -> std::result::Result<Vec<Option<ChunkAt>>, String> {
-    let n: usize = grid
-        .iter()
-        .try_fold(1usize, |n, &g| n.checked_mul(g))
-        .ok_or("too many chunks")?;
-    let id = ds.id();
-    let mut table = Vec::with_capacity(n);
-    hdf5::sync::sync(|| {
-        for lin in 0..n {
-            let origin: Vec<u64> = grid_origin(lin, grid, chunk)
-                .into_iter()
-                .map(|o| o as u64)
-                .collect();
-            let (mut mask, mut addr, mut size) = (0u32, 0u64, 0u64);
-            // SAFETY: `id` is an open dataset, `origin` has one entry per dimension, and the
-            // out-pointers are valid for the call; the global lock is held.
-            let rc = unsafe {
-                hdf5_metno_sys::h5d::H5Dget_chunk_info_by_coord(
-                    id,
-                    origin.as_ptr(),
-                    &mut mask,
-                    &mut addr,
-                    &mut size,
-                )
-            };
-            if rc < 0 {
-                return Err(format!("chunk at {origin:?} cannot be located"));
-            }
-            if addr == hdf5_metno_sys::h5::HADDR_UNDEF || size == 0 {
-                table.push(None);
-                continue;
-            }
-            if addr.checked_add(size).is_none_or(|e| e > file_len) {
-                return Err(format!(
-                    "chunk at {origin:?} ({size} bytes at byte {addr}) runs past the end of the \
-                     file ({file_len} bytes): the file is truncated"
-                ));
-            }
-            table.push(Some(ChunkAt {
-                addr,
-                size,
-                filter_mask: mask,
-            }));
-        }
-        Ok(())
-    })?;
-    Ok(table)
-}
-
-/// The compact variable's bytes (small by definition: under 64 KiB), read as the stored type
-/// and re-encoded little-endian.
-fn read_compact(
-    ds: &hdf5::Dataset,
-    stored: Stored,
-    total: usize,
-) -> std::result::Result<Vec<u8>, String> {
-    macro_rules! le {
-        ($t:ty) => {
-            ds.read_raw::<$t>()
-                .map(|v| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>())
-        };
-    }
-    let raw = match stored {
-        Stored::U8 => le!(u8),
-        Stored::I8 => le!(i8),
-        Stored::U16 => le!(u16),
-        Stored::I16 => le!(i16),
-        Stored::U32 => le!(u32),
-        Stored::I32 => le!(i32),
-        Stored::U64 => le!(u64),
-        Stored::I64 => le!(i64),
-        Stored::F32 => le!(f32),
-        Stored::F64 => le!(f64),
-    }
-    .map_err(|e| format!("compact data cannot be read ({e})"))?;
-    if raw.len() != total {
-        return Err(format!(
-            "compact data holds {} bytes, expected {total}",
-            raw.len()
-        ));
-    }
-    Ok(raw)
-}
-
-/// The dataset's fill value as little-endian bytes (zero when none is defined).
-fn fill_bytes(ds: &hdf5::Dataset, stored: Stored) -> Vec<u8> {
-    let Ok(pl) = ds.dcpl() else {
-        return vec![0; stored.size()];
-    };
-    macro_rules! get {
-        ($t:ty) => {
-            pl.fill_value_as::<$t>().map(|v| v.to_le_bytes().to_vec())
-        };
-    }
-    let v = match stored {
-        Stored::U8 => get!(u8),
-        Stored::I8 => get!(i8),
-        Stored::U16 => get!(u16),
-        Stored::I16 => get!(i16),
-        Stored::U32 => get!(u32),
-        Stored::I32 => get!(i32),
-        Stored::U64 => get!(u64),
-        Stored::I64 => get!(i64),
-        Stored::F32 => get!(f32),
-        Stored::F64 => get!(f64),
-    };
-    v.unwrap_or_else(|| vec![0; stored.size()])
 }
