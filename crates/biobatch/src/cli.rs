@@ -103,6 +103,50 @@ pub(crate) fn out(text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// This process's partition for the chunk-shuffled datasets (cells, arrays): `rank` /
+/// `world_size` when given, else `$RANK` / `$WORLD_SIZE` as torchrun sets them, else one rank;
+/// contiguous blocks of the stream with equal counts, so each rank reads whole chunks.
+pub(crate) fn contiguous_partition(
+    rank: Option<u64>,
+    world_size: Option<u64>,
+) -> anyhow::Result<biobatch::sampling::Partition> {
+    use biobatch::sampling::{Layout, Partition, Policy};
+    let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let rank = rank.or_else(|| var("RANK")).unwrap_or(0);
+    let world = world_size.or_else(|| var("WORLD_SIZE")).unwrap_or(1);
+    Ok(Partition::new(
+        rank,
+        world,
+        Policy::Drop,
+        Layout::Contiguous,
+    )?)
+}
+
+/// `… digest`: one line per batch — epoch, index, hash of its bytes, the cursor after it.
+pub(crate) fn digest_lines(
+    loader: &biobatch::loader::Loader,
+    resume: Option<&str>,
+    epochs: u64,
+    batches: u64,
+) -> anyhow::Result<()> {
+    let cursor: Option<biobatch::sampling::Cursor> = resume.map(str::parse).transpose()?;
+    biobatch::loader::measure::each_batch::<anyhow::Error>(
+        loader,
+        cursor.as_ref(),
+        epochs,
+        batches,
+        &mut |b| {
+            out(&format!(
+                "{}\t{}\t{:016x}\t{}\n",
+                b.epoch(),
+                b.index(),
+                b.digest(),
+                b.cursor_after()
+            ))
+        },
+    )
+}
+
 /// One JSON value on its own line on standard output.
 pub(crate) fn out_json(v: &serde_json::Value) -> anyhow::Result<()> {
     out(&format!("{v}\n"))

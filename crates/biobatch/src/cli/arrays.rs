@@ -9,12 +9,12 @@ use anyhow::{Context, bail};
 use biobatch::datasets::arrays::{FlipConfig, Normalize, file_info};
 use biobatch::datasets::{ArraysConfig, ArraysDataset, RaggedConfig};
 use biobatch::loader::Loader;
-use biobatch::loader::measure::{bench, each_batch};
-use biobatch::sampling::{Cursor, Layout, Partition, Policy};
+use biobatch::loader::measure::bench;
+use biobatch::sampling::Partition;
 use clap::{Args, Subcommand};
 
+use super::out_json;
 use super::peaks::read_toml;
-use super::{out, out_json};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Arrays {
@@ -217,16 +217,7 @@ impl ArrayArgs {
     }
 
     fn partition(&self) -> anyhow::Result<Partition> {
-        let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-        let rank = self.rank.or_else(|| var("RANK")).unwrap_or(0);
-        let world = self.world_size.or_else(|| var("WORLD_SIZE")).unwrap_or(1);
-        // Contiguous blocks of the chunk-shuffled stream: each rank reads whole chunks.
-        Ok(Partition::new(
-            rank,
-            world,
-            Policy::Drop,
-            Layout::Contiguous,
-        )?)
+        super::contiguous_partition(self.rank, self.world_size)
     }
 }
 
@@ -292,16 +283,7 @@ pub(crate) fn run(a: Arrays) -> anyhow::Result<()> {
             resume,
         } => {
             let (_, loader, _) = loader_of(&inputs)?;
-            let cursor: Option<Cursor> = resume.as_deref().map(str::parse).transpose()?;
-            each_batch::<anyhow::Error>(&loader, cursor.as_ref(), epochs, batches, &mut |b| {
-                out(&format!(
-                    "{}\t{}\t{:016x}\t{}\n",
-                    b.epoch(),
-                    b.index(),
-                    b.digest(),
-                    b.cursor_after()
-                ))
-            })
+            super::digest_lines(&loader, resume.as_deref(), epochs, batches)
         }
     }
 }

@@ -9,7 +9,7 @@ use biobatch::datasets::{ExperimentConfig, ExperimentDataset};
 use biobatch::formats::soma::{CsrVisitor, Experiment, Verify};
 use biobatch::loader::Loader;
 use biobatch::loader::measure::{bench, each_batch, memcpy_bytes_per_s};
-use biobatch::sampling::{Cursor, Layout, Partition, Policy};
+use biobatch::sampling::{Cursor, Partition};
 use clap::{Args, Subcommand};
 
 use super::peaks::read_toml;
@@ -186,16 +186,7 @@ impl CellArgs {
     }
 
     fn partition(&self) -> anyhow::Result<Partition> {
-        let var = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-        let rank = self.rank.or_else(|| var("RANK")).unwrap_or(0);
-        let world = self.world_size.or_else(|| var("WORLD_SIZE")).unwrap_or(1);
-        // Contiguous blocks of the chunk-shuffled stream: each rank reads whole chunks.
-        Ok(Partition::new(
-            rank,
-            world,
-            Policy::Drop,
-            Layout::Contiguous,
-        )?)
+        super::contiguous_partition(self.rank, self.world_size)
     }
 }
 

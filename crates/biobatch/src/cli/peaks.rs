@@ -6,11 +6,11 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use biobatch::datasets::{MissingChrom, NanPolicy, OneHotDtype, PeakConfig, PeakDataset};
 use biobatch::loader::Loader;
-use biobatch::loader::measure::{bench, each_batch, memcpy_bytes_per_s};
-use biobatch::sampling::{Cursor, Partition};
+use biobatch::loader::measure::{bench, memcpy_bytes_per_s};
+use biobatch::sampling::Partition;
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::{examples, out, out_json};
+use super::{examples, out_json};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum Peaks {
@@ -335,16 +335,7 @@ pub(crate) fn run(p: Peaks, ex: Option<&Path>) -> anyhow::Result<()> {
         } => {
             let c = inputs.config(ex)?;
             let (loader, _, _) = loader_of(&c)?;
-            let cursor: Option<Cursor> = resume.as_deref().map(str::parse).transpose()?;
-            each_batch::<anyhow::Error>(&loader, cursor.as_ref(), epochs, batches, &mut |b| {
-                out(&format!(
-                    "{}\t{}\t{:016x}\t{}\n",
-                    b.epoch(),
-                    b.index(),
-                    b.digest(),
-                    b.cursor_after()
-                ))
-            })
+            super::digest_lines(&loader, resume.as_deref(), epochs, batches)
         }
     }
 }
