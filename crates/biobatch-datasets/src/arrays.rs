@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use cache::BlockCache;
 use ragged::Ragged;
-pub use ragged::{RaggedConfig, RaggedDescription};
+pub use ragged::{RaggedConfig, RaggedDescription, RaggedLayout};
 use source::ArrayFile;
 pub use source::{FileInfo, VariableInfo};
 

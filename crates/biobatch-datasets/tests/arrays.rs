@@ -571,3 +571,60 @@ fn netcdf4_and_zarr_v2_and_v3_copies_give_the_same_batches() {
     assert_eq!(digests("holodec_small_v2.zarr"), nc);
     assert_eq!(digests("holodec_small_v3.zarr"), nc);
 }
+
+#[test]
+fn sparse_ragged_rows_hold_the_padded_items_without_the_padding() {
+    let mut padded = holodec();
+    padded.flips = vec![FlipConfig {
+        axis: 1,
+        negate: vec!["x".into()],
+    }];
+    padded.normalize.insert(
+        "z".into(),
+        Normalize::Constants {
+            mean: 50.0,
+            std: 25.0,
+        },
+    );
+    let mut sparse = padded.clone();
+    sparse.ragged.as_mut().unwrap().layout = biobatch_datasets::arrays::RaggedLayout::Sparse;
+    for (p, s) in epoch(&padded, 2).iter().zip(epoch(&sparse, 2).iter()) {
+        assert_eq!(
+            p.array("metadata/index").unwrap(),
+            s.array("metadata/index").unwrap()
+        );
+        let count = p
+            .array("targets/particles_count")
+            .unwrap()
+            .as_slice::<i64>()
+            .unwrap();
+        assert_eq!(
+            count,
+            s.array("targets/particles_count")
+                .unwrap()
+                .as_slice::<i64>()
+                .unwrap()
+        );
+        let values = f64s(p.array("targets/particles").unwrap());
+        let rows = s.sparse("targets/particles").unwrap();
+        rows.validate().unwrap();
+        assert_eq!(rows.n_cols(), 4 * 4);
+        let indptr = rows.indptr().as_slice::<i32>().unwrap();
+        let indices = rows.indices().as_slice::<i32>().unwrap();
+        let got = f64s(rows.values());
+        for (i, &n) in count.iter().enumerate() {
+            let (lo, hi) = (indptr[i] as usize, indptr[i + 1] as usize);
+            assert_eq!(hi - lo, n as usize * 4, "row {i}");
+            assert_eq!(
+                indices[lo..hi],
+                (0..hi as i32 - lo as i32).collect::<Vec<_>>()[..]
+            );
+            assert_eq!(
+                got[lo..hi],
+                values[i * 16..i * 16 + n as usize * 4],
+                "row {i}"
+            );
+        }
+        assert!(s.get("targets/particles_mask").is_none());
+    }
+}

@@ -7,6 +7,7 @@ use biobatch_core::{Array, Batch, DType, Data, Node};
 use biobatch_loader::{BatchDataset, BoxError};
 use biobatch_sampling::Sample;
 
+use super::ragged::RaggedLayout;
 use super::{ArraysDataset, Var};
 use crate::{Error, Result};
 
@@ -170,8 +171,8 @@ impl BatchDataset for ArraysDataset {
             part.insert(v.name.clone(), Array::zeros(v.dtype, shape))?;
         }
         if let Some(r) = &self.ragged {
-            for (name, leaf) in r.leaves(batch_size) {
-                targets(&mut b).insert(name, leaf)?;
+            for (name, node) in r.leaves(batch_size) {
+                targets(&mut b).insert(name, node)?;
             }
         }
         let meta = b.metadata.get_or_insert_with(Node::map);
@@ -193,34 +194,56 @@ impl BatchDataset for ArraysDataset {
         }
         if let Some(r) = &self.ragged {
             let name = &r.name;
-            let mut counts = Vec::with_capacity(samples.len());
-            let values = out
-                .array_mut(&format!("targets/{name}"))?
-                .as_slice_mut::<f32>()?;
-            let mut sign = vec![1f32; r.columns.len()];
+            // The sign of each column of each sample: flips negate the columns they name.
+            let k = r.columns.len();
+            let mut signs = vec![1f32; samples.len() * k];
             for (i, s) in samples.iter().enumerate() {
-                sign.fill(1.0);
                 for (f, flip) in self.flips.iter().enumerate() {
                     if s.jitter >> f & 1 == 1 {
                         for &j in &flip.negate_columns {
-                            sign[j] = -sign[j];
+                            signs[i * k + j] = -signs[i * k + j];
                         }
                     }
                 }
-                counts.push(r.fill_values(s.index as usize, i, &sign, &self.ragged_norm, values));
+            }
+            let counts: Vec<usize> = samples.iter().map(|s| r.served(s.index as usize)).collect();
+            match r.layout {
+                RaggedLayout::Padded => {
+                    let values = out
+                        .array_mut(&format!("targets/{name}"))?
+                        .as_slice_mut::<f32>()?;
+                    for (i, s) in samples.iter().enumerate() {
+                        r.fill_values(
+                            s.index as usize,
+                            i,
+                            &signs[i * k..(i + 1) * k],
+                            &self.ragged_norm,
+                            values,
+                        );
+                    }
+                    let m = out
+                        .array_mut(&format!("targets/{name}_mask"))?
+                        .as_slice_mut::<bool>()?;
+                    for (row, &n) in m.chunks_exact_mut(r.max_items.max(1)).zip(&counts) {
+                        row.fill(false);
+                        row[..n].fill(true);
+                    }
+                }
+                RaggedLayout::Sparse => {
+                    let rows: Vec<usize> = samples.iter().map(|s| s.index as usize).collect();
+                    let norm = &self.ragged_norm;
+                    let value = |i: usize, j: usize, v: f32| {
+                        let (mean, std) = norm[j];
+                        (v * signs[i * k + j] - mean) / std
+                    };
+                    r.fill_sparse(&rows, &value, out.sparse_mut(&format!("targets/{name}"))?)?;
+                }
             }
             let c = out
                 .array_mut(&format!("targets/{name}_count"))?
                 .as_slice_mut::<i64>()?;
             for (o, &n) in c.iter_mut().zip(&counts) {
                 *o = n as i64;
-            }
-            let m = out
-                .array_mut(&format!("targets/{name}_mask"))?
-                .as_slice_mut::<bool>()?;
-            for (row, &n) in m.chunks_exact_mut(r.max_items.max(1)).zip(&counts) {
-                row.fill(false);
-                row[..n].fill(true);
             }
         }
         let idx = out.array_mut("metadata/index")?.as_slice_mut::<i64>()?;

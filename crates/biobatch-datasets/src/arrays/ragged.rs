@@ -2,11 +2,23 @@
 //! samples by an id variable (`hid`, with its base) or an offsets variable, indexed once at
 //! open by a counting sort and served padded to `[B, max_items, k]` with a count and a mask.
 
-use biobatch_core::{Array, DType};
+use biobatch_core::{Array, DType, Node, SparseRows};
 use serde::{Deserialize, Serialize};
 
 use super::source::ArrayFile;
 use crate::{Error, Result};
+
+/// How ragged targets are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RaggedLayout {
+    /// `f32 [B, max_items, k]` padded with 0, with `_count` and `_mask`.
+    #[default]
+    Padded,
+    /// Sparse rows (CSR): sample `i`'s items, flattened item by item, are the values of row
+    /// `i`; item `m`'s column `c` sits at column `m · k + c` of `max_items · k`. With `_count`.
+    Sparse,
+}
 
 /// How ragged targets are found and served (`[ragged]`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +45,8 @@ pub struct RaggedConfig {
     /// Keep the first `max_items` items of a sample that has more (otherwise such a sample
     /// is an error at open).
     pub truncate: bool,
+    /// Padded (the default) or sparse rows.
+    pub layout: RaggedLayout,
 }
 
 impl Default for RaggedConfig {
@@ -47,6 +61,7 @@ impl Default for RaggedConfig {
             descending: false,
             max_items: None,
             truncate: false,
+            layout: RaggedLayout::Padded,
         }
     }
 }
@@ -80,6 +95,7 @@ pub(crate) struct Ragged {
     /// Sample `i`'s items are rows `offsets[i]..offsets[i + 1]` of `values`.
     offsets: Vec<usize>,
     pub(crate) max_items: usize,
+    pub(crate) layout: RaggedLayout,
     most: usize,
     truncated: usize,
 }
@@ -192,6 +208,7 @@ impl Ragged {
             values,
             offsets,
             max_items,
+            layout: c.layout,
             most,
             truncated: over.len(),
         })
@@ -216,23 +233,70 @@ impl Ragged {
         self.values.iter().skip(j).step_by(k).copied()
     }
 
-    /// The leaves a batch of `b` samples holds.
-    pub(crate) fn leaves(&self, b: usize) -> [(String, Array); 3] {
+    /// The nodes a batch of `b` samples holds.
+    pub(crate) fn leaves(&self, b: usize) -> Vec<(String, Node)> {
         let k = self.columns.len();
-        [
-            (
-                self.name.clone(),
-                Array::zeros(DType::F32, [b, self.max_items, k]),
-            ),
-            (
-                format!("{}_count", self.name),
-                Array::zeros(DType::I64, [b]),
-            ),
-            (
-                format!("{}_mask", self.name),
-                Array::zeros(DType::Bool, [b, self.max_items]),
-            ),
-        ]
+        let count = (
+            format!("{}_count", self.name),
+            Node::from(Array::zeros(DType::I64, [b])),
+        );
+        match self.layout {
+            RaggedLayout::Padded => vec![
+                (
+                    self.name.clone(),
+                    Array::zeros(DType::F32, [b, self.max_items, k]).into(),
+                ),
+                count,
+                (
+                    format!("{}_mask", self.name),
+                    Array::zeros(DType::Bool, [b, self.max_items]).into(),
+                ),
+            ],
+            RaggedLayout::Sparse => vec![
+                (
+                    self.name.clone(),
+                    Node::Sparse(SparseRows::empty(b, self.max_items * k)),
+                ),
+                count,
+            ],
+        }
+    }
+
+    /// Items served for sample `s` (at most `max_items`).
+    pub(crate) fn served(&self, s: usize) -> usize {
+        (self.offsets[s + 1] - self.offsets[s]).min(self.max_items)
+    }
+
+    /// Writes the items of `samples` as sparse rows: row `i` holds sample `i`'s served items
+    /// flattened, item `m`'s column `c` at `m · k + c`; `value(i, j, v)` maps each raw value
+    /// of column `j`.
+    pub(crate) fn fill_sparse(
+        &self,
+        samples: &[usize],
+        value: &dyn Fn(usize, usize, f32) -> f32,
+        out: &mut SparseRows,
+    ) -> biobatch_core::Result<()> {
+        let k = self.columns.len();
+        let nnz: usize = samples.iter().map(|&s| self.served(s) * k).sum();
+        if nnz > i32::MAX as usize || self.max_items * k > i32::MAX as usize {
+            return Err(biobatch_core::Error::Invalid(format!(
+                "{nnz} ragged values in one batch: more than sparse rows hold (2^31 - 1)"
+            )));
+        }
+        let (p, idx, val) = out.resize(samples.len(), nnz)?;
+        p[0] = 0;
+        let mut at = 0;
+        for (i, &s) in samples.iter().enumerate() {
+            let n = self.served(s);
+            let lo = self.offsets[s];
+            for (t, &v) in self.values[lo * k..(lo + n) * k].iter().enumerate() {
+                idx[at + t] = t as i32;
+                val[at + t] = value(i, t % k, v);
+            }
+            at += n * k;
+            p[i + 1] = at as i32;
+        }
+        Ok(())
     }
 
     /// Writes sample `s`'s items into row `i` of the values leaf, padded with 0: column `j`

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use biobatch::datasets::arrays::{FlipConfig, Normalize, file_info};
+use biobatch::datasets::arrays::{FlipConfig, Normalize, RaggedLayout, file_info};
 use biobatch::datasets::{ArraysConfig, ArraysDataset, RaggedConfig};
 use biobatch::loader::Loader;
 use biobatch::loader::measure::bench;
@@ -94,6 +94,9 @@ pub(super) struct ArrayArgs {
     /// Cut samples with more than --max-items items instead of refusing the file.
     #[arg(long)]
     truncate: bool,
+    /// Serve the ragged targets as sparse rows (CSR) instead of padded.
+    #[arg(long)]
+    ragged_sparse: bool,
     /// A random flip: `AXIS` or `AXIS:COL+COL` (ragged columns negated), e.g. `1:x`;
     /// repeatable.
     #[arg(long)]
@@ -196,6 +199,9 @@ impl ArrayArgs {
             r.sort_by = self.sort_by.clone().or(r.sort_by.take());
             r.max_items = self.max_items.or(r.max_items);
             r.truncate |= self.truncate;
+            if self.ragged_sparse {
+                r.layout = RaggedLayout::Sparse;
+            }
         }
         for f in &self.flip {
             c.flips.push(parse_flip(f)?);
