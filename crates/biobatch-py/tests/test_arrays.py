@@ -101,3 +101,16 @@ def test_zarr_copies_give_the_netcdf4_files_batches():
     want = [biobatch.digest(b) for b in holodec()]
     for store in ("holodec_small_v2.zarr", "holodec_small_v3.zarr"):
         assert [biobatch.digest(b) for b in holodec(file=ARRAYS / store)] == want
+
+
+def test_sparse_ragged_targets_are_the_padded_items_without_padding():
+    sparse_ragged = {"name": "particles", "variables": ["x", "y", "z", "d"], "by": "hid",
+                     "base": 1, "sort_by": "d", "layout": "sparse"}
+    for p, s in zip(holodec(), holodec(ragged=sparse_ragged)):
+        rows = s["targets"]["particles"]
+        count = p["targets"]["particles_count"]
+        assert (s["targets"]["particles_count"] == count).all()
+        assert rows.shape == (len(count), 16)
+        for i, n in enumerate(count):
+            got = rows.data[rows.indptr[i]:rows.indptr[i + 1]].reshape(-1, 4)
+            np.testing.assert_array_equal(got, p["targets"]["particles"][i, :n])
