@@ -309,16 +309,10 @@ impl ArraysDataset {
             let (mean, std, computed) = match how {
                 Normalize::Constants { mean, std } => (*mean, *std, false),
                 Normalize::Computed(s) if s == "stats" => {
-                    let (mean, std, _) = match (var, col) {
-                        (Some(i), _) => stats(vars[i].source.as_ref())?,
-                        (None, Some(j)) => mean_std(
-                            ragged
-                                .as_ref()
-                                .expect("column of ragged")
-                                .column(j)
-                                .map(f64::from),
-                        ),
-                        (None, None) => (0.0, 1.0, 0),
+                    let (mean, std, _) = match (var, col, &ragged) {
+                        (Some(i), _, _) => stats(vars[i].source.as_ref())?,
+                        (None, Some(j), Some(r)) => mean_std(r.column(j).map(f64::from)),
+                        _ => (0.0, 1.0, 0),
                     };
                     (mean, std, true)
                 }
@@ -403,7 +397,7 @@ impl ArraysDataset {
             .iter()
             .filter(|v| v.is_input)
             .max_by_key(|v| v.source.row_len() * v.source.dtype().size().unwrap_or(8))
-            .expect("at least one input");
+            .ok_or_else(|| Error::Config("arrays: name at least one input variable".into()))?;
         let chunk_records = main.source.block_rows().max(1);
         Ok(ArraysDataset {
             config: c.clone(),

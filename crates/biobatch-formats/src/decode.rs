@@ -199,7 +199,7 @@ pub(crate) fn copy_chunk(
 macro_rules! read_le {
     ($src:expr, $t:ty) => {
         $src.chunks_exact(std::mem::size_of::<$t>())
-            .map(|c| <$t>::from_le_bytes(c.try_into().expect("exact chunk")))
+            .map(|c| <$t>::from_le_bytes(std::array::from_fn(|i| c[i])))
     };
 }
 

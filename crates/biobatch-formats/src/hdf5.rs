@@ -138,19 +138,25 @@ impl H5File {
     /// Every variable (dataset) in the file, groups walked depth-first; netCDF4 dimension
     /// scales that are not variables are left out.
     pub fn variables(&self) -> Result<Vec<VarInfo>> {
+        let dims = self.dimensions()?;
         let mut out = Vec::new();
-        self.walk(&self.file, &mut out)?;
+        self.walk(&self.file, &dims, &mut out)?;
         Ok(out)
     }
 
-    fn walk(&self, g: &hdf5::Group, out: &mut Vec<VarInfo>) -> Result<()> {
+    fn walk(
+        &self,
+        g: &hdf5::Group,
+        dims: &[(String, usize)],
+        out: &mut Vec<VarInfo>,
+    ) -> Result<()> {
         for name in member_names(g).map_err(|e| self.h5err(&g.name(), e))? {
             if let Ok(ds) = g.dataset(&name) {
                 if !is_dimension_only(&ds) {
-                    out.push(self.info(&ds)?);
+                    out.push(info(&ds, dims));
                 }
             } else if let Ok(sub) = g.group(&name) {
-                self.walk(&sub, out)?;
+                self.walk(&sub, dims, out)?;
             }
         }
         Ok(())
@@ -168,52 +174,6 @@ impl H5File {
             }
         }
         Ok(out)
-    }
-
-    fn info(&self, ds: &hdf5::Dataset) -> Result<VarInfo> {
-        let name = short_name(ds);
-        let (stored, dtype) = match stored_type(ds) {
-            Ok(s) => {
-                let cf = cf_attrs(ds);
-                (s.name().to_string(), Ok(cf.out_dtype(s)))
-            }
-            Err(why) => (why.clone(), Err(why)),
-        };
-        Ok(VarInfo {
-            dims: self.dim_names(ds),
-            stored,
-            dtype,
-            shape: ds.shape(),
-            chunks: ds.chunk(),
-            filters: ds.filters().iter().map(filter_name).collect(),
-            cf: cf_attrs(ds),
-            name,
-        })
-    }
-
-    /// netCDF4 names a variable's dimensions by matching its shape against the dimension
-    /// scales; an axis whose length matches no scale, or several, is reported as `?`.
-    fn dim_names(&self, ds: &hdf5::Dataset) -> Vec<String> {
-        let Ok(dims) = self.dimensions() else {
-            return Vec::new();
-        };
-        if dims.is_empty() {
-            return Vec::new();
-        }
-        let own = short_name(ds);
-        ds.shape()
-            .iter()
-            .map(|&len| {
-                let hits: Vec<&(String, usize)> = dims.iter().filter(|d| d.1 == len).collect();
-                match hits[..] {
-                    [one] => one.0.clone(),
-                    _ => hits
-                        .iter()
-                        .find(|d| d.0 == own)
-                        .map_or_else(|| "?".to_string(), |d| d.0.clone()),
-                }
-            })
-            .collect()
     }
 
     /// Opens variable `name` for reading (validated: type, filters, chunk table).
@@ -239,6 +199,49 @@ impl H5File {
     fn h5err(&self, at: &str, e: hdf5::Error) -> Error {
         Error::Invalid(format!("{}: {at}: {e}", self.path.display()))
     }
+}
+
+/// What [`H5File::variables`] reports of one dataset; `dims` are the file's dimension
+/// scales.
+fn info(ds: &hdf5::Dataset, dims: &[(String, usize)]) -> VarInfo {
+    let cf = cf_attrs(ds);
+    let (stored, dtype) = match stored_type(ds) {
+        Ok(s) => (s.name().to_string(), Ok(cf.out_dtype(s))),
+        Err(why) => (why.clone(), Err(why)),
+    };
+    VarInfo {
+        dims: dim_names(ds, dims),
+        stored,
+        dtype,
+        shape: ds.shape(),
+        chunks: ds.chunk(),
+        filters: ds.filters().iter().map(filter_name).collect(),
+        cf,
+        name: short_name(ds),
+    }
+}
+
+/// netCDF4 names a variable's dimensions with its dimension scales; they are matched here by
+/// length. An axis whose length matches no scale, or several of which none bears the
+/// variable's own name, is reported as `?`.
+fn dim_names(ds: &hdf5::Dataset, dims: &[(String, usize)]) -> Vec<String> {
+    if dims.is_empty() {
+        return Vec::new();
+    }
+    let own = short_name(ds);
+    ds.shape()
+        .iter()
+        .map(|&len| {
+            let hits: Vec<&(String, usize)> = dims.iter().filter(|d| d.1 == len).collect();
+            match hits[..] {
+                [one] => one.0.clone(),
+                _ => hits
+                    .iter()
+                    .find(|d| d.0 == own)
+                    .map_or_else(|| "?".to_string(), |d| d.0.clone()),
+            }
+        })
+        .collect()
 }
 
 /// The netCDF3 format of a file that starts with its magic, if it does.

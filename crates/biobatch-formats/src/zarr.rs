@@ -274,12 +274,13 @@ fn fill_number(v: &Value, stored: Stored) -> std::result::Result<Option<f64>, St
                 let b = base64(other).ok_or_else(|| {
                     format!("fill value `{other}` is neither a number nor base64")
                 })?;
-                match (stored, b.len()) {
-                    (Stored::F64, 8) => Some(f64::from_le_bytes(b.try_into().expect("8 bytes"))),
-                    (Stored::F32, 4) => Some(f64::from(f32::from_le_bytes(
-                        b.try_into().expect("4 bytes"),
-                    ))),
-                    (_, 8) => Some(f64::from_le_bytes(b.try_into().expect("8 bytes"))),
+                match (stored, b.as_slice()) {
+                    (Stored::F32, &[a, b, c, d]) => {
+                        Some(f64::from(f32::from_le_bytes([a, b, c, d])))
+                    }
+                    (_, &[a, b, c, d, e, f, g, h]) => {
+                        Some(f64::from_le_bytes([a, b, c, d, e, f, g, h]))
+                    }
                     _ => return Err(format!("fill value `{other}` does not decode to a number")),
                 }
             }

@@ -116,6 +116,19 @@ pub struct StreamId {
 }
 
 impl StreamId {
+    /// This stream tied to what a dataset serves: `fingerprint` (of its selection, files or
+    /// served variables) folded into the settings' fingerprint under the name `kind`, so a
+    /// cursor never resumes over other data.
+    pub fn tied_to(self, kind: &str, fingerprint: u64) -> Self {
+        StreamId {
+            fingerprint: Fingerprint::new(kind)
+                .u64(self.fingerprint)
+                .u64(fingerprint)
+                .value(),
+            ..self
+        }
+    }
+
     /// The cursor for `(epoch, position)`.
     pub fn cursor(&self, epoch: u64, position: u64) -> Cursor {
         Cursor {

@@ -161,14 +161,7 @@ impl EpochPlan for Flipped {
 
 impl Plan for ArraysPlan {
     fn stream(&self) -> StreamId {
-        let s = self.inner.stream();
-        StreamId {
-            fingerprint: Fingerprint::new("arrays-plan")
-                .u64(s.fingerprint)
-                .u64(self.fingerprint)
-                .value(),
-            ..s
-        }
+        self.inner.stream().tied_to("arrays-plan", self.fingerprint)
     }
 
     fn positions(&self) -> u64 {

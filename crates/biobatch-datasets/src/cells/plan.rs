@@ -127,14 +127,7 @@ impl Drop for CellsPlan {
 
 impl Plan for CellsPlan {
     fn stream(&self) -> StreamId {
-        let s = self.inner.stream();
-        StreamId {
-            fingerprint: Fingerprint::new("cells-plan")
-                .u64(s.fingerprint)
-                .u64(self.fingerprint)
-                .value(),
-            ..s
-        }
+        self.inner.stream().tied_to("cells-plan", self.fingerprint)
     }
 
     fn positions(&self) -> u64 {

@@ -341,7 +341,7 @@ impl H5Variable {
                 let Some(split) = data.len().checked_sub(4) else {
                     return Err("chunk shorter than its Fletcher-32 checksum".into());
                 };
-                let stored = u32::from_le_bytes(data[split..].try_into().expect("4 bytes"));
+                let stored = u32::from_le_bytes(std::array::from_fn(|i| data[split + i]));
                 let sum = fletcher32(&data[..split]);
                 if sum != stored && sum.swap_bytes() != stored {
                     return Err(format!(
