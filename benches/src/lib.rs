@@ -5,12 +5,19 @@
 //! (e.g. `memcpy` of the same number of output bytes) with the ratio to it. Benchmarks never
 //! run in CI; their numbers live in `docs/benchmarks.md` with the command that made them.
 
+#[cfg(feature = "suite")]
 pub mod cells;
+#[cfg(feature = "suite")]
 pub mod formats;
+#[cfg(feature = "suite")]
 pub mod loader;
+#[cfg(feature = "suite")]
 pub mod peaks;
+#[cfg(feature = "suite")]
 pub mod sampling;
+#[cfg(feature = "suite")]
 pub mod train;
+#[cfg(feature = "suite")]
 pub mod zoo;
 
 use std::time::Instant;

@@ -220,6 +220,18 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
     Ok(())
 }
 
+/// The `SeqIntervalDl` argument sets `compare zoo` runs on both sides: kipoiseq's defaults
+/// (float64, channels last) and float32 channels first.
+pub fn seqintervaldl_cases() -> [(&'static str, Value); 2] {
+    [
+        ("defaults_f64", json!({"auto_resize_len": 1000})),
+        (
+            "f32_channels_first",
+            json!({"auto_resize_len": 1000, "alphabet_axis": 0, "dtype": "np.float32"}),
+        ),
+    ]
+}
+
 /// Examples/s of our `SeqIntervalDl` over `bed` with kipoiseq's `args` (batches of 32 through
 /// the loader with `workers` threads): the median of `epochs` epochs after a warm-up one.
 pub fn seqintervaldl_rate(

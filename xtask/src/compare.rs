@@ -11,29 +11,32 @@ use crate::{venv, venv_in};
 /// pyBigWig against our reader, one 1 kb window per call.
 pub fn bigwig(data: &Path, runs: usize, windows: usize) -> Result<()> {
     let python = venv(&["pyBigWig", "numpy"])?;
+    // Ours first: it writes the windows file both sides read.
+    let ours = crate::bench::lines(
+        &[],
+        &[
+            "bigwig-ours",
+            "--data",
+            &data.display().to_string(),
+            "--runs",
+            &runs.to_string(),
+            "--windows",
+            &windows.to_string(),
+        ],
+    )?;
     let wfile = data.join("compare_windows_1kb.tsv");
-    let ws = biobatch_benches::formats::write_compare_windows(data, windows, &wfile)
-        .map_err(anyhow::Error::msg)?;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("compare/bigwig_pybigwig.py");
-    let out = std::process::Command::new(python)
-        .arg(script)
-        .arg(data.join("signal.plus.bw"))
-        .arg(&wfile)
-        .arg(runs.to_string())
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "pyBigWig run failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let peer: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let peer = json_of(
+        Command::new(python)
+            .arg(script)
+            .arg(data.join("signal.plus.bw"))
+            .arg(&wfile)
+            .arg(runs.to_string()),
+        "pyBigWig",
+    )?;
     println!("{peer}");
     let peer_rate = peer["windows_per_s"].as_f64().unwrap_or(f64::NAN);
-    let default_cache = biobatch_formats::bigwig::ReadOptions::default().cache_bytes;
-    for cache in [default_cache, 0] {
-        let ours = biobatch_benches::formats::time_per_call(data, &ws, runs, cache)
-            .map_err(anyhow::Error::msg)?;
+    for ours in ours {
         println!("{ours}");
         let ratio = ours["windows_per_s"].as_f64().unwrap_or(0.0) / peer_rate;
         let case = format!(
@@ -42,7 +45,7 @@ pub fn bigwig(data: &Path, runs: usize, windows: usize) -> Result<()> {
         );
         println!(
             "{}",
-            serde_json::json!({"area": "compare", "case": case, "ratio": ratio})
+            json!({"area": "compare", "case": case, "ratio": ratio})
         );
     }
     Ok(())
@@ -334,40 +337,47 @@ pub fn zoo(data: &Path, epochs: usize) -> Result<()> {
         ".venv-kipoi",
         &["kipoiseq==0.7.1", "kipoi==0.8.6", "six", "pybedtools"],
     )?;
-    let n = 20_000;
-    let bed = biobatch_benches::zoo::write_intervals(data, n).map_err(anyhow::Error::msg)?;
+    let ours = crate::bench::lines(
+        &[],
+        &[
+            "zoo-ours",
+            "--data",
+            &data.display().to_string(),
+            "--epochs",
+            &epochs.to_string(),
+        ],
+    )?;
     let fasta = data.join("genome.fa");
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("compare/zoo_kipoiseq.py");
-    let cases = [
-        ("defaults_f64", json!({"auto_resize_len": 1000})),
-        (
-            "f32_channels_first",
-            json!({"auto_resize_len": 1000, "alphabet_axis": 0, "dtype": "np.float32"}),
-        ),
-    ];
-    for (name, args) in cases {
-        let peer = json_of(
-            Command::new(&python)
-                .arg(&script)
-                .arg(&bed)
-                .arg(&fasta)
-                .arg(args.to_string())
-                .arg(epochs.to_string()),
-            "kipoiseq",
-        )?;
-        println!("{peer}");
-        for workers in [0usize, 2] {
-            let ours =
-                biobatch_benches::zoo::seqintervaldl_rate(&bed, &fasta, &args, workers, epochs)
-                    .map_err(anyhow::Error::msg)?;
-            let theirs = peer["examples_per_s"].as_f64().unwrap_or(f64::NAN);
-            println!(
-                "{}",
-                json!({"area": "compare", "case": format!("zoo_seqintervaldl_{name}"), "workers": workers,
-                       "biobatch_examples_per_s": ours.round(), "kipoiseq_examples_per_s": theirs.round(),
-                       "ratio": ours / theirs})
-            );
-        }
+    let mut peers: Vec<(String, Value)> = Vec::new();
+    for o in &ours {
+        let name = o["case"].as_str().unwrap_or("?").to_string();
+        let theirs = match peers.iter().find(|(n, _)| *n == name) {
+            Some((_, p)) => p.clone(),
+            None => {
+                let bed = o["bed"].as_str().context("zoo-ours printed no `bed`")?;
+                let peer = json_of(
+                    Command::new(&python)
+                        .arg(&script)
+                        .arg(bed)
+                        .arg(&fasta)
+                        .arg(o["args"].to_string())
+                        .arg(epochs.to_string()),
+                    "kipoiseq",
+                )?;
+                println!("{peer}");
+                peers.push((name.clone(), peer.clone()));
+                peer
+            }
+        };
+        let ours_rate = o["examples_per_s"].as_f64().unwrap_or(f64::NAN);
+        let theirs_rate = theirs["examples_per_s"].as_f64().unwrap_or(f64::NAN);
+        println!(
+            "{}",
+            json!({"area": "compare", "case": format!("zoo_seqintervaldl_{name}"), "workers": o["workers"],
+                   "biobatch_examples_per_s": ours_rate.round(), "kipoiseq_examples_per_s": theirs_rate.round(),
+                   "ratio": ours_rate / theirs_rate})
+        );
     }
     Ok(())
 }

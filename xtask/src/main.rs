@@ -1,6 +1,7 @@
 //! Project automation for biobatch: `cargo xtask <command>`.
 
 mod arrays;
+mod bench;
 mod compare;
 mod fuzz;
 mod gen_cells;
@@ -115,9 +116,8 @@ enum Command {
         /// Only cases whose name contains this (e.g. `bigwig`, `fasta`, `narrowpeak`).
         #[arg(long)]
         only: Option<String>,
-        /// Where `train` runs the model: `cpu`, or `wgpu` / `wgpu:N` (build xtask with its
-        /// `wgpu` feature: `cargo run --release -p xtask --features wgpu -- bench train
-        /// --device wgpu`).
+        /// Where `train` runs the model: `cpu`, or `wgpu` / `wgpu:N` (the bench binary is then
+        /// built with its `wgpu` feature).
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -173,6 +173,16 @@ enum Command {
 fn arrays_dir(data: &std::path::Path) -> PathBuf {
     if data == std::path::Path::new("bench-data") {
         PathBuf::from("bench-arrays")
+    } else {
+        data.to_path_buf()
+    }
+}
+
+/// Where the cells benchmarks keep their dataset: `bench-cells` unless `--data` names
+/// another directory.
+fn cells_dir(data: &std::path::Path) -> PathBuf {
+    if data == std::path::Path::new("bench-data") {
+        PathBuf::from("bench-cells")
     } else {
         data.to_path_buf()
     }
@@ -366,70 +376,37 @@ fn main() -> Result<()> {
             if area == "formats" || area == "peaks" || area == "python" {
                 ensure_bench_data(&data)?;
             }
-            let mut emit = |v: serde_json::Value| println!("{v}");
+            let data_arg = match area.as_str() {
+                "cells" => cells_dir(&data),
+                _ => data.clone(),
+            };
+            if area == "cells" {
+                ensure_cells_data(&data_arg)?;
+            }
+            if area == "train" || area == "zoo" {
+                ensure_bench_data(&data)?;
+            }
             match area.as_str() {
-                "formats" => {
-                    let opts = biobatch_benches::formats::Options {
-                        data,
-                        runs,
-                        quick,
-                        only,
-                    };
-                    biobatch_benches::formats::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
-                }
-                "sampling" => {
-                    let opts = biobatch_benches::sampling::Options { runs, quick };
-                    biobatch_benches::sampling::run(&opts, &mut emit)
-                        .map_err(anyhow::Error::msg)?;
-                }
-                "loader" => {
-                    let opts = biobatch_benches::loader::Options { runs, quick };
-                    biobatch_benches::loader::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
-                }
-                "cells" => {
-                    let dir = if data == std::path::Path::new("bench-data") {
-                        PathBuf::from("bench-cells")
-                    } else {
-                        data.clone()
-                    };
-                    ensure_cells_data(&dir)?;
-                    let opts = biobatch_benches::cells::Options {
-                        data: dir,
-                        runs,
-                        workers: 2,
-                        only,
-                    };
-                    biobatch_benches::cells::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
-                }
-                "train" => {
-                    ensure_bench_data(&data)?;
-                    let opts = biobatch_benches::train::Options {
-                        data,
-                        batches: if quick { 3 } else { 20 },
-                        workers: 2,
-                        device: device.parse().map_err(anyhow::Error::new)?,
-                    };
-                    biobatch_benches::train::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
-                }
-                "peaks" => {
-                    let opts = biobatch_benches::peaks::Options {
-                        data,
-                        runs,
-                        workers: 2,
-                    };
-                    biobatch_benches::peaks::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
-                }
                 "python" => python::bench(&data, runs)?,
                 "arrays" => arrays::bench(&arrays_dir(&data), runs)?,
-                "zoo" => {
-                    ensure_bench_data(&data)?;
-                    let opts = biobatch_benches::zoo::Options {
-                        data,
-                        runs,
-                        intervals: if quick { 2_000 } else { 20_000 },
-                        only,
-                    };
-                    biobatch_benches::zoo::run(&opts, &mut emit).map_err(anyhow::Error::msg)?;
+                "formats" | "sampling" | "loader" | "cells" | "train" | "peaks" | "zoo" => {
+                    let data_s = data_arg.display().to_string();
+                    let runs_s = runs.to_string();
+                    let mut args = vec![area.as_str(), "--data", &data_s, "--runs", &runs_s];
+                    if quick {
+                        args.push("--quick");
+                    }
+                    if let Some(o) = &only {
+                        args.extend(["--only", o]);
+                    }
+                    let mut features = Vec::new();
+                    if area == "train" {
+                        args.extend(["--device", &device]);
+                        if device.starts_with("wgpu") {
+                            features.push("wgpu");
+                        }
+                    }
+                    bench::run(&features, &args)?;
                 }
                 other => {
                     bail!(
@@ -470,11 +447,7 @@ fn main() -> Result<()> {
                 "bigwig" => compare::bigwig(&data, runs, windows)?,
                 "peaks" => compare::peaks(&data, epochs, python)?,
                 "cells" => {
-                    let dir = if data == std::path::Path::new("bench-data") {
-                        PathBuf::from("bench-cells")
-                    } else {
-                        data.clone()
-                    };
+                    let dir = cells_dir(&data);
                     ensure_cells_data(&dir)?;
                     compare::cells(&dir, epochs, python)?
                 }

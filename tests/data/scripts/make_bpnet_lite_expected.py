@@ -9,7 +9,7 @@ With --check MODEL_DIR CASE.json it instead loads weights that biobatch wrote
 (MODEL_DIR/model.safetensors + config.json) into bpnet-lite, runs CASE.json's inputs and
 prints the largest difference from CASE.json's outputs. The test writes such directories:
 
-    BPNET_LITE_EXPORT=/tmp/rt cargo test -p biobatch-pipeline --test bpnet_lite
+    BPNET_LITE_EXPORT=/tmp/rt cargo test -p biobatch-bpnet --test integration bpnet_lite
     python tests/data/scripts/make_bpnet_lite_expected.py --check \
         /tmp/rt/with_controls tests/data/bpnet_lite/with_controls.json
 """

@@ -1,7 +1,7 @@
 //! PeakDataset semantics on a small fixture whose signal values encode their position, so
 //! every window's alignment, jitter, reverse complement and strand swap can be checked.
 
-mod common;
+use crate::common;
 
 use biobatch_datasets::{MissingChrom, OneHotDtype, PeakDataset};
 use biobatch_formats::sequence::{Layout, decode, reverse_complement};

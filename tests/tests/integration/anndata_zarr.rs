@@ -1,7 +1,7 @@
 //! AnnData's Zarr layout (`biobatch cells import --zarr`): two `.h5ad` fixtures rewritten by
 //! anndata's `write_zarr` (v2 and v3; tests/data/scripts/make_anndata_zarr.py) import to the
 //! same store as the `.h5ad` files themselves, whose import is checked against what anndata
-//! reads (tests/h5ad.rs).
+//! reads (h5ad.rs).
 #![cfg(all(feature = "h5ad", feature = "zarr"))]
 
 use std::path::PathBuf;

@@ -293,7 +293,11 @@ fn training_killed_between_the_folder_rename_and_the_history_write_leaves_a_whol
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "training_killed_between_the_folder_rename_and_the_history_write_leaves_a_whole_model",
+            &format!(
+                "{}::training_killed_between_the_folder_rename_and_the_history_write_leaves_a_whole_model",
+                // The test's path inside the binary: this module's, less the crate's name.
+                module_path!().split_once("::").map_or("", |(_, m)| m)
+            ),
             "--test-threads=1",
         ])
         .env(KILL, &out)

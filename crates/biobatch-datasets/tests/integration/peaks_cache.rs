@@ -2,7 +2,7 @@
 //! changing an extraction setting or damaging the file rebuilds it; settings that shape only
 //! sampling reuse it.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, SystemTime};
 

@@ -1,7 +1,7 @@
 //! IntervalDataset against brute force: every window, label and bin recomputed from the
 //! genome string and the position-encoded bigWigs of the shared fixture.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

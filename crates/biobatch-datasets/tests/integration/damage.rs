@@ -2,7 +2,7 @@
 //! entries: each is an error naming what is wrong (or, under an explicit policy, a counted
 //! drop) — never other data, a panic or a hang.
 
-mod common;
+use crate::common;
 
 use biobatch_datasets::{
     CacheStatus, IntervalConfig, IntervalDataset, MissingChrom, NanPolicy, PeakDataset,

@@ -1,6 +1,6 @@
 //! The model zoo from the command line, run as a user would.
 
-mod common;
+use crate::common;
 
 use common::*;
 

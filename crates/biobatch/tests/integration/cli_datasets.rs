@@ -1,6 +1,6 @@
 //! The command line on datasets: peaks, cells and BPNet training, run as a user would.
 
-mod common;
+use crate::common;
 
 use common::*;
 

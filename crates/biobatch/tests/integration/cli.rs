@@ -1,7 +1,7 @@
 //! The command line, run as a user would: views and indexes against outputs of samtools
 //! and pyBigWig, errors, help.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,0 +1,11 @@
+//! The datasets' integration tests, one module per file, in one test
+//! binary: each binary links the whole dependency graph, so one binary instead of one per
+//! file saves link time and disk.
+
+mod arrays;
+mod cells;
+mod common;
+mod damage;
+mod intervals;
+mod peaks;
+mod peaks_cache;
