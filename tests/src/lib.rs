@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod servers;
+
 /// The path of a file in `tests/data/`.
 pub fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

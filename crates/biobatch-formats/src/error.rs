@@ -93,6 +93,21 @@ pub enum Error {
     /// An error from the core types.
     #[error(transparent)]
     Core(#[from] biobatch_core::Error),
+    /// A remote object that could not be read (after the retries a transient failure gets):
+    /// the URL, the byte range asked for, and the server's answer.
+    #[error("{url}{}: {what}", range_text(range))]
+    Remote {
+        /// The object's URL.
+        url: String,
+        /// The bytes `[start, end)` asked for, when the failure was a read.
+        range: Option<(u64, u64)>,
+        /// What went wrong (the HTTP status and the store's message).
+        what: String,
+    },
+}
+
+fn range_text(range: &Option<(u64, u64)>) -> String {
+    range.map_or_else(String::new, |(s, e)| format!(" (bytes {s}..{e})"))
 }
 
 #[cfg_attr(

@@ -113,9 +113,17 @@ impl AtomicFile {
     /// Starts writing `path` (its folder must exist). The file is readable by others as
     /// files written by any tool are (mode 0644 before the umask), not private.
     pub fn create(path: impl AsRef<Path>) -> Result<Self> {
+        Self::create_swept(path, true)
+    }
+
+    /// [`AtomicFile::create`], sweeping the folder or not: a writer of many files into one
+    /// folder (a cache) sweeps it once itself rather than at every file.
+    pub(crate) fn create_swept(path: impl AsRef<Path>, sweep: bool) -> Result<Self> {
         let target = path.as_ref().to_path_buf();
         let dir = parent_of(&target);
-        sweep_stale(&dir, STALE_AFTER);
+        if sweep {
+            sweep_stale(&dir, STALE_AFTER);
+        }
         let prefix = format!(".{}{MARK}", name_of(&target));
         let mut b = tempfile::Builder::new();
         b.prefix(&prefix).rand_bytes(8);
@@ -146,6 +154,20 @@ impl AtomicFile {
         tmp.as_file_mut()
             .flush()
             .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| Error::io(&target, e))?;
+        tmp.persist(&target)
+            .map_err(|e| Error::io(&target, e.error))?;
+        Ok(())
+    }
+
+    /// Renames the temporary over the target without syncing it first: for caches, whose
+    /// files carry a digest checked on every read, where a crash may lose a file but must
+    /// never expose half of one under its name.
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(crate) fn commit_unsynced(self) -> Result<()> {
+        let AtomicFile { mut tmp, target } = self;
+        tmp.as_file_mut()
+            .flush()
             .map_err(|e| Error::io(&target, e))?;
         tmp.persist(&target)
             .map_err(|e| Error::io(&target, e.error))?;

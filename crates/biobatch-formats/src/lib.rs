@@ -11,6 +11,7 @@
 //! | [`csr`] | compressed sparse rows | COO → CSR, merge, rows to dense / CSR without per-row allocation |
 //! | [`column`] | typed buffers | owned or in place over a memory map |
 //! | [`region`] | `chr:start-end` | samtools-style region strings |
+//! | [`remote`] | URLs (S3, GCS, Azure, HTTP(S)) | byte ranges, coalesced and retried, through a local block cache (feature `remote`) |
 //! | [`fs`] | files and folders we write | atomic files and folders, stale temporaries swept, the bundled examples |
 //! | [`text`] | text files | plain or gzip / bgzip, detected from the bytes |
 //!
@@ -41,6 +42,7 @@ pub mod csr;
 mod error;
 pub mod fs;
 pub mod region;
+pub mod remote;
 pub mod sequence;
 pub mod text;
 mod util;

@@ -10,4 +10,5 @@ mod damage;
 mod fasta;
 mod h5ad;
 mod npy;
+mod remote;
 mod soma;
