@@ -84,10 +84,11 @@ enum Command {
         seed: u64,
     },
     /// Run the whole test suite: installs the system libraries the tests need (the HDF5
-    /// library, for the HDF5 / netCDF4 reader and the `.h5ad` importer) when they are missing,
-    /// then runs `cargo test` on the workspace with the `h5ad` (hence `hdf5`) and `zarr`
-    /// features, then the Python package's tests (a virtualenv
-    /// under `target/py-venv`, `maturin develop`, pytest). Extra arguments go to `cargo test`
+    /// library, for the HDF5 / netCDF4 reader and the `.h5ad` importer) when they are missing
+    /// and a virtualenv under `target/py-venv` (maturin, pytest, moto's S3 server), then runs
+    /// `cargo test` on the workspace with the `h5ad` (hence `hdf5`), `zarr` and `remote`
+    /// features (the remote tests start their servers on 127.0.0.1 and stop them), then the
+    /// Python package's tests (`maturin develop`, pytest). Extra arguments go to `cargo test`
     /// (with `--no-run` the Python tests are skipped).
     Test {
         /// Also install torch (the large build from the package index) and lightning into
@@ -296,31 +297,39 @@ fn install_hdf5() -> Result<()> {
     apt(&["install", "-y", "-qq", "libhdf5-dev", "pkg-config"])
 }
 
+/// The features the Rust tests run with: the HDF5 / `.h5ad`, Zarr and remote-input code.
+const TEST_FEATURES: &str = "biobatch-tests/h5ad,biobatch-tests/zarr,biobatch-tests/remote,\
+                             biobatch/h5ad,biobatch/zarr,biobatch/remote";
+
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Test { torch, args } => {
             if !have_hdf5() {
                 install_hdf5()?;
             }
+            let no_run = args.iter().any(|a| a == "--no-run");
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-            let ok = std::process::Command::new(cargo)
-                .current_dir(root)
+            let mut cmd = std::process::Command::new(cargo);
+            cmd.current_dir(root)
                 .args([
                     "test",
                     "--workspace",
                     "--exclude",
                     "biobatch-py",
                     "--features",
-                    "biobatch-tests/h5ad,biobatch-tests/zarr,biobatch/h5ad,biobatch/zarr",
+                    TEST_FEATURES,
                 ])
-                .args(&args)
-                .status()?
-                .success();
-            if !ok {
+                .args(&args);
+            if !no_run {
+                // The remote-input tests start moto's S3 server; here it must be there.
+                cmd.env("BIOBATCH_MOTO_SERVER", python::moto_server(torch)?)
+                    .env("BIOBATCH_REQUIRE_SERVERS", "1");
+            }
+            if !cmd.status()?.success() {
                 bail!("tests failed");
             }
-            if !args.iter().any(|a| a == "--no-run") {
+            if !no_run {
                 python::test(torch)?;
             }
         }

@@ -9,7 +9,15 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 const MANIFEST: &str = "crates/biobatch-py/Cargo.toml";
-const BASE: &[&str] = &["maturin>=1.16,<2", "numpy", "pandas", "scipy", "pytest"];
+const BASE: &[&str] = &[
+    "maturin>=1.16,<2",
+    "numpy",
+    "pandas",
+    "scipy",
+    "pytest",
+    // The S3-compatible server the remote-input tests start on 127.0.0.1.
+    "moto[server]",
+];
 const TORCH: &[&str] = &["torch", "lightning", "cherimoya==0.3.1", "scvi-tools"];
 
 fn root() -> PathBuf {
@@ -53,6 +61,20 @@ fn in_venv(python: &Path, program: &str) -> Command {
         c.env("PATH", joined);
     }
     c
+}
+
+/// Installs the test virtualenv (with `torch`'s extras when asked) and returns the path of
+/// moto's S3 server in it, for the Rust tests of remote inputs.
+pub(crate) fn moto_server(torch: bool) -> Result<PathBuf> {
+    let python = venv(if torch { TORCH } else { &[] })?;
+    let bin = python
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("moto_server");
+    if !bin.exists() {
+        bail!("moto[server] is installed but {} is missing", bin.display());
+    }
+    Ok(bin)
 }
 
 /// Builds the extension into the virtualenv (`maturin develop`) and runs pytest on

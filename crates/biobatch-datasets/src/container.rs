@@ -38,19 +38,6 @@ const PREAMBLE: usize = 24;
 const ALIGN: usize = 64;
 const CHUNK: usize = 8 << 20;
 
-/// The user's cache directory for biobatch: `$BIOBATCH_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/biobatch`, else `$HOME/.cache/biobatch`; `None` when none is set.
-pub fn default_cache_dir() -> Option<PathBuf> {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("BIOBATCH_CACHE_DIR")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("biobatch")))
-        .or_else(|| var("HOME").map(|d| d.join(".cache").join("biobatch")))
-}
-
 /// One section to write.
 pub(crate) struct Section<'a> {
     pub name: String,

@@ -37,8 +37,8 @@ mod settings;
 mod windows;
 
 pub use arrays::{ArraysConfig, ArraysDataset, ArraysDescription, RaggedConfig};
+pub use biobatch_formats::fs::default_cache_dir;
 pub use cells::{CellsDescription, ExperimentConfig, ExperimentDataset, Vocabulary};
-pub use container::default_cache_dir;
 pub use error::{Error, Result};
 pub use intervals::{IntervalConfig, IntervalDataset, OutOfBounds};
 pub use peaks::{CacheStatus, PeakConfig, PeakDataset};

@@ -44,6 +44,7 @@
 mod format;
 mod writer;
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -51,7 +52,7 @@ use std::sync::{Arc, Mutex};
 use memmap2::Mmap;
 
 pub use format::ChromInfo;
-use format::{BlockIndex, Bytes, Header, Item};
+use format::{BlockIndex, Bytes, Data, Header, Item};
 pub use writer::{BedGraphEntry, dense_to_entries, write_bigwig};
 
 use crate::{Error, Result};
@@ -128,10 +129,18 @@ impl<'a> Window<'a> {
     }
 }
 
-/// An open bigWig file (memory-mapped, index loaded). Share it between threads.
+/// Where a [`BigWig`]'s bytes come from.
+enum Storage {
+    Mapped(Mmap),
+    #[cfg(feature = "remote")]
+    Remote(crate::remote::RemoteFile),
+}
+
+/// An open bigWig file (memory-mapped, or a URL read through the block cache; index
+/// loaded). Share it between threads.
 pub struct BigWig {
     path: PathBuf,
-    data: Mmap,
+    data: Storage,
     header: Header,
     chroms: Vec<ChromInfo>,
     by_name: HashMap<String, usize>,
@@ -150,15 +159,39 @@ impl std::fmt::Debug for BigWig {
 }
 
 impl BigWig {
-    /// Opens and validates a bigWig file.
+    /// Opens and validates a bigWig file, or a URL (with the `remote` feature: the header,
+    /// the chromosome tree and the index are read at open, data blocks as windows need them,
+    /// through the block cache of [`crate::remote`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        if crate::remote::is_url(&path) {
+            #[cfg(feature = "remote")]
+            return Self::from_remote(crate::remote::RemoteFile::open(&path.to_string_lossy())?);
+            #[cfg(not(feature = "remote"))]
+            return Err(crate::remote::unsupported(&path, "a bigWig URL"));
+        }
         let file = crate::fs::open_regular(&path)?;
         // SAFETY: read-only map; the file must not be truncated while open.
         let data = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(&path, e))?;
-        let header = format::read_header(&data, &path)?;
+        Self::from_storage(path, Storage::Mapped(data))
+    }
+
+    /// Opens a remote bigWig already opened as a [`RemoteFile`](crate::remote::RemoteFile)
+    /// (with options of its own).
+    #[cfg(feature = "remote")]
+    pub fn from_remote(file: crate::remote::RemoteFile) -> Result<Self> {
+        Self::from_storage(PathBuf::from(file.url()), Storage::Remote(file))
+    }
+
+    fn from_storage(path: PathBuf, data: Storage) -> Result<Self> {
+        let head: Cow<'_, [u8]> = match &data {
+            Storage::Mapped(m) => Cow::Borrowed(&m[..]),
+            #[cfg(feature = "remote")]
+            Storage::Remote(f) => Cow::Owned(f.read_range(0..f.len().min(64))?),
+        };
+        let header = format::read_header(&head, &path)?;
         let bytes = Bytes {
-            data: &data,
+            data: view(&data),
             le: header.le,
             path: &path,
         };
@@ -363,12 +396,39 @@ impl BigWigReader {
             )));
         }
         self.order.sort_unstable_by_key(|j| (j.chrom, j.start));
+        #[cfg(feature = "remote")]
+        self.prefetch()?;
         for k in 0..self.order.len() {
             let job = self.order[k];
             let len = (job.end - job.start) as usize;
             self.fill(job, &mut out[job.out..job.out + len], missing)?;
         }
         Ok(())
+    }
+
+    /// A remote file: brings every data block the windows of this call need, and this reader
+    /// has not decoded, into the block cache at once (coalesced requests, several in flight)
+    /// rather than one block at a time as the windows reach them.
+    #[cfg(feature = "remote")]
+    fn prefetch(&self) -> Result<()> {
+        let Storage::Remote(f) = &self.bw.data else {
+            return Ok(());
+        };
+        let mut ranges = Vec::new();
+        for job in &self.order {
+            let ws = job.start.clamp(0, u32::MAX as i64) as u32;
+            let we = job.end.clamp(0, u32::MAX as i64) as u32;
+            if ws >= we {
+                continue;
+            }
+            for bi in self.bw.index.candidates(job.chrom, ws, we) {
+                let b = self.bw.index.blocks[bi];
+                if b.end > ws && b.start < we && !self.slots.contains_key(&bi) {
+                    ranges.push(b.offset..b.offset + b.size);
+                }
+            }
+        }
+        f.prefetch(&ranges)
     }
 
     fn absent(&self, chrom: &str) -> Result<()> {
@@ -499,11 +559,12 @@ impl BigWigReader {
         };
         let b = bw.index.blocks[bi];
         let raw = Bytes {
-            data: &bw.data,
+            data: view(&bw.data),
             le: bw.header.le,
             path: &bw.path,
         }
         .slice(b.offset, b.size, "data block")?;
+        let raw: &[u8] = &raw;
         let entry = &mut self.cache[slot];
         entry.block = usize::MAX; // invalid until decoded
         let section: &[u8] = if bw.header.uncompress_buf_size > 0 {
@@ -568,6 +629,15 @@ impl BigWigReader {
         self.cached_bytes += entry.items.capacity() * std::mem::size_of::<Item>();
         self.slots.insert(bi, slot);
         Ok(slot)
+    }
+}
+
+/// The bytes of a storage, for the parser.
+fn view(data: &Storage) -> Data<'_> {
+    match data {
+        Storage::Mapped(m) => Data::Mapped(m),
+        #[cfg(feature = "remote")]
+        Storage::Remote(f) => Data::Remote(f),
     }
 }
 

@@ -56,7 +56,15 @@ enum Source {
         gzi: noodles_bgzf::gzi::Index,
         uncompressed_len: u64,
     },
+    /// A plain FASTA at a URL, read through the block cache.
+    #[cfg(feature = "remote")]
+    Remote(crate::remote::RemoteFile),
 }
+
+/// Lines sampled per sequence when checking the index of a FASTA at a URL (see
+/// [`SAMPLED_LINES`] for local files).
+#[cfg(feature = "remote")]
+const REMOTE_SAMPLED_LINES: u64 = 1;
 
 /// An indexed FASTA file, memory-mapped.
 ///
@@ -90,7 +98,7 @@ impl std::fmt::Debug for Fasta {
 }
 
 thread_local! {
-    static BGZF_SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 const BGZF_MAGIC: [u8; 4] = [0x1f, 0x8b, 0x08, 0x04];
@@ -137,9 +145,18 @@ impl Fasta {
         Self::open_with(path, &FastaOptions::default())
     }
 
-    /// Opens `path` with explicit index options.
+    /// Opens `path` with explicit index options. A URL (with the `remote` feature) is read
+    /// through the block cache of [`crate::remote`], with the index at the same URL plus
+    /// `.fai` (see [`Fasta::from_remote`]).
     pub fn open_with(path: impl AsRef<Path>, options: &FastaOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        if crate::remote::is_url(&path) {
+            let _ = options;
+            #[cfg(feature = "remote")]
+            return Self::from_remote(crate::remote::RemoteFile::open(&path.to_string_lossy())?);
+            #[cfg(not(feature = "remote"))]
+            return Err(crate::remote::unsupported(&path, "a FASTA URL"));
+        }
         let file = crate::fs::open_regular(&path)?;
         // SAFETY: the map is read-only; as with every memory-mapped reader, the file must not
         // be truncated while it is open.
@@ -168,7 +185,7 @@ impl Fasta {
         };
         if fai_path.exists() && !options.rebuild_index {
             fasta.index = FaiIndex::read(&fai_path)?;
-            validate::validate_index(&fasta, &fai_path)?;
+            validate::validate_index(&fasta, &fai_path, SAMPLED_LINES)?;
         } else {
             fasta.index = fasta.build_index()?;
             if options.write_index {
@@ -178,9 +195,73 @@ impl Fasta {
         Ok(fasta)
     }
 
+    /// A plain FASTA at a URL, already opened as a
+    /// [`RemoteFile`](crate::remote::RemoteFile), with its index at the same URL plus `.fai`
+    /// (read whole, and checked against the file as a local index is). bgzip-compressed
+    /// FASTA at a URL is refused: serve the plain file.
+    #[cfg(feature = "remote")]
+    pub fn from_remote(file: crate::remote::RemoteFile) -> Result<Self> {
+        let path = PathBuf::from(file.url());
+        let head = file.read_range(0..file.len().min(18))?;
+        if head.starts_with(&[0x1f, 0x8b]) {
+            return Err(Error::Invalid(format!(
+                "{}: a compressed FASTA at a URL is not supported; serve the plain FASTA with \
+                 its .fai",
+                path.display()
+            )));
+        }
+        let fai_url = format!("{}.fai", file.url());
+        let fai = crate::remote::RemoteFile::open_with(&fai_url, file.options()).map_err(|e| {
+            Error::Invalid(format!(
+                "{}: a FASTA at a URL needs its index beside it ({fai_url}, as `samtools \
+                 faidx` writes it): {e}",
+                path.display()
+            ))
+        })?;
+        let fai_path = PathBuf::from(&fai_url);
+        let index = FaiIndex::parse(std::io::Cursor::new(fai.read_all()?), &fai_path)?;
+        let fasta = Fasta {
+            path,
+            index,
+            source: Source::Remote(file),
+        };
+        validate::validate_index(&fasta, &fai_path, REMOTE_SAMPLED_LINES)?;
+        Ok(fasta)
+    }
+
+    /// Brings the bytes of windows `(sequence id, start, end)` into the block cache at once
+    /// (coalesced requests, several in flight) when the file is remote; nothing otherwise.
+    /// Fetches that follow are then local.
+    pub fn prefetch(&self, windows: &[(usize, i64, i64)]) -> Result<()> {
+        #[cfg(feature = "remote")]
+        if let Source::Remote(file) = &self.source {
+            let mut ranges = Vec::with_capacity(windows.len());
+            for &(id, start, end) in windows {
+                let Some(rec) = self.index.records().get(id) else {
+                    continue;
+                };
+                let len = rec.length as i64;
+                let (lo, hi) = (start.clamp(0, len), end.clamp(0, len));
+                if hi > lo {
+                    let first = rec.byte_offset(lo as u64);
+                    let last = (rec.byte_offset(hi as u64 - 1) + 1).min(file.len());
+                    ranges.push(first.min(last)..last);
+                }
+            }
+            return file.prefetch(&ranges);
+        }
+        let _ = windows;
+        Ok(())
+    }
+
     /// Builds the index by reading the whole sequence (what `samtools faidx` does).
     pub fn build_index(&self) -> Result<FaiIndex> {
         match &self.source {
+            #[cfg(feature = "remote")]
+            Source::Remote(_) => Err(Error::Invalid(format!(
+                "{}: the index of a FASTA at a URL is not built here; put the .fai beside it",
+                self.path.display()
+            ))),
             Source::Plain(data) => fai::build_index(&data[..], &self.path),
             Source::Bgzf { data, .. } => fai::build_index(
                 BufReader::with_capacity(1 << 16, noodles_bgzf::io::Reader::new(&data[..])),
@@ -216,6 +297,8 @@ impl Fasta {
                         Error::corrupt(&self.path, off, format!("BGZF read failed: {e}"))
                     })?;
             }
+            #[cfg(feature = "remote")]
+            Source::Remote(file) => file.read_at(off, buf)?,
         }
         Ok(())
     }
@@ -246,6 +329,15 @@ impl Fasta {
             .records()
             .iter()
             .map(|r| (r.name.as_str(), r.length))
+    }
+
+    /// Whether the file is read from a URL.
+    pub fn is_remote(&self) -> bool {
+        #[cfg(feature = "remote")]
+        if matches!(self.source, Source::Remote(_)) {
+            return true;
+        }
+        false
     }
 
     /// Whether the file is bgzip-compressed.
@@ -331,17 +423,29 @@ impl Fasta {
     fn copy_bases(&self, rec: &FaiRecord, start: u64, end: u64, out: &mut [u8]) -> Result<()> {
         match &self.source {
             Source::Plain(data) => copy_lines(&self.path, data, rec, start, end, out, 0),
-            Source::Bgzf { .. } => {
-                let first = rec.byte_offset(start);
-                let last = rec.byte_offset(end - 1) + 1;
-                BGZF_SCRATCH.with(|s| {
-                    let mut s = s.borrow_mut();
-                    s.resize((last - first) as usize, 0);
-                    self.read_raw(first, &mut s)?;
-                    copy_lines(&self.path, &s, rec, start, end, out, first)
-                })
-            }
+            Source::Bgzf { .. } => self.copy_via_scratch(rec, start, end, out),
+            #[cfg(feature = "remote")]
+            Source::Remote(_) => self.copy_via_scratch(rec, start, end, out),
         }
+    }
+
+    /// [`Fasta::copy_bases`] for sources that are not a plain map: the window's bytes (line
+    /// ends included) are read into a scratch buffer first.
+    fn copy_via_scratch(
+        &self,
+        rec: &FaiRecord,
+        start: u64,
+        end: u64,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let first = rec.byte_offset(start);
+        let last = rec.byte_offset(end - 1) + 1;
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            s.resize((last - first) as usize, 0);
+            self.read_raw(first, &mut s)?;
+            copy_lines(&self.path, &s, rec, start, end, out, first)
+        })
     }
 }
 

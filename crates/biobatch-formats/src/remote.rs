@@ -78,10 +78,58 @@ pub fn unsupported(path: &Path, what: &str) -> Error {
     ))
 }
 
+/// Bytes that change when the input at `path` changes, for the keys of caches built from it:
+/// a local file's size, modification and change times, device and inode (ctime, device and
+/// inode catch a same-size rewrite that kept the modification time, as `cp -p` or
+/// `rsync -a --inplace` make); a URL's size, ETag and modification time, from one `HEAD`
+/// request (with the `remote` feature).
+pub fn fingerprint(path: &Path) -> Result<Vec<u8>> {
+    if is_url(path) {
+        #[cfg(feature = "remote")]
+        {
+            let f = RemoteFile::open(&path.to_string_lossy())?;
+            let id = f.identity();
+            let mut out = b"url\0".to_vec();
+            out.extend_from_slice(&id.size.to_le_bytes());
+            out.extend_from_slice(id.etag.as_deref().unwrap_or("").as_bytes());
+            out.push(0);
+            out.extend_from_slice(id.last_modified.as_bytes());
+            return Ok(out);
+        }
+        #[cfg(not(feature = "remote"))]
+        return Err(unsupported(path, "a URL"));
+    }
+    let m = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let mtime = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    #[cfg(unix)]
+    let (ctime, device, inode) = {
+        use std::os::unix::fs::MetadataExt;
+        (
+            (m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128) as u128,
+            m.dev(),
+            m.ino(),
+        )
+    };
+    #[cfg(not(unix))]
+    let (ctime, device, inode) = (0u128, 0u64, 0u64);
+    let mut out = Vec::with_capacity(56);
+    out.extend_from_slice(&m.len().to_le_bytes());
+    out.extend_from_slice(&mtime.to_le_bytes());
+    out.extend_from_slice(&ctime.to_le_bytes());
+    out.extend_from_slice(&device.to_le_bytes());
+    out.extend_from_slice(&inode.to_le_bytes());
+    Ok(out)
+}
+
 /// How remote objects are read and cached.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteOptions {
-    /// The cache directory: blocks go under `cache_dir/blocks`.
+    /// The cache directory: blocks go under `cache_dir/blocks` [default:
+    /// [`crate::fs::default_cache_dir`], else a folder in the temporary directory].
     pub cache_dir: PathBuf,
     /// The most bytes the block cache keeps on disk (least recently used blocks go first).
     pub cache_limit: u64,
@@ -106,24 +154,11 @@ pub struct RemoteOptions {
     pub store_options: Vec<(String, String)>,
 }
 
-/// `$BIOBATCH_CACHE_DIR`, else `$XDG_CACHE_HOME/biobatch`, else `~/.cache/biobatch`, else a
-/// folder in the temporary directory.
-pub fn default_cache_dir() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("BIOBATCH_CACHE_DIR")
-        .or_else(|| env("XDG_CACHE_HOME").map(|d| d.join("biobatch")))
-        .or_else(|| env("HOME").map(|d| d.join(".cache/biobatch")))
-        .unwrap_or_else(|| std::env::temp_dir().join("biobatch-cache"))
-}
-
 impl Default for RemoteOptions {
     fn default() -> Self {
         RemoteOptions {
-            cache_dir: default_cache_dir(),
+            cache_dir: crate::fs::default_cache_dir()
+                .unwrap_or_else(|| std::env::temp_dir().join("biobatch-cache")),
             cache_limit: 20 << 30,
             memory_limit: 256 << 20,
             block_size: 1 << 20,
@@ -235,6 +270,18 @@ mod tests {
         ] {
             assert!(!is_url(Path::new(p)), "{p}");
         }
+    }
+
+    #[cfg(not(feature = "remote"))]
+    #[test]
+    fn a_build_without_the_feature_refuses_urls_by_name() {
+        let url = "https://example.org/signal.bw";
+        let e = crate::bigwig::BigWig::open(url).unwrap_err().to_string();
+        assert!(e.contains(url) && e.contains("`remote` feature"), "{e}");
+        let e = crate::text::open_text(url).err().unwrap().to_string();
+        assert!(e.contains(url) && e.contains("`remote` feature"), "{e}");
+        let e = fingerprint(Path::new(url)).unwrap_err().to_string();
+        assert!(e.contains("`remote` feature"), "{e}");
     }
 
     #[test]

@@ -23,9 +23,30 @@ use crate::{Error, Result};
 /// A buffered reader of a plain or decompressed text file.
 pub type BoxedBufRead = Box<dyn BufRead + Send>;
 
-/// Opens a text file for buffered reading, decompressing gzip / bgzip transparently.
+/// Opens a text file for buffered reading, decompressing gzip / bgzip transparently. A URL
+/// (with the `remote` feature) is read through the block cache of [`crate::remote`], fetched
+/// whole up front (coalesced requests, several in flight).
 pub fn open_text(path: impl AsRef<Path>) -> Result<BoxedBufRead> {
     let path = path.as_ref();
+    if crate::remote::is_url(path) {
+        #[cfg(feature = "remote")]
+        {
+            let file = crate::remote::RemoteFile::open(&path.to_string_lossy())?;
+            file.prefetch(std::slice::from_ref(&(0..file.len())))?;
+            let gz = file.len() >= 2 && file.read_range(0..2)? == [0x1f, 0x8b];
+            let reader = file.reader();
+            return Ok(if gz {
+                Box::new(BufReader::with_capacity(
+                    1 << 16,
+                    flate2::read::MultiGzDecoder::new(reader),
+                ))
+            } else {
+                Box::new(BufReader::with_capacity(1 << 16, reader))
+            });
+        }
+        #[cfg(not(feature = "remote"))]
+        return Err(crate::remote::unsupported(path, "a URL"));
+    }
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut magic = [0u8; 2];
     let n = file.read(&mut magic).map_err(|e| Error::io(path, e))?;

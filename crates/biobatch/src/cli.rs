@@ -7,7 +7,7 @@ mod train;
 mod view;
 mod zoo;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +30,12 @@ pub(crate) struct Cli {
     /// or above the executable].
     #[arg(long, global = true)]
     examples_dir: Option<PathBuf>,
+    /// The most bytes the local block cache of URL inputs keeps (`500M`, `20G`); least
+    /// recently used blocks go first [default: $BIOBATCH_CACHE_LIMIT, else 20G]. The blocks
+    /// live under the cache directory (`--cache-dir` where a command has it, else
+    /// $BIOBATCH_CACHE_DIR, else $XDG_CACHE_HOME/biobatch, else ~/.cache/biobatch).
+    #[arg(long, global = true, value_parser = biobatch::formats::remote::parse_size)]
+    cache_limit: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -166,9 +172,29 @@ pub(crate) fn examples(flag: Option<&std::path::Path>) -> anyhow::Result<PathBuf
     }
 }
 
+/// Sets how URL inputs are cached in this process: the byte limit (the flag, else
+/// `$BIOBATCH_CACHE_LIMIT`) and the cache folder (a command's `--cache-dir`).
+pub(crate) fn configure_remote(limit: Option<u64>, dir: Option<&Path>) -> anyhow::Result<()> {
+    use biobatch::formats::remote;
+    let mut o = remote::options();
+    let env_limit = std::env::var("BIOBATCH_CACHE_LIMIT").ok();
+    if let Some(l) = limit {
+        o.cache_limit = l;
+    } else if let Some(v) = env_limit.as_deref().filter(|v| !v.is_empty()) {
+        o.cache_limit =
+            remote::parse_size(v).map_err(|e| anyhow::anyhow!("BIOBATCH_CACHE_LIMIT: {e}"))?;
+    }
+    if let Some(d) = dir {
+        o.cache_dir = d.to_path_buf();
+    }
+    remote::configure(o)?;
+    Ok(())
+}
+
 /// Runs a parsed command line.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     let ex = cli.examples_dir.as_deref();
+    configure_remote(cli.cache_limit, None)?;
     match cli.command {
         Command::View(v) => view::run(v),
         Command::Peaks(p) => peaks::run(*p, ex),

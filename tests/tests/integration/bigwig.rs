@@ -7,7 +7,7 @@ use biobatch_formats::bigwig::{BigWig, Missing, ReadOptions, Window};
 use biobatch_tests::{data, read_tsv};
 use proptest::prelude::*;
 
-fn parse_values(s: &str) -> Vec<f32> {
+pub(crate) fn parse_values(s: &str) -> Vec<f32> {
     s.split(',')
         .map(|v| {
             if v == "nan" {
@@ -19,7 +19,7 @@ fn parse_values(s: &str) -> Vec<f32> {
         .collect()
 }
 
-fn same(a: &[f32], b: &[f32]) -> bool {
+pub(crate) fn same(a: &[f32], b: &[f32]) -> bool {
     a.len() == b.len()
         && a.iter()
             .zip(b)

@@ -117,7 +117,8 @@ fn missing_blocks_are_coalesced_into_few_requests() {
     f.prefetch(&[block(20), block(10), block(2)]).unwrap();
     assert_eq!(f.requests(), 3);
     // A run longer than the request limit (16 blocks) is split.
-    f.prefetch(std::slice::from_ref(&(40 * 4096..64 * 4096))).unwrap();
+    f.prefetch(std::slice::from_ref(&(40 * 4096..64 * 4096)))
+        .unwrap();
     assert_eq!(f.requests(), 5);
     assert_eq!(server.gets(), 5);
     // All of it is right.
@@ -215,4 +216,138 @@ fn s3_objects_upload_and_read_back_through_moto() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("s3://bbtest/data/none.bin"), "{e}");
+}
+
+/// pyBigWig's values for a file's windows (tests/data/expected_bigwig.tsv), as windows and
+/// the concatenated values.
+fn pybigwig_windows(file: &str) -> (Vec<(String, i64, i64)>, Vec<f32>) {
+    let mut windows = Vec::new();
+    let mut values = Vec::new();
+    for row in biobatch_tests::read_tsv("expected_bigwig.tsv") {
+        if row[0] != file {
+            continue;
+        }
+        windows.push((
+            row[1].clone(),
+            row[2].parse().unwrap(),
+            row[3].parse().unwrap(),
+        ));
+        values.extend(crate::bigwig::parse_values(&row[4]));
+    }
+    (windows, values)
+}
+
+#[test]
+fn a_bigwig_url_reads_what_pybigwig_read_and_the_second_pass_is_local() {
+    use biobatch_formats::bigwig::{BigWig, Missing, ReadOptions, Window};
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let server = RangeServer::start(&biobatch_tests::data(""));
+    let o = opts(&dir.path().join("c"));
+    for file in ["signal_plus.bw", "signal_minus.bw", "signal_fixed.bw"] {
+        let (windows, expected) = pybigwig_windows(file);
+        assert!(windows.len() > 30, "{file}");
+        let ws: Vec<Window> = windows
+            .iter()
+            .map(|(c, s, e)| Window::new(c, *s, *e))
+            .collect();
+        let read = |bw: BigWig| {
+            let bw = Arc::new(bw);
+            let mut r = bw.reader_with(ReadOptions {
+                missing: Missing::Nan,
+                ..Default::default()
+            });
+            let mut got = vec![0f32; expected.len()];
+            r.read_windows(&ws, &mut got).unwrap();
+            got
+        };
+        let url = server.url(file);
+        let before = server.gets();
+        let remote = BigWig::from_remote(RemoteFile::open_with(&url, &o).unwrap()).unwrap();
+        assert_eq!(remote.path(), Path::new(&url));
+        let local = BigWig::open(biobatch_tests::data(file)).unwrap();
+        assert_eq!(remote.chroms(), local.chroms());
+        assert!(crate::bigwig::same(&read(remote), &expected), "{file}");
+        assert!(server.gets() > before, "{file}: nothing was fetched");
+        // Another open on the same cache: no data request at all.
+        let before = server.gets();
+        let again = BigWig::from_remote(RemoteFile::open_with(&url, &o).unwrap()).unwrap();
+        assert!(crate::bigwig::same(&read(again), &expected), "{file} again");
+        assert_eq!(
+            server.gets(),
+            before,
+            "{file}: the second pass fetched data"
+        );
+    }
+}
+
+#[test]
+fn fasta_and_bed_urls_read_what_the_local_files_hold() {
+    use biobatch_formats::bed::read_bed;
+    use biobatch_formats::fasta::{Fasta, Padding};
+    let server = RangeServer::start(&biobatch_tests::data(""));
+    let dir = tempfile::tempdir().unwrap();
+    let o = opts(&dir.path().join("c"));
+    for file in ["multi.fa", "lambda_virus.fa"] {
+        let local = Fasta::open(biobatch_tests::data(file)).unwrap();
+        let remote =
+            Fasta::from_remote(RemoteFile::open_with(&server.url(file), &o).unwrap()).unwrap();
+        assert_eq!(
+            remote.chroms().collect::<Vec<_>>(),
+            local.chroms().collect::<Vec<_>>()
+        );
+        // Windows over every sequence: starts, ends, line breaks, padding past the ends.
+        let mut windows = Vec::new();
+        for (id, (_, len)) in local.chroms().enumerate() {
+            let len = len as i64;
+            for (s, e) in [
+                (0, 1),
+                (0, 70),
+                (59, 141),
+                (len - 5, len),
+                (len - 3, len + 4),
+            ] {
+                windows.push((id, s.max(-2), e));
+            }
+            windows.push((id, -2, 3));
+        }
+        remote.prefetch(&windows).unwrap();
+        for &(id, s, e) in &windows {
+            let mut a = vec![0u8; (e - s) as usize];
+            let mut b = a.clone();
+            local.fetch_id_into(id, s, e, Padding::N, &mut a).unwrap();
+            remote.fetch_id_into(id, s, e, Padding::N, &mut b).unwrap();
+            assert_eq!(a, b, "{file} {id}:{s}-{e}");
+        }
+    }
+    // A FASTA whose index is not beside it is refused with both URLs named.
+    std::fs::create_dir_all(dir.path().join("www")).unwrap();
+    std::fs::copy(
+        biobatch_tests::data("multi.fa"),
+        dir.path().join("www/x.fa"),
+    )
+    .unwrap();
+    let bare = RangeServer::start(&dir.path().join("www"));
+    let e = Fasta::from_remote(RemoteFile::open_with(&bare.url("x.fa"), &o).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(&bare.url("x.fa.fai")), "{e}");
+    // bgzip FASTA at a URL: refused, saying what to serve instead.
+    let e = Fasta::from_remote(RemoteFile::open_with(&server.url("multi.fa.gz"), &o).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("plain FASTA"), "{e}");
+
+    // BED, plain and gzip: the readers take the URL as they take a path, with the process's
+    // remote options (no other test here opens a URL by path).
+    biobatch_formats::remote::configure(o.clone()).unwrap();
+    for file in [
+        "a.bed",
+        "rmsk.hg18.chr21.small.bed.gz",
+        "example.narrowPeak",
+    ] {
+        let local = read_bed(biobatch_tests::data(file)).unwrap();
+        let remote = read_bed(server.url(file)).unwrap();
+        assert_eq!(remote, local, "{file}");
+    }
 }

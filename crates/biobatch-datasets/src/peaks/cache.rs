@@ -2,7 +2,9 @@
 //! sections.
 //!
 //! The file is named by a hash of the input paths and of every setting that shapes
-//! extraction; it records a key that adds each input's size, modification time and inode.
+//! extraction; it records a key that adds each input's fingerprint
+//! ([`biobatch_formats::remote::fingerprint`]: size, times and inode of a file; size, ETag
+//! and modification time of a URL).
 //! A file with another key is stale (an input changed) and is rebuilt; a damaged one is
 //! rebuilt too. Settings that only shape sampling or batches (seed, ratio, shuffle, reverse
 //! complement, batch size, workers, one-hot dtype) are not part of the key: one cache serves
@@ -102,7 +104,11 @@ struct What<'a> {
     counts_filter_negatives: bool,
 }
 
+/// The canonical path of a file; a URL as written.
 fn canonical(p: &Path) -> Result<PathBuf> {
+    if biobatch_formats::remote::is_url(p) {
+        return Ok(p.to_path_buf());
+    }
     std::fs::canonicalize(p).map_err(|e| Error::Io {
         path: p.to_path_buf(),
         source: e,
@@ -118,7 +124,10 @@ fn identify(c: &PeakConfig) -> Result<(u64, u128)> {
         version: EXTRACT_VERSION,
         container: cache::FORMAT_VERSION,
         crate_version: env!("CARGO_PKG_VERSION"),
-        fai: fai.exists().then(|| canonical(&fai)).transpose()?,
+        // A FASTA at a URL always has its index beside it (it is refused otherwise).
+        fai: (fai.exists() || biobatch_formats::remote::is_url(&fai))
+            .then(|| canonical(&fai))
+            .transpose()?,
         peaks: list(&c.peaks)?,
         negatives: list(&c.negatives)?,
         fasta: canonical(&c.fasta)?,
@@ -143,44 +152,18 @@ fn identify(c: &PeakConfig) -> Result<(u64, u128)> {
     files.extend(what.controls.iter().flatten());
     files.extend(&what.exclusion_lists);
     files.extend(&what.fai);
-    let mut identity = Vec::new();
-    for f in files {
-        let m = std::fs::metadata(f).map_err(|e| Error::Io {
-            path: f.clone(),
-            source: e,
-        })?;
-        let mtime = m
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        // ctime (which no tool sets back), device and inode catch a same-size rewrite that
-        // kept the modification time (`cp -p`, `rsync -a --inplace`).
-        #[cfg(unix)]
-        let (ctime, device, inode) = {
-            use std::os::unix::fs::MetadataExt;
-            (
-                (m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128) as u128,
-                m.dev(),
-                m.ino(),
-            )
-        };
-        #[cfg(not(unix))]
-        let (ctime, device, inode) = (0u128, 0u64, 0u64);
-        identity.push((m.len(), mtime, ctime, device, inode));
-    }
+    let identity = files
+        .into_iter()
+        .map(|f| biobatch_formats::remote::fingerprint(f))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     let what = serde_json::to_vec(&what).map_err(|source| Error::Encode {
         what: "the cache key",
         source,
     })?;
     let name = xxhash_rust::xxh3::xxh3_64(&what);
     let mut keyed = what;
-    for (len, mtime, ctime, device, inode) in identity {
-        keyed.extend_from_slice(&len.to_le_bytes());
-        keyed.extend_from_slice(&mtime.to_le_bytes());
-        keyed.extend_from_slice(&ctime.to_le_bytes());
-        keyed.extend_from_slice(&device.to_le_bytes());
-        keyed.extend_from_slice(&inode.to_le_bytes());
+    for id in identity {
+        keyed.extend_from_slice(&id);
     }
     Ok((name, xxhash_rust::xxh3::xxh3_128(&keyed)))
 }

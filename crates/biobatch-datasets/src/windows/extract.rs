@@ -103,6 +103,9 @@ fn read_tracks(
     })
 }
 
+/// Loci whose sequence a remote FASTA fetches in one go.
+const PREFETCH: usize = 4096;
+
 /// What every extraction reads from.
 pub(crate) struct Sources<'a> {
     pub fasta: &'a Fasta,
@@ -145,8 +148,25 @@ pub(crate) fn extract(
         let seq = scope.spawn(move || -> Result<(Vec<u8>, u64)> {
             let mut seq = vec![0u8; bytes];
             let mut ambiguous = 0u64;
-            for (l, dst) in loci_ref.iter().zip(seq.chunks_exact_mut(seq_len.max(1))) {
-                let start = l.centre - (seq_len / 2) as i64;
+            let half = (seq_len / 2) as i64;
+            for (k, (l, dst)) in loci_ref
+                .iter()
+                .zip(seq.chunks_exact_mut(seq_len.max(1)))
+                .enumerate()
+            {
+                // A FASTA at a URL: the bytes of the next loci are fetched together
+                // (coalesced, several requests in flight) rather than one window at a time.
+                if fasta.is_remote() && k % PREFETCH == 0 {
+                    let next: Vec<(usize, i64, i64)> = loci_ref[k..(k + PREFETCH).min(n)]
+                        .iter()
+                        .map(|l| {
+                            let s = l.centre - half;
+                            (l.chrom as usize, s, s + seq_len as i64)
+                        })
+                        .collect();
+                    fasta.prefetch(&next)?;
+                }
+                let start = l.centre - half;
                 fasta.fetch_id_into(
                     l.chrom as usize,
                     start,

@@ -1,6 +1,7 @@
 //! Byte-level parsing of the bigWig container: header, chromosome B+ tree, R-tree index and
 //! data sections. Every read is bounds-checked and reports the file offset on failure.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -13,21 +14,38 @@ const RTREE_MAGIC: u32 = 0x2468_ACE0;
 /// Guard against cyclic or absurdly deep trees in corrupt files.
 const MAX_DEPTH: usize = 32;
 
-/// Bounds-checked, endian-aware reads from the mapped file.
+/// Where the bytes are: the memory-mapped file, or a remote object read through its block
+/// cache.
+#[derive(Clone, Copy)]
+pub(crate) enum Data<'a> {
+    Mapped(&'a [u8]),
+    #[cfg(feature = "remote")]
+    Remote(&'a crate::remote::RemoteFile),
+}
+
+impl Data<'_> {
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Data::Mapped(d) => d.len() as u64,
+            #[cfg(feature = "remote")]
+            Data::Remote(f) => f.len(),
+        }
+    }
+}
+
+/// Bounds-checked, endian-aware reads from the file.
 #[derive(Clone, Copy)]
 pub(crate) struct Bytes<'a> {
-    pub data: &'a [u8],
+    pub data: Data<'a>,
     pub le: bool,
     pub path: &'a Path,
 }
 
 impl<'a> Bytes<'a> {
-    pub(super) fn slice(&self, off: u64, len: u64, what: &str) -> Result<&'a [u8]> {
-        let end = off.checked_add(len);
-        match end {
-            Some(end) if end <= self.data.len() as u64 => {
-                Ok(&self.data[off as usize..end as usize])
-            }
+    /// Checks that `[off, off + len)` lies inside the file, without reading it.
+    pub(super) fn check(&self, off: u64, len: u64, what: &str) -> Result<()> {
+        match off.checked_add(len) {
+            Some(end) if end <= self.data.len() => Ok(()),
             _ => Err(Error::corrupt(
                 self.path,
                 off,
@@ -39,6 +57,15 @@ impl<'a> Bytes<'a> {
         }
     }
 
+    pub(super) fn slice(&self, off: u64, len: u64, what: &str) -> Result<Cow<'a, [u8]>> {
+        self.check(off, len, what)?;
+        match self.data {
+            Data::Mapped(d) => Ok(Cow::Borrowed(&d[off as usize..(off + len) as usize])),
+            #[cfg(feature = "remote")]
+            Data::Remote(f) => f.read_range(off..off + len).map(Cow::Owned),
+        }
+    }
+
     pub(super) fn u8(&self, off: u64, what: &str) -> Result<u8> {
         Ok(self.slice(off, 1, what)?[0])
     }
@@ -46,6 +73,7 @@ impl<'a> Bytes<'a> {
     pub(super) fn u16(&self, off: u64, what: &str) -> Result<u16> {
         let b: [u8; 2] = self
             .slice(off, 2, what)?
+            .as_ref()
             .try_into()
             .map_err(|_| self.short(off, what))?;
         Ok(if self.le {
@@ -58,6 +86,7 @@ impl<'a> Bytes<'a> {
     pub(super) fn u32(&self, off: u64, what: &str) -> Result<u32> {
         let b: [u8; 4] = self
             .slice(off, 4, what)?
+            .as_ref()
             .try_into()
             .map_err(|_| self.short(off, what))?;
         Ok(if self.le {
@@ -70,6 +99,7 @@ impl<'a> Bytes<'a> {
     pub(super) fn u64(&self, off: u64, what: &str) -> Result<u64> {
         let b: [u8; 8] = self
             .slice(off, 8, what)?
+            .as_ref()
             .try_into()
             .map_err(|_| self.short(off, what))?;
         Ok(if self.le {
@@ -126,7 +156,11 @@ pub(crate) fn read_header(data: &[u8], path: &Path) -> Result<Header> {
             ));
         }
     };
-    let b = Bytes { data, le, path };
+    let b = Bytes {
+        data: Data::Mapped(head),
+        le,
+        path,
+    };
     Ok(Header {
         le,
         version: b.u16(4, "version")?,
@@ -299,7 +333,7 @@ fn walk_rtree(
         if is_leaf {
             let size = b.u64(at + 24, "index item")?;
             // Check now that the block lies inside the file, so reads never fail later.
-            b.slice(offset, size, "data block")?;
+            b.check(offset, size, "data block")?;
             // A block holds at least one item of at least one base: an empty span would hide
             // its values from every window.
             if end_chrom < start_chrom || (end_chrom == start_chrom && end <= start) {

@@ -11,12 +11,18 @@ use crate::{Error, Result};
 /// the last and up to [`SAMPLED_LINES`] evenly spaced full lines of each sequence — with a
 /// base before each; the last base is inside the file and is a base; after it comes a line
 /// end or the end of the file, then the next record's `>` or the end of the file.
-pub(super) fn validate_index(f: &Fasta, fai_path: &Path) -> Result<()> {
+///
+/// `sampled` bounds the evenly spaced lines ([`SAMPLED_LINES`] for a local file; a remote one
+/// samples fewer, as every probe there may cost a block fetch, and relies on the checks every
+/// fetch makes of the lines it copies).
+pub(super) fn validate_index(f: &Fasta, fai_path: &Path, sampled: u64) -> Result<()> {
     let total = match &f.source {
         Source::Plain(d) => d.len() as u64,
         Source::Bgzf {
             uncompressed_len, ..
         } => *uncompressed_len,
+        #[cfg(feature = "remote")]
+        Source::Remote(file) => file.len(),
     };
     let stale = |name: &str, what: String| {
         Error::Invalid(format!(
@@ -123,7 +129,7 @@ pub(super) fn validate_index(f: &Fasta, fai_path: &Path) -> Result<()> {
         }
         let eol = r.line_width - r.line_bases;
         let full_lines = (r.length - 1) / r.line_bases;
-        for k in sampled_lines(full_lines) {
+        for k in sampled_lines(full_lines, sampled) {
             let end = r.offset + k * r.line_width + r.line_bases;
             let (a, c) = (byte(end - 1)?, byte(end)?);
             let ends = match eol {
@@ -172,9 +178,9 @@ pub(super) fn validate_index(f: &Fasta, fai_path: &Path) -> Result<()> {
 pub const SAMPLED_LINES: u64 = 32;
 
 /// The full lines (0-based, `0..full`) whose line ends are checked: the first, the last, and
-/// [`SAMPLED_LINES`] evenly spaced between.
-fn sampled_lines(full: u64) -> impl Iterator<Item = u64> {
-    let n = SAMPLED_LINES.min(full);
+/// up to `sampled` (at most [`SAMPLED_LINES`] locally) evenly spaced between.
+fn sampled_lines(full: u64, sampled: u64) -> impl Iterator<Item = u64> {
+    let n = sampled.min(full);
     let mut lines: Vec<u64> = (0..n).map(|i| i * full / n.max(1)).collect();
     if full > 0 {
         lines.push(full - 1);

@@ -144,6 +144,11 @@ impl RemoteFile {
         self.len() == 0
     }
 
+    /// The options it was opened with (for the files that go with it: an index beside it).
+    pub fn options(&self) -> &RemoteOptions {
+        &self.inner.opts
+    }
+
     /// The version of the object this handle reads.
     pub fn identity(&self) -> &Identity {
         &self.inner.identity
@@ -225,7 +230,13 @@ impl RemoteFile {
             .into_iter()
             .filter(|&i| self.inner.blocks.get(i).is_none())
             .collect();
-        self.fetch(&missing).map(drop)
+        // In rounds of at most 128 MiB, so that a large prefetch holds no more than that in
+        // memory at once.
+        let per_round = ((128 << 20) / bs).max(1) as usize;
+        for round in missing.chunks(per_round) {
+            self.fetch(round)?;
+        }
+        Ok(())
     }
 
     /// Blocks `wanted` (in that order), fetching the missing ones.

@@ -160,8 +160,8 @@ pub(super) struct PeakArgs {
     /// Apply --min-counts / --max-counts to negatives too.
     #[arg(long)]
     counts_filter_negatives: bool,
-    /// Directory of the extraction cache [default: $BIOBATCH_CACHE_DIR, else
-    /// $XDG_CACHE_HOME/biobatch, else ~/.cache/biobatch].
+    /// Directory of the extraction cache, and of the block cache of URL inputs [default:
+    /// $BIOBATCH_CACHE_DIR, else $XDG_CACHE_HOME/biobatch, else ~/.cache/biobatch].
     #[arg(long)]
     cache_dir: Option<PathBuf>,
     /// Extract from the files every time; neither read nor write the cache.
@@ -268,6 +268,9 @@ impl PeakArgs {
             c.cache_dir = None;
         } else if let Some(d) = &self.cache_dir {
             c.cache_dir = Some(d.clone());
+            // URL inputs keep their blocks there too. Configuring only narrows where caches
+            // go, so it cannot fail here but for an invalid limit, checked already.
+            let _ = crate::cli::configure_remote(None, Some(d));
         } else if c.cache_dir.is_none() {
             c.cache_dir = biobatch::datasets::default_cache_dir();
         }

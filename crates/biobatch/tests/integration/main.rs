@@ -4,5 +4,6 @@
 
 mod cli;
 mod cli_datasets;
+mod cli_remote;
 mod cli_zoo;
 mod common;
