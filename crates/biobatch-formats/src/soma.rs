@@ -35,6 +35,8 @@ mod anndata_zarr;
 #[cfg(feature = "h5ad")]
 pub mod h5ad;
 mod mtx;
+#[cfg(feature = "remote")]
+mod remote;
 mod tables;
 mod verify;
 mod write;
@@ -52,6 +54,8 @@ pub use anndata::AnnDataImport;
 pub use anndata_zarr::import_anndata_zarr;
 pub use arrow_array::RecordBatch;
 pub use mtx::{MtxImport, import_mtx};
+#[cfg(feature = "remote")]
+pub use remote::upload_store;
 pub use write::{LayerData, append_layer, write_experiment};
 
 use crate::column::Column;
@@ -161,6 +165,15 @@ pub enum Values {
     F32(Column<f32>),
 }
 
+/// Code that runs on some rows of a layer ([`Layer::visit_rows`]): the view and which of its
+/// rows are the ones asked for.
+pub trait RowsVisitor {
+    /// What the visit returns.
+    type Out;
+    /// Called with a matrix holding the rows, and their row numbers in it.
+    fn visit<V: CsrValue, I: CsrIndex>(self, view: CsrView<'_, V, I>, rows: &[u64]) -> Self::Out;
+}
+
 /// Code that runs on a layer's CSR view whatever its index and value types are (each type
 /// pair gets its own monomorphised copy).
 pub trait CsrVisitor {
@@ -179,6 +192,10 @@ pub struct Layer {
     indptr: Column<u64>,
     indices: Indices,
     values: Values,
+    /// A store at a URL: the entries are read per batch from there, and `indices` and
+    /// `values` above stay empty (they only carry the types).
+    #[cfg(feature = "remote")]
+    remote: Option<Arc<remote::Entries>>,
 }
 
 impl Layer {
@@ -189,10 +206,37 @@ impl Layer {
 
     /// Stored entries.
     pub fn nnz(&self) -> usize {
-        match &self.indices {
-            Indices::U16(c) => c.len(),
-            Indices::U32(c) => c.len(),
+        // `indptr` ends at the entry count (checked at open), wherever the entries are.
+        self.indptr.last().map_or(0, |&n| n as usize)
+    }
+
+    /// Whether the entries are read from a URL ([`Layer::visit_rows`] reads them; a
+    /// [`Layer::visit`] sees only the row offsets).
+    pub fn is_remote(&self) -> bool {
+        #[cfg(feature = "remote")]
+        if self.remote.is_some() {
+            return true;
         }
+        false
+    }
+
+    /// Runs `v` on a matrix holding rows `rows`: the layer's own matrix with the rows as
+    /// given for a local store; for a store at a URL, a small matrix of just those rows
+    /// (fetched together), rows `0..rows.len()`. Either way row `rows'[k]` of the view the
+    /// visitor gets is cell `rows[k]`.
+    pub fn visit_rows<T: RowsVisitor>(&self, rows: &[u64], v: T) -> Result<T::Out> {
+        #[cfg(feature = "remote")]
+        if let Some(r) = &self.remote {
+            return r.gather(self, rows, v);
+        }
+        struct Whole<'a, T>(T, &'a [u64]);
+        impl<T: RowsVisitor> CsrVisitor for Whole<'_, T> {
+            type Out = T::Out;
+            fn visit<V: CsrValue, I: CsrIndex>(self, view: CsrView<'_, V, I>) -> T::Out {
+                self.0.visit(view, self.1)
+            }
+        }
+        Ok(self.visit(Whole(v, rows)))
     }
 
     /// The row offsets (`n_obs + 1`).
@@ -208,6 +252,11 @@ impl Layer {
     /// Asks the kernel to start reading the stored entries of rows `rows` (a contiguous range
     /// of cells) in the background; best effort, nothing happens for rows out of range.
     pub fn will_need(&self, rows: std::ops::Range<usize>) {
+        #[cfg(feature = "remote")]
+        if let Some(r) = &self.remote {
+            // A store at a URL: fetch the rows' entries into the block cache now.
+            return r.will_need(self, rows);
+        }
         let p = self.indptr();
         let (Some(&s), Some(&e)) = (p.get(rows.start), p.get(rows.end.min(p.len() - 1))) else {
             return;
@@ -235,7 +284,8 @@ impl Layer {
         }
     }
 
-    /// Runs `v` on the layer's matrix.
+    /// Runs `v` on the layer's matrix (for a store at a URL, the entries are not here: use
+    /// [`Layer::visit_rows`]).
     pub fn visit<T: CsrVisitor>(&self, v: T) -> T::Out {
         macro_rules! go {
             ($i:expr, $v:expr) => {
@@ -341,8 +391,17 @@ impl Experiment {
     }
 
     /// Opens a store with the given checks.
+    ///
+    /// A URL (with the `remote` feature) opens a store uploaded as is (see
+    /// `biobatch cells import --to`), read through the block cache of [`crate::remote`].
     pub fn open_with(dir: impl AsRef<Path>, verify: Verify) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
+        if crate::remote::is_url(&dir) {
+            #[cfg(feature = "remote")]
+            return remote::open(&dir, verify);
+            #[cfg(not(feature = "remote"))]
+            return Err(crate::remote::unsupported(&dir, "a store URL"));
+        }
         let mpath = dir.join(MANIFEST);
         let text = std::fs::read(&mpath).map_err(|e| io(&mpath, e))?;
         let manifest: Manifest = serde_json::from_slice(&text)
@@ -487,6 +546,8 @@ fn open_layer(
         indptr,
         indices,
         values,
+        #[cfg(feature = "remote")]
+        remote: None,
     };
     // indptr structure always; column indices only on a full check (the gather checks them).
     let p = layer.indptr();

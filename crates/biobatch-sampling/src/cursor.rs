@@ -216,10 +216,12 @@ impl Fingerprint {
         self.0
     }
 
-    /// Mixes in a rank partition.
+    /// Mixes in a rank partition: the world size, policy and layout, not the rank. Every
+    /// rank's stream has the same positions, so a cursor saved by any rank resumes each rank
+    /// of the same job at the same point of its own share (a data-parallel job saves one
+    /// cursor, from rank 0, and resumes every rank from it).
     pub fn partition(self, p: &crate::Partition) -> Self {
-        self.u64(p.rank)
-            .u64(p.world_size)
+        self.u64(p.world_size)
             .u64(p.policy as u64)
             .u64(p.layout as u64)
     }

@@ -150,12 +150,7 @@ impl Sampler {
             } => fp.u64(2).u64(shuffle_chunk_size).u64(io_batch_size),
         };
         fp = config.augment.fingerprint(fp);
-        let p = &config.partition;
-        fp = fp
-            .u64(p.rank)
-            .u64(p.world_size)
-            .u64(p.policy as u64)
-            .u64(p.layout as u64);
+        fp = fp.partition(&config.partition);
         if let Some(ids) = &subset {
             fp = ids.iter().fold(fp.u64(ids.len() as u64), |f, &i| f.u64(i));
         }
@@ -390,6 +385,30 @@ mod tests {
         let mut no_rc = cfg(1);
         no_rc.augment.reverse_complement = false;
         assert!(Sampler::new(100, no_rc).unwrap().resume(&c).is_err());
+    }
+
+    #[test]
+    fn a_cursor_of_any_rank_resumes_every_rank_of_the_job() {
+        let rank = |r: u64, w: u64| {
+            let mut c = cfg(4);
+            c.partition = Partition::new(r, w, Policy::Drop, Layout::Strided).unwrap();
+            Sampler::new(100, c).unwrap()
+        };
+        let (r0, r1, r2) = (rank(0, 3), rank(1, 3), rank(2, 3));
+        let saved = r0.cursor(1, 20);
+        for s in [&r0, &r1, &r2] {
+            assert_eq!(s.resume(&saved).unwrap(), (1, 20));
+        }
+        // Each rank goes on with its own share: other samples than rank 0's.
+        assert_ne!(r1.epoch(1).unwrap().get(20), r0.epoch(1).unwrap().get(20));
+        // Another world size is another job.
+        assert!(matches!(
+            rank(0, 2).resume(&saved),
+            Err(Error::CursorMismatch {
+                what: "settings fingerprint",
+                ..
+            })
+        ));
     }
 
     #[test]

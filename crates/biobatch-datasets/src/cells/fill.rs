@@ -2,7 +2,7 @@
 
 use biobatch_core::{Array, Batch, DType, Node, SparseRows};
 use biobatch_formats::csr::{CsrIndex, CsrValue, CsrView};
-use biobatch_formats::soma::CsrVisitor;
+use biobatch_formats::soma::RowsVisitor;
 use biobatch_loader::{BatchDataset, BoxError};
 use biobatch_sampling::Sample;
 
@@ -10,19 +10,17 @@ use super::ExperimentDataset;
 
 /// Gathers the rows of one batch into a dense buffer or sparse rows.
 struct Gather<'a> {
-    rows: &'a [u64],
     map: Option<&'a [u32]>,
     genes: usize,
     dense: Option<&'a mut [f32]>,
     sparse: Option<&'a mut SparseRows>,
 }
 
-impl CsrVisitor for Gather<'_> {
+impl RowsVisitor for Gather<'_> {
     type Out = std::result::Result<(), BoxError>;
 
-    fn visit<V: CsrValue, I: CsrIndex>(self, view: CsrView<'_, V, I>) -> Self::Out {
+    fn visit<V: CsrValue, I: CsrIndex>(self, view: CsrView<'_, V, I>, rows: &[u64]) -> Self::Out {
         let Gather {
-            rows,
             map,
             genes,
             dense,
@@ -191,18 +189,18 @@ impl BatchDataset for ExperimentDataset {
         ROWS.with_borrow_mut(|rows| -> std::result::Result<(), BoxError> {
             rows.clear();
             rows.extend(samples.iter().map(|s| self.pool[s.index as usize]));
+            // A store at a URL gathers from a matrix of just these rows, fetched together.
             let gather = |dense, sparse| Gather {
-                rows,
                 map,
                 genes: self.genes,
                 dense,
                 sparse,
             };
             if self.config.return_sparse {
-                layer.visit(gather(None, Some(out.sparse_mut("inputs/X")?)))?;
+                layer.visit_rows(rows, gather(None, Some(out.sparse_mut("inputs/X")?)))??;
             } else {
                 let x = out.array_mut("inputs/X")?.as_slice_mut::<f32>()?;
-                layer.visit(gather(Some(x), None))?;
+                layer.visit_rows(rows, gather(Some(x), None))??;
             }
             let ids = out
                 .array_mut("metadata/soma_joinid")?

@@ -10,7 +10,15 @@ use super::invalid;
 use crate::Result;
 
 pub(super) fn read_table(path: &Path) -> Result<RecordBatch> {
-    let f = crate::fs::open_regular(path)?;
+    read_table_from(crate::fs::open_regular(path)?, path)
+}
+
+/// [`read_table`] from any Parquet source (a file, bytes fetched from a URL); `path` names it
+/// in errors.
+pub(super) fn read_table_from<R: parquet::file::reader::ChunkReader + 'static>(
+    f: R,
+    path: &Path,
+) -> Result<RecordBatch> {
     let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
         .map_err(|e| invalid(path, format!("not a readable Parquet file: {e}")))?;
     // The file's Arrow schema, with its metadata (the reader's own schema drops it).

@@ -26,6 +26,21 @@ fn checksum_file(path: &Path) -> Result<String> {
 /// Checks the chunks of `e` numbered `which` against the manifest.
 fn check_chunks(path: &Path, e: &FileEntry, which: &[u64]) -> Result<()> {
     let mut f = crate::fs::open_regular(path)?;
+    check_chunks_with(path, e, which, &mut |off, buf| {
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(off))
+            .and_then(|_| f.read_exact(buf))
+            .map_err(|err| io(path, err))
+    })
+}
+
+/// [`check_chunks`] reading through `read(offset, buffer)` (a local file or a remote object).
+pub(super) fn check_chunks_with(
+    path: &Path,
+    e: &FileEntry,
+    which: &[u64],
+    read: &mut dyn FnMut(u64, &mut [u8]) -> Result<()>,
+) -> Result<()> {
     let mut buf = Vec::new();
     for &k in which {
         let Some(want) = e.chunks.get(k as usize) else {
@@ -33,10 +48,7 @@ fn check_chunks(path: &Path, e: &FileEntry, which: &[u64]) -> Result<()> {
         };
         let (off, len) = (k * CHUNK, CHUNK.min(e.bytes.saturating_sub(k * CHUNK)));
         buf.resize(len as usize, 0);
-        use std::io::Seek;
-        f.seek(std::io::SeekFrom::Start(off))
-            .and_then(|_| f.read_exact(&mut buf))
-            .map_err(|err| io(path, err))?;
+        read(off, &mut buf)?;
         let got = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&buf));
         if &got != want {
             return Err(Error::corrupt(
@@ -55,7 +67,7 @@ fn check_chunks(path: &Path, e: &FileEntry, which: &[u64]) -> Result<()> {
 
 /// Up to [`SAMPLED_CHUNKS`] distinct chunk numbers below `n`, drawn afresh at each call (so
 /// repeated opens cover a file).
-fn sample_chunks(n: u64) -> Vec<u64> {
+pub(super) fn sample_chunks(n: u64) -> Vec<u64> {
     if n <= SAMPLED_CHUNKS {
         return (0..n).collect();
     }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use biobatch::core::digest_ids;
 use biobatch::datasets::{ExperimentConfig, ExperimentDataset};
 use biobatch::formats::soma::{CsrVisitor, Experiment, Verify};
@@ -29,7 +29,8 @@ pub(super) enum Cells {
         /// An AnnData Zarr store, v2 or v3 (`AnnData.write_zarr`; needs the `zarr` feature).
         #[arg(long)]
         zarr: Option<PathBuf>,
-        /// The store to create (must not exist).
+        /// The store to create (must not exist), or a URL to upload it to (`s3://bucket/prefix`;
+        /// built locally under the cache directory first, then uploaded, the manifest last).
         #[arg(long)]
         out: PathBuf,
         /// Name of the X layer.
@@ -70,6 +71,10 @@ pub(super) enum Cells {
         /// Continue after a cursor printed by an earlier run.
         #[arg(long)]
         resume: Option<String>,
+        /// Also print each batch's cells (their soma_joinid, comma-separated) as a last
+        /// column: what each rank of a job reads, to check shares.
+        #[arg(long)]
+        ids: bool,
     },
 }
 
@@ -264,6 +269,23 @@ pub(crate) fn run(c: Cells) -> anyhow::Result<()> {
             out,
             layer,
         } => {
+            // A URL: build the store locally (atomically, as always), then upload it, the
+            // manifest last.
+            let upload_to = biobatch::formats::remote::is_url(&out).then(|| out.clone());
+            let staging = match &upload_to {
+                Some(_) => {
+                    let base = biobatch::formats::remote::options()
+                        .cache_dir
+                        .join("uploads");
+                    std::fs::create_dir_all(&base).with_context(|| base.display().to_string())?;
+                    Some(tempfile::tempdir_in(&base).with_context(|| base.display().to_string())?)
+                }
+                None => None,
+            };
+            let out = match &staging {
+                Some(d) => d.path().join("store"),
+                None => out,
+            };
             let t = Instant::now();
             let report = match (mtx, h5ad.or(zarr.clone())) {
                 (Some(dir), _) => {
@@ -281,8 +303,19 @@ pub(crate) fn run(c: Cells) -> anyhow::Result<()> {
                 (None, Some(file)) => import_h5ad(&file, &out, &layer)?,
                 (None, None) => bail!("give --mtx DIR, --h5ad FILE or --zarr STORE"),
             };
-            let mut v = info(&out, false)?;
-            v["import"] = report;
+            let v = match &upload_to {
+                Some(url) => {
+                    upload_store(&out, url)?;
+                    let mut v = info(url, false)?;
+                    v["import"] = report;
+                    v
+                }
+                None => {
+                    let mut v = info(&out, false)?;
+                    v["import"] = report;
+                    v
+                }
+            };
             out_json(&v)
         }
         Cells::Info { store, full } => out_json(&info(&store, full)?),
@@ -316,13 +349,20 @@ pub(crate) fn run(c: Cells) -> anyhow::Result<()> {
             batches,
             epochs,
             resume,
+            ids: print_ids,
         } => {
             let (loader, _, _) = loader_of(&inputs)?;
             let cursor: Option<Cursor> = resume.as_deref().map(str::parse).transpose()?;
             each_batch::<anyhow::Error>(&loader, cursor.as_ref(), epochs, batches, &mut |b| {
                 let ids = b.array("metadata/soma_joinid")?.as_slice::<i64>()?;
+                let listed = if print_ids {
+                    let v: Vec<String> = ids.iter().map(i64::to_string).collect();
+                    format!("\t{}", v.join(","))
+                } else {
+                    String::new()
+                };
                 out(&format!(
-                    "{}\t{}\t{:016x}\t{:016x}\t{}\n",
+                    "{}\t{}\t{:016x}\t{:016x}\t{}{listed}\n",
                     b.epoch(),
                     b.index(),
                     b.digest(),
@@ -361,6 +401,18 @@ fn import_zarr(store: &Path, out: &Path, layer: &str) -> anyhow::Result<serde_js
 #[cfg(not(feature = "zarr"))]
 fn import_zarr(_: &Path, _: &Path, _: &str) -> anyhow::Result<serde_json::Value> {
     bail!("this biobatch was built without Zarr support: rebuild with `--features zarr`")
+}
+
+#[cfg(feature = "remote")]
+fn upload_store(local: &Path, url: &Path) -> anyhow::Result<()> {
+    let opts = biobatch::formats::remote::options();
+    biobatch::formats::soma::upload_store(local, &url.to_string_lossy(), &opts)?;
+    Ok(())
+}
+
+#[cfg(not(feature = "remote"))]
+fn upload_store(_: &Path, url: &Path) -> anyhow::Result<()> {
+    Err(biobatch::formats::remote::unsupported(url, "an upload URL").into())
 }
 
 #[cfg(not(feature = "h5ad"))]
