@@ -87,10 +87,10 @@ pub(crate) fn test(torch: bool) -> Result<()> {
             "--quiet",
             "-m",
             MANIFEST,
-            // The package's features (pyproject.toml: kipoi, zarr) and HDF5 / `.h5ad`, which
-            // the tests cover (the HDF5 library is installed by then).
+            // The package's features (pyproject.toml: kipoi, zarr, remote) and HDF5 /
+            // `.h5ad`, which the tests cover (the HDF5 library is installed by then).
             "--features",
-            "pyo3/extension-module,kipoi,zarr,h5ad",
+            "pyo3/extension-module,kipoi,zarr,remote,h5ad",
         ]),
         "maturin develop (building the Python extension)",
     )?;

@@ -173,6 +173,20 @@ impl Default for RemoteOptions {
 }
 
 impl RemoteOptions {
+    /// The defaults, with the cache limit from `$BIOBATCH_CACHE_LIMIT` (`500M`, `20G`, …)
+    /// when it is set (the cache folder's variables are read by the defaults).
+    pub fn from_env() -> Result<Self> {
+        let mut o = RemoteOptions::default();
+        if let Some(v) = std::env::var("BIOBATCH_CACHE_LIMIT")
+            .ok()
+            .filter(|v| !v.is_empty())
+        {
+            o.cache_limit = parse_size(&v)
+                .map_err(|e| Error::Invalid(format!("BIOBATCH_CACHE_LIMIT: {e}")))?;
+        }
+        Ok(o)
+    }
+
     /// Checks the sizes (a block size that is not a power of two in range, a zero limit).
     pub fn validate(&self) -> Result<()> {
         if !self.block_size.is_power_of_two() || !(4 << 10..=64 << 20).contains(&self.block_size) {
@@ -207,13 +221,16 @@ pub fn configure(options: RemoteOptions) -> Result<()> {
     Ok(())
 }
 
-/// The options set by [`configure`], or the defaults.
+/// The options set by [`configure`], else [`RemoteOptions::from_env`] (the defaults, with a
+/// warning, when the environment holds a bad value).
 pub fn options() -> RemoteOptions {
-    DEFAULTS
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone()
-        .unwrap_or_default()
+    if let Some(o) = DEFAULTS.read().unwrap_or_else(|p| p.into_inner()).clone() {
+        return o;
+    }
+    RemoteOptions::from_env().unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "remote options from the environment ignored");
+        RemoteOptions::default()
+    })
 }
 
 /// A size with an optional unit (`500M`, `20G`, `1.5T`, `4096`; powers of 1024), as

@@ -173,28 +173,28 @@ pub(crate) fn examples(flag: Option<&std::path::Path>) -> anyhow::Result<PathBuf
 }
 
 /// Sets how URL inputs are cached in this process: the byte limit (the flag, else
-/// `$BIOBATCH_CACHE_LIMIT`) and the cache folder (a command's `--cache-dir`).
-pub(crate) fn configure_remote(limit: Option<u64>, dir: Option<&Path>) -> anyhow::Result<()> {
-    use biobatch::formats::remote;
-    let mut o = remote::options();
-    let env_limit = std::env::var("BIOBATCH_CACHE_LIMIT").ok();
+/// `$BIOBATCH_CACHE_LIMIT`) and the default cache folder.
+fn configure_remote(limit: Option<u64>) -> anyhow::Result<()> {
+    let mut o = biobatch::formats::remote::RemoteOptions::from_env()?;
     if let Some(l) = limit {
         o.cache_limit = l;
-    } else if let Some(v) = env_limit.as_deref().filter(|v| !v.is_empty()) {
-        o.cache_limit =
-            remote::parse_size(v).map_err(|e| anyhow::anyhow!("BIOBATCH_CACHE_LIMIT: {e}"))?;
     }
-    if let Some(d) = dir {
-        o.cache_dir = d.to_path_buf();
-    }
-    remote::configure(o)?;
+    biobatch::formats::remote::configure(o)?;
     Ok(())
+}
+
+/// Keeps the blocks of URL inputs under `dir` (a command's `--cache-dir`).
+pub(crate) fn remote_cache_dir(dir: &Path) {
+    let mut o = biobatch::formats::remote::options();
+    o.cache_dir = dir.to_path_buf();
+    // The options were checked when they were first set; a folder cannot make them invalid.
+    let _ = biobatch::formats::remote::configure(o);
 }
 
 /// Runs a parsed command line.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
     let ex = cli.examples_dir.as_deref();
-    configure_remote(cli.cache_limit, None)?;
+    configure_remote(cli.cache_limit)?;
     match cli.command {
         Command::View(v) => view::run(v),
         Command::Peaks(p) => peaks::run(*p, ex),

@@ -268,9 +268,8 @@ impl PeakArgs {
             c.cache_dir = None;
         } else if let Some(d) = &self.cache_dir {
             c.cache_dir = Some(d.clone());
-            // URL inputs keep their blocks there too. Configuring only narrows where caches
-            // go, so it cannot fail here but for an invalid limit, checked already.
-            let _ = crate::cli::configure_remote(None, Some(d));
+            // URL inputs keep their blocks there too.
+            crate::cli::remote_cache_dir(d);
         } else if c.cache_dir.is_none() {
             c.cache_dir = biobatch::datasets::default_cache_dir();
         }
