@@ -181,8 +181,8 @@ impl RemoteOptions {
             .ok()
             .filter(|v| !v.is_empty())
         {
-            o.cache_limit = parse_size(&v)
-                .map_err(|e| Error::Invalid(format!("BIOBATCH_CACHE_LIMIT: {e}")))?;
+            o.cache_limit =
+                parse_size(&v).map_err(|e| Error::Invalid(format!("BIOBATCH_CACHE_LIMIT: {e}")))?;
         }
         Ok(o)
     }
