@@ -14,6 +14,8 @@ pub mod loader;
 #[cfg(feature = "suite")]
 pub mod peaks;
 #[cfg(feature = "suite")]
+pub mod remote;
+#[cfg(feature = "suite")]
 pub mod sampling;
 #[cfg(feature = "suite")]
 pub mod train;

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use biobatch_benches::{cells, formats, loader, peaks, sampling, train, zoo};
+use biobatch_benches::{cells, formats, loader, peaks, remote, sampling, train, zoo};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
@@ -60,6 +60,15 @@ enum Command {
     },
     /// The model zoo's data loaders and predictions.
     Zoo(Common),
+    /// The peak extraction and a cells epoch from files served over HTTP on 127.0.0.1,
+    /// cold and warm, against the local files.
+    Remote {
+        #[command(flatten)]
+        common: Common,
+        /// The cells bench dataset (with `store/`), for the cells cases.
+        #[arg(long)]
+        cells: Option<PathBuf>,
+    },
     /// Our side of `compare bigwig`: writes the 1 kb windows file the peer reads
     /// (`DATA/compare_windows_1kb.tsv`), then one JSON line per cache setting.
     BigwigOurs {
@@ -145,6 +154,15 @@ fn run(command: Command) -> Result<(), String> {
                 runs: c.runs,
                 intervals: if c.quick { 2_000 } else { 20_000 },
                 only: c.only,
+            },
+            &mut emit,
+        ),
+        Command::Remote { common, cells } => remote::run(
+            &remote::Options {
+                data: common.data,
+                cells,
+                runs: common.runs,
+                batches: common.quick.then_some(20),
             },
             &mut emit,
         ),

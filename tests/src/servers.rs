@@ -33,6 +33,7 @@ struct Shared {
     stopped: AtomicBool,
     gets: AtomicU64,
     heads: AtomicU64,
+    bytes: AtomicU64,
     faults: Mutex<VecDeque<Fault>>,
     /// Every GET's path and `Range` header, in order.
     log: Mutex<Vec<(String, Option<String>)>>,
@@ -84,6 +85,11 @@ impl RangeServer {
     /// `GET` requests answered so far (failed ones included).
     pub fn gets(&self) -> u64 {
         self.shared.gets.load(Ordering::SeqCst)
+    }
+
+    /// Body bytes sent so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.shared.bytes.load(Ordering::SeqCst)
     }
 
     /// `HEAD` requests answered so far.
@@ -158,9 +164,16 @@ fn http_date(t: SystemTime) -> String {
     )
 }
 
-/// A strong ETag from the file's bytes.
-fn etag(bytes: &[u8]) -> String {
-    format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(bytes))
+/// An ETag from the file's size and modification time (as nginx makes them): a rewrite
+/// changes it without the server reading the file.
+fn etag(meta: &std::fs::Metadata) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let tag = xxhash_rust::xxh3::xxh3_64(format!("{}-{mtime}", meta.len()).as_bytes());
+    format!("\"{tag:016x}\"")
 }
 
 /// `bytes=a-b` or `bytes=a-` → `[a, b + 1)` clipped to `len`.
@@ -243,28 +256,25 @@ fn serve(conn: TcpStream, root: &Path, s: &Shared) {
             .next()
             .unwrap_or("");
         let file = root.join(rel);
-        let data = if rel.is_empty() || rel.split('/').any(|c| c == "..") {
+        let meta = if rel.is_empty() || rel.split('/').any(|c| c == "..") {
             None
         } else {
-            std::fs::read(&file).ok()
+            std::fs::metadata(&file).ok().filter(|m| m.is_file())
         };
-        let ok = match (&method[..], data) {
-            ("HEAD", Some(d)) => {
+        let ok = match (&method[..], meta) {
+            ("HEAD", Some(m)) => {
                 s.heads.fetch_add(1, Ordering::SeqCst);
-                let mtime = std::fs::metadata(&file)
-                    .and_then(|m| m.modified())
-                    .unwrap_or(UNIX_EPOCH);
                 write!(
                     out,
                     "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nETag: {}\r\nLast-Modified: {}\r\n\
                      Accept-Ranges: bytes\r\n\r\n",
-                    d.len(),
-                    etag(&d),
-                    http_date(mtime)
+                    m.len(),
+                    etag(&m),
+                    http_date(m.modified().unwrap_or(UNIX_EPOCH))
                 )
                 .is_ok()
             }
-            ("GET", Some(d)) => {
+            ("GET", Some(m)) => {
                 s.gets.fetch_add(1, Ordering::SeqCst);
                 let range_h = header("range");
                 s.log
@@ -276,7 +286,7 @@ fn serve(conn: TcpStream, root: &Path, s: &Shared) {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .pop_front();
-                answer_get(&mut out, &file, &d, range_h, header("if-match"), fault)
+                answer_get(&mut out, s, &file, &m, range_h, header("if-match"), fault)
             }
             ("HEAD" | "GET", None) => {
                 if method == "GET" {
@@ -297,16 +307,15 @@ fn serve(conn: TcpStream, root: &Path, s: &Shared) {
 
 fn answer_get(
     out: &mut TcpStream,
+    s: &Shared,
     file: &Path,
-    d: &[u8],
+    meta: &std::fs::Metadata,
     range: Option<String>,
     if_match: Option<String>,
     fault: Option<Fault>,
 ) -> bool {
-    let tag = etag(d);
-    let mtime = std::fs::metadata(file)
-        .and_then(|m| m.modified())
-        .unwrap_or(UNIX_EPOCH);
+    let tag = etag(meta);
+    let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
     if let Some(m) = if_match
         && m.trim() != "*"
         && !m.split(',').any(|t| t.trim() == tag)
@@ -320,7 +329,7 @@ fn answer_get(
             .write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
             .is_ok();
     }
-    let len = d.len() as u64;
+    let len = meta.len();
     let (status, (a, b)) = match range.as_deref().map(|h| parse_range(h, len)) {
         None => ("200 OK", (0, len)),
         Some(Some(r)) => ("206 Partial Content", r),
@@ -338,7 +347,18 @@ fn answer_get(
     } else {
         (a, b)
     };
-    let body = &d[a as usize..b as usize];
+    // Only the bytes asked for are read.
+    let mut body = vec![0u8; (b - a) as usize];
+    let read = std::fs::File::open(file).and_then(|mut f| {
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(a))?;
+        f.read_exact(&mut body)
+    });
+    if read.is_err() {
+        return out
+            .write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+            .is_ok();
+    }
     let mut head = format!(
         "HTTP/1.1 {status}\r\nContent-Length: {}\r\nETag: {tag}\r\nLast-Modified: {}\r\n\
          Accept-Ranges: bytes\r\n",
@@ -358,7 +378,8 @@ fn answer_get(
         let _ = out.shutdown(Shutdown::Both);
         return false;
     }
-    out.write_all(body).is_ok()
+    s.bytes.fetch_add(body.len() as u64, Ordering::SeqCst);
+    out.write_all(&body).is_ok()
 }
 
 /// moto's S3 server, as a process on a free port of 127.0.0.1 (see the [module docs](self)).

@@ -102,8 +102,9 @@ enum Command {
     /// Run a benchmark area and print one JSON line per case.
     Bench {
         /// Which area: `formats`, `sampling`, `loader`, `peaks`, `cells`, `arrays`, `train`,
-        /// `zoo` or `python` (the Python package: crossing cost, a Python loop against `peaks
-        /// bench`).
+        /// `zoo`, `remote` (the peak extraction and a cells epoch over HTTP, cold and warm,
+        /// against local files; the cells cases when `bench-cells` exists) or `python` (the
+        /// Python package: crossing cost, a Python loop against `peaks bench`).
         area: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -392,13 +393,14 @@ fn main() -> Result<()> {
             if area == "cells" {
                 ensure_cells_data(&data_arg)?;
             }
-            if area == "train" || area == "zoo" {
+            if area == "train" || area == "zoo" || area == "remote" {
                 ensure_bench_data(&data)?;
             }
             match area.as_str() {
                 "python" => python::bench(&data, runs)?,
                 "arrays" => arrays::bench(&arrays_dir(&data), runs)?,
-                "formats" | "sampling" | "loader" | "cells" | "train" | "peaks" | "zoo" => {
+                "formats" | "sampling" | "loader" | "cells" | "train" | "peaks" | "zoo"
+                | "remote" => {
                     let data_s = data_arg.display().to_string();
                     let runs_s = runs.to_string();
                     let mut args = vec![area.as_str(), "--data", &data_s, "--runs", &runs_s];
@@ -407,6 +409,11 @@ fn main() -> Result<()> {
                     }
                     if let Some(o) = &only {
                         args.extend(["--only", o]);
+                    }
+                    let cells = cells_dir(&PathBuf::from("bench-data"));
+                    let cells_s = cells.display().to_string();
+                    if area == "remote" && cells.join("store/manifest.json").exists() {
+                        args.extend(["--cells", &cells_s]);
                     }
                     let mut features = Vec::new();
                     if area == "train" {
@@ -419,7 +426,7 @@ fn main() -> Result<()> {
                 }
                 other => {
                     bail!(
-                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks, cells, arrays, train, zoo, python)"
+                        "unknown bench area `{other}` (available: formats, sampling, loader, peaks, cells, arrays, train, zoo, remote, python)"
                     )
                 }
             }

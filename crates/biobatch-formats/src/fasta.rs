@@ -15,6 +15,8 @@
 //! (lowercase soft-masking kept); [`crate::sequence`] turns them into one-hot arrays.
 
 mod fai;
+#[cfg(feature = "remote")]
+mod remote;
 mod validate;
 
 use std::cell::RefCell;
@@ -56,15 +58,10 @@ enum Source {
         gzi: noodles_bgzf::gzi::Index,
         uncompressed_len: u64,
     },
-    /// A plain FASTA at a URL, read through the block cache.
+    /// A FASTA at a URL (plain or bgzip), read through the block cache.
     #[cfg(feature = "remote")]
-    Remote(crate::remote::RemoteFile),
+    Remote(remote::RemoteSource),
 }
-
-/// Lines sampled per sequence when checking the index of a FASTA at a URL (see
-/// [`SAMPLED_LINES`] for local files).
-#[cfg(feature = "remote")]
-const REMOTE_SAMPLED_LINES: u64 = 1;
 
 /// An indexed FASTA file, memory-mapped.
 ///
@@ -147,7 +144,7 @@ impl Fasta {
 
     /// Opens `path` with explicit index options. A URL (with the `remote` feature) is read
     /// through the block cache of [`crate::remote`], with the index at the same URL plus
-    /// `.fai` (see [`Fasta::from_remote`]).
+    /// `.fai` (and `.gzi` when bgzip-compressed; see [`Fasta::from_remote`]).
     pub fn open_with(path: impl AsRef<Path>, options: &FastaOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         if crate::remote::is_url(&path) {
@@ -195,46 +192,12 @@ impl Fasta {
         Ok(fasta)
     }
 
-    /// A plain FASTA at a URL, already opened as a
-    /// [`RemoteFile`](crate::remote::RemoteFile), with its index at the same URL plus `.fai`
-    /// (read whole, and checked against the file as a local index is). bgzip-compressed
-    /// FASTA at a URL is refused: serve the plain file.
-    #[cfg(feature = "remote")]
-    pub fn from_remote(file: crate::remote::RemoteFile) -> Result<Self> {
-        let path = PathBuf::from(file.url());
-        let head = file.read_range(0..file.len().min(18))?;
-        if head.starts_with(&[0x1f, 0x8b]) {
-            return Err(Error::Invalid(format!(
-                "{}: a compressed FASTA at a URL is not supported; serve the plain FASTA with \
-                 its .fai",
-                path.display()
-            )));
-        }
-        let fai_url = format!("{}.fai", file.url());
-        let fai = crate::remote::RemoteFile::open_with(&fai_url, file.options()).map_err(|e| {
-            Error::Invalid(format!(
-                "{}: a FASTA at a URL needs its index beside it ({fai_url}, as `samtools \
-                 faidx` writes it): {e}",
-                path.display()
-            ))
-        })?;
-        let fai_path = PathBuf::from(&fai_url);
-        let index = FaiIndex::parse(std::io::Cursor::new(fai.read_all()?), &fai_path)?;
-        let fasta = Fasta {
-            path,
-            index,
-            source: Source::Remote(file),
-        };
-        validate::validate_index(&fasta, &fai_path, REMOTE_SAMPLED_LINES)?;
-        Ok(fasta)
-    }
-
     /// Brings the bytes of windows `(sequence id, start, end)` into the block cache at once
     /// (coalesced requests, several in flight) when the file is remote; nothing otherwise.
     /// Fetches that follow are then local.
     pub fn prefetch(&self, windows: &[(usize, i64, i64)]) -> Result<()> {
         #[cfg(feature = "remote")]
-        if let Source::Remote(file) = &self.source {
+        if let Source::Remote(src) = &self.source {
             let mut ranges = Vec::with_capacity(windows.len());
             for &(id, start, end) in windows {
                 let Some(rec) = self.index.records().get(id) else {
@@ -244,11 +207,11 @@ impl Fasta {
                 let (lo, hi) = (start.clamp(0, len), end.clamp(0, len));
                 if hi > lo {
                     let first = rec.byte_offset(lo as u64);
-                    let last = (rec.byte_offset(hi as u64 - 1) + 1).min(file.len());
-                    ranges.push(first.min(last)..last);
+                    let last = rec.byte_offset(hi as u64 - 1) + 1;
+                    ranges.push(first..last);
                 }
             }
-            return file.prefetch(&ranges);
+            return src.prefetch(&ranges);
         }
         let _ = windows;
         Ok(())
@@ -298,7 +261,7 @@ impl Fasta {
                     })?;
             }
             #[cfg(feature = "remote")]
-            Source::Remote(file) => file.read_at(off, buf)?,
+            Source::Remote(src) => src.read_raw(&self.path, off, buf)?,
         }
         Ok(())
     }
@@ -342,6 +305,10 @@ impl Fasta {
 
     /// Whether the file is bgzip-compressed.
     pub fn is_bgzf(&self) -> bool {
+        #[cfg(feature = "remote")]
+        if let Source::Remote(src) = &self.source {
+            return src.is_bgzf();
+        }
         matches!(self.source, Source::Bgzf { .. })
     }
 

@@ -160,7 +160,7 @@ impl Default for RemoteOptions {
             cache_dir: crate::fs::default_cache_dir()
                 .unwrap_or_else(|| std::env::temp_dir().join("biobatch-cache")),
             cache_limit: 20 << 30,
-            memory_limit: 256 << 20,
+            memory_limit: 64 << 20,
             block_size: 1 << 20,
             max_request: 16 << 20,
             concurrency: 8,

@@ -88,6 +88,14 @@ fn a_changed_object_is_read_again_never_mixed() {
     // The object changes (same size, new bytes: a new ETag).
     let new = content(20_000, 7);
     std::fs::write(server.root().join("obj.bin"), &new).unwrap();
+    // A later modification time whatever the clock's granularity (the server's ETag is made
+    // from the size and the modification time, as nginx's is).
+    std::fs::File::options()
+        .append(true)
+        .open(server.root().join("obj.bin"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() + Duration::from_secs(5))
+        .unwrap();
     // The open handle refuses the new version rather than mixing the two.
     let e = f.read_range(8192..20_000).unwrap_err();
     assert!(
@@ -211,6 +219,19 @@ fn s3_objects_upload_and_read_back_through_moto() {
     let g = RemoteFile::open_with(url, &o).unwrap();
     assert_eq!(g.read_all().unwrap(), data);
     assert_eq!(g.requests(), 0);
+    // Past 32 MiB the upload is multipart; the object reads back whole.
+    let big = content(33 << 20, 9);
+    let big_local = dir.path().join("big.bin");
+    std::fs::write(&big_local, &big).unwrap();
+    biobatch_formats::remote::upload(&big_local, "s3://bbtest/data/big.bin", &o).unwrap();
+    let b = RemoteFile::open_with("s3://bbtest/data/big.bin", &o).unwrap();
+    assert_eq!(b.len(), big.len() as u64);
+    assert_eq!(b.read_range(0..4096).unwrap(), &big[..4096]);
+    let tail = big.len() as u64 - 5000;
+    assert_eq!(
+        b.read_range(tail - 100_000..tail).unwrap(),
+        &big[tail as usize - 100_000..tail as usize]
+    );
     // A missing key and a missing bucket are named.
     let e = RemoteFile::open_with("s3://bbtest/data/none.bin", &o)
         .unwrap_err()
@@ -288,7 +309,12 @@ fn fasta_and_bed_urls_read_what_the_local_files_hold() {
     let server = RangeServer::start(&biobatch_tests::data(""));
     let dir = tempfile::tempdir().unwrap();
     let o = opts(&dir.path().join("c"));
-    for file in ["multi.fa", "lambda_virus.fa"] {
+    for file in [
+        "multi.fa",
+        "lambda_virus.fa",
+        "multi.fa.gz",
+        "lambda_virus.fa.gz",
+    ] {
         let local = Fasta::open(biobatch_tests::data(file)).unwrap();
         let remote =
             Fasta::from_remote(RemoteFile::open_with(&server.url(file), &o).unwrap()).unwrap();
@@ -296,6 +322,7 @@ fn fasta_and_bed_urls_read_what_the_local_files_hold() {
             remote.chroms().collect::<Vec<_>>(),
             local.chroms().collect::<Vec<_>>()
         );
+        assert_eq!(remote.is_bgzf(), file.ends_with(".gz"));
         // Windows over every sequence: starts, ends, line breaks, padding past the ends.
         let mut windows = Vec::new();
         for (id, (_, len)) in local.chroms().enumerate() {
@@ -332,11 +359,21 @@ fn fasta_and_bed_urls_read_what_the_local_files_hold() {
         .unwrap_err()
         .to_string();
     assert!(e.contains(&bare.url("x.fa.fai")), "{e}");
-    // bgzip FASTA at a URL: refused, saying what to serve instead.
-    let e = Fasta::from_remote(RemoteFile::open_with(&server.url("multi.fa.gz"), &o).unwrap())
+    // bgzip without its .gzi: refused, naming what is missing.
+    std::fs::copy(
+        biobatch_tests::data("multi.fa.gz"),
+        dir.path().join("www/y.fa.gz"),
+    )
+    .unwrap();
+    std::fs::copy(
+        biobatch_tests::data("multi.fa.gz.fai"),
+        dir.path().join("www/y.fa.gz.fai"),
+    )
+    .unwrap();
+    let e = Fasta::from_remote(RemoteFile::open_with(&bare.url("y.fa.gz"), &o).unwrap())
         .unwrap_err()
         .to_string();
-    assert!(e.contains("plain FASTA"), "{e}");
+    assert!(e.contains(&bare.url("y.fa.gz.gzi")), "{e}");
 
     // BED, plain and gzip: the readers take the URL as they take a path, with the process's
     // remote options (no other test here opens a URL by path).

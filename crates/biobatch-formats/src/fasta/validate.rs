@@ -22,7 +22,7 @@ pub(super) fn validate_index(f: &Fasta, fai_path: &Path, sampled: u64) -> Result
             uncompressed_len, ..
         } => *uncompressed_len,
         #[cfg(feature = "remote")]
-        Source::Remote(file) => file.len(),
+        Source::Remote(src) => src.len(),
     };
     let stale = |name: &str, what: String| {
         Error::Invalid(format!(

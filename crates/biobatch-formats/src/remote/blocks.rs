@@ -26,7 +26,21 @@ pub(super) struct Blocks {
     dir: PathBuf,
     disk: Arc<Mutex<Disk>>,
     memory: Mutex<Memory>,
+    /// Block files checked (or written) by this process, with an open handle for the most
+    /// recently read ones: a small read of such a block reads just its bytes.
+    files: Mutex<Files>,
 }
+
+/// Checked block files and open handles (at most [`HANDLES`]).
+#[derive(Default)]
+struct Files {
+    /// Block → its length.
+    verified: HashMap<u64, usize>,
+    open: HashMap<u64, (Arc<std::fs::File>, u64)>,
+    tick: u64,
+}
+
+const HANDLES: usize = 64;
 
 /// Decoded blocks in memory, least recently used out.
 struct Memory {
@@ -171,11 +185,85 @@ impl Blocks {
                 tick: 0,
                 map: HashMap::new(),
             }),
+            files: Mutex::new(Files::default()),
         })
+    }
+
+    /// Copies `buf.len()` bytes at `at` of block `i` into `buf`, when the block is here:
+    /// from memory; from its file with one positioned read when this process has checked the
+    /// file already (reading a few bytes of a block costs no more than reading them from a
+    /// file); else by loading and checking the whole block ([`Blocks::get`]).
+    pub(super) fn read(&self, i: u64, at: usize, buf: &mut [u8]) -> bool {
+        if let Some(b) = self.memory.lock().unwrap_or_else(|p| p.into_inner()).get(i) {
+            return copy_from(&b, at, buf);
+        }
+        if let Some((f, len)) = self.handle(i) {
+            // Never past the block's bytes (its trailer follows them in the file).
+            if at + buf.len() > len {
+                return false;
+            }
+            if read_exact_at(&f, buf, at as u64).is_ok() {
+                return true;
+            }
+            self.files
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .open
+                .remove(&i);
+        }
+        match self.get(i) {
+            Some(b) => copy_from(&b, at, buf),
+            None => false,
+        }
+    }
+
+    /// An open handle on block `i`'s file and the block's length, when this process has
+    /// checked the file.
+    fn handle(&self, i: u64) -> Option<(Arc<std::fs::File>, usize)> {
+        let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+        let len = *files.verified.get(&i)?;
+        files.tick += 1;
+        let tick = files.tick;
+        if let Some((f, t)) = files.open.get_mut(&i) {
+            *t = tick;
+            return Some((Arc::clone(f), len));
+        }
+        let Ok(f) = std::fs::File::open(self.file(i)) else {
+            // Evicted (by this process or another): fetched again.
+            files.verified.remove(&i);
+            return None;
+        };
+        if files.open.len() >= HANDLES
+            && let Some((&old, _)) = files.open.iter().min_by_key(|(_, (_, t))| *t)
+        {
+            files.open.remove(&old);
+        }
+        let f = Arc::new(f);
+        files.open.insert(i, (Arc::clone(&f), tick));
+        Some((f, len))
+    }
+
+    fn verified(&self, i: u64, len: usize) {
+        self.files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .verified
+            .insert(i, len);
     }
 
     fn file(&self, i: u64) -> PathBuf {
         self.dir.join(format!("{i:08}"))
+    }
+
+    /// Whether block `i` is in memory or on disk, without reading it (a damaged file is
+    /// found, and the block fetched again, when it is read).
+    pub(super) fn has(&self, i: u64) -> bool {
+        self.memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .contains_key(&i)
+            || self.file(i).exists()
     }
 
     /// Block `i` from memory or disk, when it is there and whole.
@@ -198,6 +286,7 @@ impl Blocks {
             return None;
         };
         let block = Bytes::from(raw).slice(..block);
+        self.verified(i, block.len());
         // Recently used, for this process's account and the next one's scan.
         if let Ok(f) = std::fs::File::options().append(true).open(&path) {
             let _ = f.set_modified(SystemTime::now());
@@ -223,11 +312,13 @@ impl Blocks {
             .unwrap_or_else(|p| p.into_inner())
             .make_room(len);
         match write(&path, &block) {
-            Ok(()) => self
-                .disk
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .touch(path, len),
+            Ok(()) => {
+                self.disk
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .touch(path, len);
+                self.verified(i, block.len());
+            }
             Err(e) => {
                 tracing::warn!(file = %path.display(), error = %e, "could not write a cache block")
             }
@@ -236,6 +327,33 @@ impl Blocks {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .put(i, block);
+    }
+}
+
+/// A positioned read of `buf.len()` bytes at `off`.
+fn read_exact_at(f: &std::fs::File, buf: &mut [u8], off: u64) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        f.read_exact_at(buf, off)
+    }
+    #[cfg(not(unix))]
+    {
+        use std::io::{Read, Seek};
+        let mut f = f;
+        f.seek(std::io::SeekFrom::Start(off))?;
+        f.read_exact(buf)
+    }
+}
+
+/// Copies `buf.len()` bytes at `at` of `block`; false when the block is shorter.
+fn copy_from(block: &[u8], at: usize, buf: &mut [u8]) -> bool {
+    match block.get(at..at + buf.len()) {
+        Some(src) => {
+            buf.copy_from_slice(src);
+            true
+        }
+        None => false,
     }
 }
 
@@ -288,6 +406,26 @@ mod tests {
         std::fs::write(&f4, &raw[..raw.len() - 1]).unwrap();
         let fourth = Blocks::new(dir.path(), "obj", 1 << 30, 1 << 20).unwrap();
         assert!(fourth.get(4).is_none());
+    }
+
+    #[test]
+    fn parts_of_blocks_are_read_from_memory_or_their_checked_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let data: Vec<u8> = (0..5000u32).map(|x| (x * 7) as u8).collect();
+        Blocks::new(dir.path(), "p", 1 << 30, 1 << 20)
+            .unwrap()
+            .put(2, Bytes::from(data.clone()));
+        // Another process: the first read checks the whole file, the next ones read parts.
+        let b = Blocks::new(dir.path(), "p", 1 << 30, 1).unwrap();
+        let mut buf = [0u8; 7];
+        assert!(b.read(2, 100, &mut buf));
+        assert_eq!(buf, data[100..107]);
+        // The memory limit (1 byte) kept nothing: this read goes to the checked file.
+        b.memory.lock().unwrap().map.clear();
+        assert!(b.read(2, 4990, &mut buf));
+        assert_eq!(buf, data[4990..4997]);
+        assert!(!b.read(2, 4998, &mut buf), "past the block's end");
+        assert!(!b.read(3, 0, &mut buf), "a block that is not there");
     }
 
     #[test]

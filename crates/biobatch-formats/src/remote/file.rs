@@ -175,7 +175,8 @@ impl RemoteFile {
         Ok(())
     }
 
-    /// Reads bytes `[off, off + buf.len())` into `buf`.
+    /// Reads bytes `[off, off + buf.len())` into `buf`: each block's part from memory or
+    /// the local cache when it is there, the missing blocks fetched together.
     pub fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<()> {
         let r = off..off.saturating_add(buf.len() as u64);
         self.check_range(&r)?;
@@ -183,19 +184,41 @@ impl RemoteFile {
             return Ok(());
         }
         let bs = self.inner.opts.block_size;
-        let first = r.start / bs;
-        let last = (r.end - 1) / bs;
-        let blocks = self.blocks(&(first..=last).collect::<Vec<_>>())?;
+        // (block, offset in the block, offset in `buf`, length) of each block's part.
+        let mut parts = Vec::new();
         let mut pos = r.start;
-        let mut o = 0usize;
-        for (i, b) in (first..=last).zip(blocks) {
-            let start = (pos - i * bs) as usize;
-            let n = ((b.len() - start) as u64).min(r.end - pos) as usize;
-            buf[o..o + n].copy_from_slice(&b[start..start + n]);
-            o += n;
-            pos += n as u64;
+        while pos < r.end {
+            let i = pos / bs;
+            let n = ((i + 1) * bs).min(r.end) - pos;
+            parts.push((
+                i,
+                (pos - i * bs) as usize,
+                (pos - r.start) as usize,
+                n as usize,
+            ));
+            pos += n;
         }
-        debug_assert_eq!(o, buf.len());
+        let mut missing = Vec::new();
+        for &(i, at, o, n) in &parts {
+            if !self.inner.blocks.read(i, at, &mut buf[o..o + n]) {
+                missing.push(i);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let got = self.fetch(&missing)?;
+        for &(i, at, o, n) in &parts {
+            if let Ok(k) = got.binary_search_by_key(&i, |(b, _)| *b) {
+                let b = &got[k].1;
+                let src = b.get(at..at + n).ok_or_else(|| Error::Remote {
+                    url: self.inner.url.clone(),
+                    range: Some((r.start, r.end)),
+                    what: format!("block {i} is shorter than the object's size says"),
+                })?;
+                buf[o..o + n].copy_from_slice(src);
+            }
+        }
         Ok(())
     }
 
@@ -226,9 +249,10 @@ impl RemoteFile {
         }
         wanted.sort_unstable();
         wanted.dedup();
+        // Presence only: a prefetch of cached blocks reads nothing.
         let missing: Vec<u64> = wanted
             .into_iter()
-            .filter(|&i| self.inner.blocks.get(i).is_none())
+            .filter(|&i| !self.inner.blocks.has(i))
             .collect();
         // In rounds of at most 128 MiB, so that a large prefetch holds no more than that in
         // memory at once.
@@ -237,41 +261,6 @@ impl RemoteFile {
             self.fetch(round)?;
         }
         Ok(())
-    }
-
-    /// Blocks `wanted` (in that order), fetching the missing ones.
-    fn blocks(&self, wanted: &[u64]) -> Result<Vec<Bytes>> {
-        let mut have: Vec<Option<Bytes>> =
-            wanted.iter().map(|&i| self.inner.blocks.get(i)).collect();
-        let mut missing: Vec<u64> = wanted
-            .iter()
-            .zip(&have)
-            .filter(|(_, h)| h.is_none())
-            .map(|(&i, _)| i)
-            .collect();
-        if !missing.is_empty() {
-            missing.sort_unstable();
-            missing.dedup();
-            let got = self.fetch(&missing)?;
-            for (slot, &i) in have.iter_mut().zip(wanted) {
-                if slot.is_none() {
-                    *slot = got
-                        .binary_search_by_key(&i, |(k, _)| *k)
-                        .ok()
-                        .map(|k| got[k].1.clone());
-                }
-            }
-        }
-        have.into_iter()
-            .zip(wanted)
-            .map(|(b, i)| {
-                b.ok_or_else(|| Error::Remote {
-                    url: self.inner.url.clone(),
-                    range: None,
-                    what: format!("block {i} was not fetched"),
-                })
-            })
-            .collect()
     }
 
     /// Fetches blocks `missing` (sorted, distinct): adjacent ones, and ones one block apart,
