@@ -388,3 +388,20 @@ fn fasta_and_bed_urls_read_what_the_local_files_hold() {
         assert_eq!(remote, local, "{file}");
     }
 }
+
+#[test]
+fn threads_that_need_the_same_blocks_at_once_fetch_them_once() {
+    let (dir, server, data) = served(256 << 10);
+    let f = RemoteFile::open_with(&server.url("obj.bin"), &opts(&dir.path().join("c"))).unwrap();
+    let go = std::sync::Barrier::new(4);
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                go.wait();
+                // 16 blocks of 4 KiB: one request of 64 KiB.
+                assert_eq!(f.read_range(0..64 << 10).unwrap(), &data[..64 << 10]);
+            });
+        }
+    });
+    assert_eq!(server.gets(), 1, "{:?}", server.log());
+}

@@ -1,8 +1,9 @@
 //! [`RemoteFile`]: a remote object read by byte ranges through the block cache.
 
+use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -50,6 +51,34 @@ struct Inner {
     blocks: Blocks,
     requests: AtomicU64,
     bytes_fetched: AtomicU64,
+    /// Blocks being fetched by some thread: another thread that needs one waits for that
+    /// fetch instead of asking the server again.
+    inflight: Mutex<HashMap<u64, Arc<Flight>>>,
+}
+
+/// One block's fetch in progress; `done` turns true when it ends, however it ends.
+#[derive(Default)]
+struct Flight {
+    done: Mutex<bool>,
+    ended: Condvar,
+}
+
+/// Ends the flights of the blocks a thread fetches when dropped (on success, error or panic),
+/// so waiters never hang on a fetch that failed.
+struct Landing<'a> {
+    inflight: &'a Mutex<HashMap<u64, Arc<Flight>>>,
+    mine: Vec<(u64, Arc<Flight>)>,
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        let mut map = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, f) in &self.mine {
+            map.remove(i);
+            *f.done.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            f.ended.notify_all();
+        }
+    }
 }
 
 impl std::fmt::Debug for RemoteFile {
@@ -125,6 +154,7 @@ impl RemoteFile {
                 blocks,
                 requests: AtomicU64::new(0),
                 bytes_fetched: AtomicU64::new(0),
+                inflight: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -267,6 +297,55 @@ impl RemoteFile {
     /// as one request of at most `max_request` bytes; `concurrency` requests in flight.
     /// Returns every block fetched, sorted by index, and keeps them in the cache.
     fn fetch(&self, missing: &[u64]) -> Result<Vec<(u64, Bytes)>> {
+        if missing.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Claim the blocks nobody is fetching; wait for the others.
+        let (mut mine, mut theirs) = (Vec::new(), Vec::new());
+        {
+            let mut map = self
+                .inner
+                .inflight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            for &i in missing {
+                match map.get(&i) {
+                    Some(f) => theirs.push((i, Arc::clone(f))),
+                    None => {
+                        let f = Arc::new(Flight::default());
+                        map.insert(i, Arc::clone(&f));
+                        mine.push((i, f));
+                    }
+                }
+            }
+        }
+        let landing = Landing {
+            inflight: &self.inner.inflight,
+            mine,
+        };
+        let claimed: Vec<u64> = landing.mine.iter().map(|(i, _)| *i).collect();
+        let mut out = self.fetch_now(&claimed)?;
+        drop(landing);
+        let mut again = Vec::new();
+        for (i, f) in theirs {
+            let mut done = f.done.lock().unwrap_or_else(|p| p.into_inner());
+            while !*done {
+                done = f.ended.wait(done).unwrap_or_else(|p| p.into_inner());
+            }
+            drop(done);
+            // Theirs landed in the cache, unless their fetch failed: then it is ours to do.
+            match self.inner.blocks.get(i) {
+                Some(b) => out.push((i, b)),
+                None => again.push(i),
+            }
+        }
+        out.extend(self.fetch_now(&again)?);
+        out.sort_unstable_by_key(|(i, _)| *i);
+        Ok(out)
+    }
+
+    /// Fetches blocks `missing` now (no in-flight check), see [`RemoteFile::fetch`].
+    fn fetch_now(&self, missing: &[u64]) -> Result<Vec<(u64, Bytes)>> {
         if missing.is_empty() {
             return Ok(Vec::new());
         }
