@@ -323,8 +323,21 @@ impl RemoteFile {
             inflight: &self.inner.inflight,
             mine,
         };
-        let claimed: Vec<u64> = landing.mine.iter().map(|(i, _)| *i).collect();
-        let mut out = self.fetch_now(&claimed)?;
+        // A fetch that ended between our look at the cache and our claim has put its blocks
+        // there already: look again before asking the server.
+        let mut out = Vec::new();
+        let claimed: Vec<u64> = landing
+            .mine
+            .iter()
+            .filter_map(|&(i, _)| match self.inner.blocks.get(i) {
+                Some(b) => {
+                    out.push((i, b));
+                    None
+                }
+                None => Some(i),
+            })
+            .collect();
+        out.extend(self.fetch_now(&claimed)?);
         drop(landing);
         let mut again = Vec::new();
         for (i, f) in theirs {
