@@ -71,6 +71,13 @@ impl ArrayFile {
     /// Opens `path`: a Zarr store (a directory with Zarr metadata), HDF5 / netCDF (by
     /// magic), `.npz` (a zip) or `.npy`.
     pub(crate) fn open(path: &Path) -> Result<Self> {
+        if biobatch_formats::remote::is_url(path) {
+            return Err(biobatch_formats::Error::Invalid(format!(
+                "{}: array files are read from local files only (copy it here first)",
+                path.display()
+            ))
+            .into());
+        }
         if path.is_dir() {
             return open_zarr(path);
         }

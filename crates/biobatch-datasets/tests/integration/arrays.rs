@@ -628,3 +628,13 @@ fn sparse_ragged_rows_hold_the_padded_items_without_the_padding() {
         assert!(s.get("targets/particles_mask").is_none());
     }
 }
+
+#[test]
+fn an_array_file_at_a_url_is_refused_saying_so() {
+    let url = "https://example.org/holodec.nc";
+    let e = biobatch_datasets::arrays::file_info(Path::new(url))
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains(url) && e.contains("local files only"), "{e}");
+}
