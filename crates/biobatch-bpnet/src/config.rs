@@ -41,6 +41,11 @@ pub struct TrainConfig {
     /// Where to train: `cpu` (default), or `wgpu` / `wgpu:N` in a build with the `wgpu`
     /// feature. Batches are bit-identical on any device; the arithmetic is not.
     pub device: DeviceChoice,
+    /// Batches made ready on the device ahead of the training step [2]: taken from the
+    /// loader, staged (pinned memory where the backend has it) and turned into device tensors
+    /// on a feed thread while the step runs. `0` builds each batch's tensors on the training
+    /// thread, between steps. The batches and the results are the same either way.
+    pub device_prefetch: usize,
 }
 
 impl Default for TrainConfig {
@@ -66,6 +71,7 @@ impl Default for TrainConfig {
             log_batches: false,
             init_seed: 0,
             device: DeviceChoice::Cpu,
+            device_prefetch: 2,
         }
     }
 }
@@ -150,10 +156,23 @@ pub struct EpochReport {
     pub train_loss: f64,
     /// Validation figures.
     pub validation: Metrics,
-    /// Training examples per second (forward, backward, step).
+    /// Training examples per second on the device: examples over the epoch's training time
+    /// less the time the step waited for data (forward, backward, optimiser step).
     pub examples_per_s: f64,
-    /// Share of the epoch the trainer spent waiting for batches.
+    /// Share of the epoch's training time the step spent waiting for its next batch.
     pub wait_share: f64,
+    /// Seconds of training in the epoch (validation excluded).
+    #[serde(default)]
+    pub seconds: f64,
+    /// Seconds the step waited for its next batch (with `device_prefetch = 0` this includes
+    /// building the batch's device tensors, which then happens on the training thread).
+    #[serde(default)]
+    pub wait_seconds: f64,
+    /// Seconds spent handing batches to the device: staging the host buffers and creating the
+    /// device tensors from them (on the feed thread unless `device_prefetch = 0`). On a GPU
+    /// the copy itself may still be in flight when this ends; on the CPU no copy is made.
+    #[serde(default)]
+    pub transfer_seconds: f64,
 }
 
 /// Why a run ended.
@@ -198,6 +217,10 @@ pub struct History {
     pub step_seconds: f64,
     /// Seconds the trainer waited for the loader over the run.
     pub wait_seconds: f64,
+    /// Seconds spent handing batches to the device over the run (see
+    /// [`EpochReport::transfer_seconds`]).
+    #[serde(default)]
+    pub transfer_seconds: f64,
 }
 
 impl History {

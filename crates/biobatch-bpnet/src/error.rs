@@ -31,7 +31,10 @@ pub enum Error {
     #[error("invalid setting: {0}")]
     Config(String),
     /// A device spelling that is not one.
-    #[error("unknown device `{0}`: expected `cpu`, `wgpu` or `wgpu:N` (discrete GPU N)")]
+    #[error(
+        "unknown device `{0}`: expected `cpu`, `wgpu`, `wgpu:N`, `vulkan` or `vulkan:N` (N: the \
+         discrete GPU's number)"
+    )]
     UnknownDevice(String),
     /// A device this build cannot run on.
     #[error(
@@ -43,6 +46,17 @@ pub enum Error {
         device: String,
         /// The feature that adds it.
         feature: &'static str,
+    },
+    /// A GPU device this build has but this machine could not open (no adapter, no driver).
+    #[error(
+        "cannot open device `{device}`: {message} (`biobatch devices` lists the adapters this \
+         machine offers; a Vulkan device needs the Vulkan loader, libvulkan1, and a driver)"
+    )]
+    DeviceOpen {
+        /// The device asked for.
+        device: String,
+        /// What the graphics runtime said.
+        message: String,
     },
     /// A validation chromosome the genome lacks.
     #[error("validation chromosome `{chrom}` is not in {} (it has {available})", fasta.display())]

@@ -55,7 +55,7 @@ pub use device::DeviceChoice;
 pub use error::{BoxError, Error, Result};
 pub use metrics::Metrics;
 pub use model::{Bpnet, BpnetConfig};
-pub use predict::Predictor;
+pub use predict::{Inputs, Predictor};
 pub use train::{Observer, OnEpoch};
 
 /// Keeps large allocations in the heap instead of mapping and unmapping them on every

@@ -78,6 +78,13 @@ impl Predictor {
     /// with `controls` `[B, C, in_window]` beside it (the peak dataset) — as the node
     /// `{profile: [B, tracks, out_window], counts: [B, tasks]}`.
     pub fn predict_on_batch(&self, batch: &Batch) -> Result<Node> {
+        self.predict_inputs(self.stage(batch)?)
+    }
+
+    /// A batch's inputs as tensors on the device (checked, converted to f32, staged in pinned
+    /// memory where the backend has it): the part of [`predict_on_batch`](Self::predict_on_batch)
+    /// that can run ahead on a feed thread while the model predicts the previous batch.
+    pub fn stage(&self, batch: &Batch) -> Result<Inputs> {
         let (seq, what) = match batch.inputs.as_array() {
             Some(a) => (a, "inputs"),
             None => (batch.array("inputs/seq")?, "inputs/seq"),
@@ -91,12 +98,22 @@ impl Predictor {
             });
         }
         let x = self.tensor(seq, what)?;
-        let ctl = match controls {
+        let controls = match controls {
             Some(a) => Some(self.tensor(a, "inputs/controls")?),
             None => None,
         };
-        let n = seq.shape()[0];
-        let (logits, log_counts) = self.model.forward(x, ctl);
+        Ok(Inputs {
+            n: seq.shape()[0],
+            x,
+            controls,
+        })
+    }
+
+    /// Predictions for inputs made by [`stage`](Self::stage) (see
+    /// [`predict_on_batch`](Self::predict_on_batch)).
+    pub fn predict_inputs(&self, inputs: Inputs) -> Result<Node> {
+        let Inputs { n, x, controls } = inputs;
+        let (logits, log_counts) = self.model.forward(x, controls);
         let (profile, counts) = postprocess(&self.config, logits, log_counts)?;
         let c = &self.config;
         Ok(Node::from_iter([
@@ -115,7 +132,7 @@ impl Predictor {
     }
 
     /// A batch array as a 3-D f32 tensor on the device (one-hot `u8` and other numbers are
-    /// converted).
+    /// converted), staged before the copy.
     fn tensor(&self, a: &Array, what: &str) -> Result<Tensor<3>> {
         let shape = a.shape().to_vec();
         if shape.len() != 3 {
@@ -140,10 +157,26 @@ impl Predictor {
                 });
             }
         };
-        Ok(Tensor::<3>::from_data(
-            TensorData::new(values, shape),
-            &self.device,
-        ))
+        let mut data = [TensorData::new(values, shape)];
+        self.device.staging(data.iter_mut());
+        let [data] = data;
+        Ok(Tensor::<3>::from_data(data, &self.device))
+    }
+}
+
+/// A batch's inputs on the device, made by [`Predictor::stage`].
+pub struct Inputs {
+    n: usize,
+    x: Tensor<3>,
+    controls: Option<Tensor<3>>,
+}
+
+impl std::fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inputs")
+            .field("n", &self.n)
+            .field("controls", &self.controls.is_some())
+            .finish_non_exhaustive()
     }
 }
 

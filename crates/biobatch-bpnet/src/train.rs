@@ -8,8 +8,9 @@ use std::time::Instant;
 use biobatch_core::Batch;
 use biobatch_datasets::{OneHotDtype, PeakDataset};
 use biobatch_formats::fasta::Fasta;
-use biobatch_loader::Loader;
+use biobatch_loader::ahead::Ahead;
 use biobatch_loader::burn::HostBatch;
+use biobatch_loader::{LoadedBatch, Loader};
 use biobatch_sampling::{Cursor, Partition};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -104,29 +105,88 @@ struct Step {
     constants: Tensor<2>,
     totals: Tensor<2>,
     targets: Vec<f32>,
+    /// Seconds spent staging the batch and creating its tensors.
+    transfer: f64,
 }
 
-fn step_of(batch: Batch, tasks: &[usize], device: &Device) -> Result<Step> {
-    let sig = batch.array("targets/signal")?;
-    let shape = sig.shape().to_vec();
-    let (b, len) = (shape[0], shape[2]);
-    let targets = sig.as_slice::<f32>()?.to_vec();
-    let constants = mnll_constants(&targets, b, tasks, len);
-    let totals = task_totals(&targets, b, tasks, len);
-    let has_controls = batch.array("inputs/controls").is_ok();
-    let mut host = HostBatch::from_batch(batch)?;
-    let g = tasks.len();
-    Ok(Step {
-        x: host.float::<3>("inputs/seq", device)?,
-        controls: if has_controls {
-            Some(host.float::<3>("inputs/controls", device)?)
-        } else {
-            None
-        },
-        y: host.float::<3>("targets/signal", device)?,
-        constants: Tensor::from_data(TensorData::new(constants, [b, g]), device),
-        totals: Tensor::from_data(TensorData::new(totals, [b, g]), device),
-        targets,
+impl Step {
+    /// The batch's tensors on `device`: its host buffers staged (pinned memory on GPU
+    /// backends), then each tensor created from them. Called on the feed thread.
+    fn new(batch: Batch, tasks: &[usize], device: &Device) -> Result<Step> {
+        let sig = batch.array("targets/signal")?;
+        let shape = sig.shape().to_vec();
+        let (b, len) = (shape[0], shape[2]);
+        let targets = sig.as_slice::<f32>()?.to_vec();
+        let constants = mnll_constants(&targets, b, tasks, len);
+        let totals = task_totals(&targets, b, tasks, len);
+        let has_controls = batch.array("inputs/controls").is_ok();
+        let t0 = Instant::now();
+        let mut host = HostBatch::from_batch(batch)?;
+        host.stage(device);
+        let g = tasks.len();
+        let mut small = [
+            TensorData::new(constants, [b, g]),
+            TensorData::new(totals, [b, g]),
+        ];
+        device.staging(small.iter_mut());
+        let [constants, totals] = small;
+        Ok(Step {
+            x: host.float::<3>("inputs/seq", device)?,
+            controls: if has_controls {
+                Some(host.float::<3>("inputs/controls", device)?)
+            } else {
+                None
+            },
+            y: host.float::<3>("targets/signal", device)?,
+            constants: Tensor::from_data(constants, device),
+            totals: Tensor::from_data(totals, device),
+            targets,
+            transfer: t0.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The same tensors with autodiff enabled (a wrapper, no copy), for the training step.
+    fn autodiff(self) -> Step {
+        Step {
+            x: self.x.autodiff(),
+            controls: self.controls.map(Tensor::autodiff),
+            y: self.y.autodiff(),
+            constants: self.constants.autodiff(),
+            totals: self.totals.autodiff(),
+            ..self
+        }
+    }
+
+    /// Examples in the batch.
+    fn examples(&self, c: &BpnetConfig) -> usize {
+        self.targets.len() / (c.output_tracks() * c.out_window)
+    }
+}
+
+/// A training batch made ready on the feed thread, with where it sits in the epoch.
+struct Fed {
+    step: Step,
+    cursor: Cursor,
+    index: u64,
+    digest: Option<u64>,
+}
+
+fn feed_one(
+    b: biobatch_loader::Result<LoadedBatch>,
+    tasks: &[usize],
+    device: &Device,
+    digest: bool,
+) -> Result<Fed> {
+    let b = b?;
+    let cursor = b.cursor_after();
+    let index = b.index();
+    let batch = b.into_inner();
+    let digest = digest.then(|| batch.digest());
+    Ok(Fed {
+        step: Step::new(batch, tasks, device)?,
+        cursor,
+        index,
+        digest,
     })
 }
 
@@ -144,40 +204,45 @@ fn losses(
     (total, logits, log_counts, p, c)
 }
 
-/// Validation metrics of `model` on `loader`'s epoch 0.
+/// Validation metrics of `model` on `loader`'s epoch 0 (tensors built `depth` batches ahead).
 fn validate(
     model: &Bpnet,
     loader: &Loader,
     c: &BpnetConfig,
     weight: f64,
     device: &Device,
+    depth: usize,
 ) -> Result<Metrics> {
     let eval = model.valid();
     let dev = device.clone().without_autodiff();
     let mut acc = Accumulator::new(&c.tasks, c.out_window);
-    for b in loader.epoch(0)? {
-        let s = step_of(b?.into_inner(), &c.tasks, &dev)?;
-        let (total, logits, log_counts, p, cl) = losses(&eval, &s, &c.tasks, weight);
-        let logits = logits
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(Error::Tensor)?;
-        let log_counts = log_counts
-            .into_data()
-            .try_into_vec::<f32>()
-            .map_err(Error::Tensor)?;
-        acc.add(
-            &logits,
-            &s.targets,
-            &log_counts,
-            (
-                total.into_scalar::<f32>() as f64,
-                p.into_scalar::<f32>() as f64,
-                cl.into_scalar::<f32>() as f64,
-            ),
-        );
-    }
-    Ok(acc.finish())
+    let batches = loader.epoch(0)?;
+    std::thread::scope(|scope| {
+        let steps = batches.map(|b| Step::new(b?.into_inner(), &c.tasks, &dev));
+        for s in Ahead::with_depth(scope, steps, depth)? {
+            let s = s?;
+            let (total, logits, log_counts, p, cl) = losses(&eval, &s, &c.tasks, weight);
+            let logits = logits
+                .into_data()
+                .try_into_vec::<f32>()
+                .map_err(Error::Tensor)?;
+            let log_counts = log_counts
+                .into_data()
+                .try_into_vec::<f32>()
+                .map_err(Error::Tensor)?;
+            acc.add(
+                &logits,
+                &s.targets,
+                &log_counts,
+                (
+                    total.into_scalar::<f32>() as f64,
+                    p.into_scalar::<f32>() as f64,
+                    cl.into_scalar::<f32>() as f64,
+                ),
+            );
+        }
+        Ok(acc.finish())
+    })
 }
 
 /// The backend's random generator is one per process: seeding and drawing the initial
@@ -251,10 +316,13 @@ pub fn train(config: &TrainConfig, resume: bool, observer: &mut dyn Observer) ->
         Some(cur) => (cur.epoch, None),
         None => (0, None),
     };
+    // Tensors are built on the device without autodiff (on the feed thread); the step wraps
+    // them.
+    let feed_device = device.clone().without_autodiff();
     for epoch in first_epoch..c.epochs {
         let t0 = Instant::now();
-        let mut wait = 0.0;
-        let mut it = match next.take() {
+        let (mut wait, mut transfer) = (0.0, 0.0);
+        let batches = match next.take() {
             _ if finished_epoch == Some(epoch) => None,
             Some(cur) if cur.epoch == epoch => Some(loader.resume(&cur)?),
             _ => {
@@ -262,53 +330,74 @@ pub fn train(config: &TrainConfig, resume: bool, observer: &mut dyn Observer) ->
                 Some(loader.epoch(epoch)?)
             }
         };
-        while let Some(batches) = it.as_mut() {
-            let tw = Instant::now();
-            let Some(b) = batches.next() else { break };
-            let waited = tw.elapsed().as_secs_f64();
-            wait += waited;
-            state.history.wait_seconds += waited;
-            let ts = Instant::now();
-            let b = b?;
-            let cursor = b.cursor_after();
-            let index = b.index();
-            let batch = b.into_inner();
-            if c.log_batches {
-                state
-                    .history
-                    .batches
-                    .push((epoch, index, format!("{:016x}", batch.digest())));
+        // The model moves into the epoch's scope and back (a step consumes it).
+        let (trained, interrupted) = std::thread::scope(|scope| -> Result<(Bpnet, bool)> {
+            let mut model = model;
+            let Some(batches) = batches else {
+                return Ok((model, false));
+            };
+            let items = batches.map(|b| feed_one(b, &tasks, &feed_device, c.log_batches));
+            let mut feed = Ahead::with_depth(scope, items, c.device_prefetch)?;
+            loop {
+                let tw = Instant::now();
+                let Some(f) = feed.next() else { break };
+                wait += tw.elapsed().as_secs_f64();
+                let ts = Instant::now();
+                let f = f?;
+                transfer += f.step.transfer;
+                if let Some(d) = f.digest {
+                    state
+                        .history
+                        .batches
+                        .push((epoch, f.index, format!("{d:016x}")));
+                }
+                let s = f.step.autodiff();
+                let examples = s.examples(&c.model);
+                state.epoch_examples += examples;
+                let (total, ..) = losses(&model, &s, &tasks, weight);
+                state.epoch_loss += total.clone().into_scalar::<f32>() as f64;
+                state.epoch_batches += 1;
+                let grads = GradientsParams::from_grads(total.backward(), &model);
+                model = optim.step(c.learning_rate, model, grads);
+                state.history.step_seconds += ts.elapsed().as_secs_f64();
+                state.history.examples_trained += examples as u64;
+                state.batches += 1;
+                state.cursor = f.cursor.to_string();
+                let interrupted = c.stop_after_batches.is_some_and(|m| state.batches >= m);
+                if interrupted || c.checkpoint_every.is_some_and(|k| state.batches % k == 0) {
+                    checkpoint::save(&c.checkpoint_dir(), &model, &optim, &state)?;
+                }
+                if interrupted {
+                    return Ok((model, true));
+                }
             }
-            let s = step_of(batch, &tasks, &device)?;
-            state.epoch_examples +=
-                s.targets.len() / (c.model.output_tracks() * c.model.out_window);
-            let (total, ..) = losses(&model, &s, &tasks, weight);
-            state.epoch_loss += total.clone().into_scalar::<f32>() as f64;
-            state.epoch_batches += 1;
-            let grads = GradientsParams::from_grads(total.backward(), &model);
-            model = optim.step(c.learning_rate, model, grads);
-            state.history.step_seconds += ts.elapsed().as_secs_f64();
-            state.history.examples_trained +=
-                (s.targets.len() / (c.model.output_tracks() * c.model.out_window)) as u64;
-            state.batches += 1;
-            state.cursor = cursor.to_string();
-            let interrupted = c.stop_after_batches.is_some_and(|m| state.batches >= m);
-            if interrupted || c.checkpoint_every.is_some_and(|k| state.batches % k == 0) {
-                checkpoint::save(&c.checkpoint_dir(), &model, &optim, &state)?;
-            }
-            if interrupted {
-                state.history.stopped = Some(StopReason::Interrupted);
-                return Ok(state.history);
-            }
+            Ok((model, false))
+        })?;
+        model = trained;
+        state.history.wait_seconds += wait;
+        state.history.transfer_seconds += transfer;
+        if interrupted {
+            state.history.stopped = Some(StopReason::Interrupted);
+            return Ok(state.history);
         }
         let secs = t0.elapsed().as_secs_f64();
-        let validation = validate(&model, &val_loader, &c.model, weight, &device)?;
+        let validation = validate(
+            &model,
+            &val_loader,
+            &c.model,
+            weight,
+            &device,
+            c.device_prefetch,
+        )?;
         let report = EpochReport {
             epoch,
             train_loss: state.epoch_loss / state.epoch_batches.max(1) as f64,
             validation,
             examples_per_s: state.epoch_examples as f64 / (secs - wait).max(1e-9),
             wait_share: wait / secs.max(1e-9),
+            seconds: secs,
+            wait_seconds: wait,
+            transfer_seconds: transfer,
         };
         tracing::info!(
             epoch,

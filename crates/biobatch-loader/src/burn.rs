@@ -24,6 +24,7 @@ use burn::data::dataloader::{DataLoader, DataLoaderIterator, Progress};
 use burn::data::dataset::DatasetError;
 use burn::tensor::{Bool, DType, Device, Int, Tensor, TensorData};
 
+use crate::ahead::Ahead;
 use crate::dataset::BatchDataset;
 use crate::runtime::{Batches, Loader, LoaderConfig};
 use crate::{Error, Result};
@@ -227,53 +228,27 @@ impl<O: Send + 'static> BurnLoader<O> {
     }
 }
 
-/// The prefetch thread of a [`BurnLoader`] epoch: takes batches from the loader in plan
-/// order, moves them into `TensorData` and stages them (pinned memory on GPU backends), so the
+/// The prefetch of a [`BurnLoader`] epoch: batches taken from the loader in plan order, moved
+/// into `TensorData` and staged (pinned memory on GPU backends) on a feed thread, so the
 /// training thread only builds tensors from ready buffers.
-struct Staged {
-    rx: Option<crossbeam_channel::Receiver<(usize, Result<HostBatch>)>>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
+type Staged = Ahead<'static, (usize, Result<HostBatch>)>;
 
-impl Staged {
-    fn start(mut batches: Batches, device: Device, depth: usize) -> Result<Self> {
-        let (tx, rx) = crossbeam_channel::bounded(depth.max(1));
-        let handle = std::thread::Builder::new()
-            .name("biobatch-loader-stage".into())
-            .spawn(move || {
-                for b in batches.by_ref() {
-                    let item = b.and_then(|b| {
-                        let batch = b.into_inner();
-                        let n = batch.batch_size().ok().flatten().unwrap_or(0);
-                        let mut host = HostBatch::from_batch(batch)?;
-                        let _span = tracing::trace_span!("stage").entered();
-                        host.stage(&device);
-                        Ok((n, host))
-                    });
-                    let msg = match item {
-                        Ok((n, host)) => (n, Ok(host)),
-                        Err(e) => (0, Err(e)),
-                    };
-                    if tx.send(msg).is_err() {
-                        break; // the training loop dropped the iterator
-                    }
-                }
-            })
-            .map_err(|e| Error::Invalid(format!("cannot start the staging thread: {e}")))?;
-        Ok(Staged {
-            rx: Some(rx),
-            handle: Some(handle),
-        })
-    }
-}
-
-impl Drop for Staged {
-    fn drop(&mut self) {
-        self.rx = None; // the staging thread's next send fails; dropping its Batches joins the workers
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
+fn stage(batches: Batches, device: Device, depth: usize) -> Result<Staged> {
+    let items = batches.map(move |b| {
+        let item = b.and_then(|b| {
+            let batch = b.into_inner();
+            let n = batch.batch_size().ok().flatten().unwrap_or(0);
+            let mut host = HostBatch::from_batch(batch)?;
+            let _span = tracing::trace_span!("stage").entered();
+            host.stage(&device);
+            Ok((n, host))
+        });
+        match item {
+            Ok((n, host)) => (n, Ok(host)),
+            Err(e) => (0, Err(e)),
         }
-    }
+    });
+    Ahead::spawn(items, depth)
 }
 
 struct BurnIter<'a, O> {
@@ -291,7 +266,7 @@ impl<O: Send + 'static> Iterator for BurnIter<'_, O> {
         if let Some(e) = self.error.take() {
             return Some(Err(DatasetError::new(e)));
         }
-        let (n, host) = self.staged.as_ref()?.rx.as_ref()?.recv().ok()?;
+        let (n, host) = self.staged.as_mut()?.next()?;
         self.items_done += n;
         let out = host.and_then(|h| (self.loader.batch_fn)(h, &self.loader.device));
         Some(out.map_err(DatasetError::new))
@@ -320,8 +295,7 @@ impl<O: Send + 'static> DataLoader<O> for BurnLoader<O> {
             None => l.epoch(self.next_epoch.fetch_add(1, Ordering::SeqCst)),
         });
         let items_total = self.num_items();
-        let started =
-            started.and_then(|b| Staged::start(b, self.device.clone(), self.config.prefetch));
+        let started = started.and_then(|b| stage(b, self.device.clone(), self.config.prefetch));
         let (staged, error) = match started {
             Ok(s) => (Some(s), None),
             Err(e) => (None, Some(e)),

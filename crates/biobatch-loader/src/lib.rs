@@ -21,6 +21,9 @@
 //! - [`measure`]: a loader benchmarked alone then digested, batch by batch walks for digests,
 //!   and the memcpy baseline every throughput figure is compared with.
 //!
+//! [`ahead::Ahead`] runs a conversion of the batches (such as building device tensors) on a
+//! feed thread, a few batches ahead of the consumer.
+//!
 //! With the `burn` feature, `burn::BurnLoader` implements burn 0.22's `DataLoader<O>` and batch
 //! trees become `TensorData` without copying.
 //!
@@ -51,6 +54,7 @@
 //! [`Cursor`]: biobatch_sampling::Cursor
 #![warn(missing_docs)]
 
+pub mod ahead;
 mod arrays;
 #[cfg(feature = "burn")]
 pub mod burn;

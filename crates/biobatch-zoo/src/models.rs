@@ -21,7 +21,26 @@ use crate::{Error, Result};
 pub trait ZooModel: Send + Sync {
     /// Predictions for `batch` (its `inputs`), as a node of arrays with the batch axis first.
     fn predict_on_batch(&self, batch: &Batch) -> Result<Node>;
+
+    /// The part of a prediction that can run ahead, on the feed thread, while the model
+    /// predicts the previous batch: for a model on a GPU, its inputs converted, staged and
+    /// copied to the device. The default does nothing.
+    fn stage(&self, batch: &Batch) -> Result<Option<Staged>> {
+        let _ = batch;
+        Ok(None)
+    }
+
+    /// Predictions for `batch` given what [`stage`](Self::stage) made of it; the default
+    /// ignores it and calls [`predict_on_batch`](Self::predict_on_batch).
+    fn predict_staged(&self, batch: &Batch, staged: Option<Staged>) -> Result<Node> {
+        let _ = staged;
+        self.predict_on_batch(batch)
+    }
 }
+
+/// What a model's [`ZooModel::stage`] made of a batch, handed back to its
+/// [`ZooModel::predict_staged`].
+pub type Staged = Box<dyn std::any::Any + Send>;
 
 /// Where a model runs: `cpu`, or a GPU for models that can (`wgpu` / `wgpu:N` for BPNet in a
 /// build with the `wgpu` feature). ONNX models run on the CPU only.

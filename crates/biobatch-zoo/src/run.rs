@@ -9,6 +9,7 @@ use std::time::Instant;
 use biobatch_core::{Node, SchemaNode};
 use biobatch_datasets::LoaderSettings;
 use biobatch_loader::Loader;
+use biobatch_loader::ahead::Ahead;
 use serde_json::{Map, Value};
 
 use crate::dataloaders::{ZooDataloader, build, choose};
@@ -23,9 +24,12 @@ pub struct RunOptions {
     /// Batch size, worker threads (0: inline), batches in flight, progress bar (batches of
     /// 32, 2 workers, 4 ahead).
     pub loader: LoaderSettings,
-    /// Where the model runs: `cpu`, or `wgpu` / `wgpu:N` for BPNet in a build with the
-    /// `wgpu` feature.
+    /// Where the model runs: `cpu`, or `wgpu` / `wgpu:N` (`vulkan` / `vulkan:N`) for BPNet
+    /// in a build with the `wgpu` (`vulkan`) feature.
     pub device: String,
+    /// Batches made ready for the model ahead of it (inputs converted and copied to the
+    /// device, for models that can) on a feed thread [2]; 0 does it between predictions.
+    pub device_prefetch: usize,
 }
 
 impl RunOptions {
@@ -48,6 +52,7 @@ impl Default for RunOptions {
                 progress: false,
             },
             device: crate::models::CPU.into(),
+            device_prefetch: 2,
         }
     }
 }
@@ -65,8 +70,11 @@ pub struct PredictReport {
     pub seconds: f64,
     /// Time in the model.
     pub model_seconds: f64,
-    /// Time waiting for the dataloader.
+    /// Time waiting for the dataloader (and, with `device_prefetch` 0, staging).
     pub wait_seconds: f64,
+    /// Time spent making batches ready for the model ahead of it (on the feed thread unless
+    /// `device_prefetch` is 0).
+    pub stage_seconds: f64,
 }
 
 fn with_context(m: &ResolvedModel, dl: &str, e: impl std::fmt::Display) -> Error {
@@ -181,50 +189,63 @@ pub fn run(
         .with_progress(opts.loader.progress);
     let start = Instant::now();
     let mut report = PredictReport::default();
-    let mut batches = loader.epoch(0)?;
-    loop {
-        let t = Instant::now();
-        let Some(b) = batches.next() else { break };
-        report.wait_seconds += t.elapsed().as_secs_f64();
-        let b = b?;
-        if report.batches == 0 {
-            // As in Kipoi, the dataloader may give keys the model does not take.
-            m.model
-                .schema
-                .inputs
-                .validate("inputs", &taken(&m.model.schema.inputs, &b.inputs))
-                .map_err(|e| with_context(m, &dl.name, e))?;
-        }
-        let rows = b.batch_size()?.unwrap_or(0);
-        let t = Instant::now();
-        let preds = model.predict_on_batch(&b)?;
-        report.model_seconds += t.elapsed().as_secs_f64();
-        if report.batches == 0
-            && let Some(targets) = &m.model.schema.targets
-        {
-            targets.validate("preds", &preds).map_err(|e| {
-                Error::model(
-                    &m.name,
-                    format!("its predictions do not fit its schema.targets: {e}"),
-                )
-            })?;
-        }
-        let mut got = None;
-        preds.visit("preds", &mut |p, a| {
-            if got.is_none() && a.shape().first() != Some(&rows) {
-                got = Some(format!(
-                    "`{p}` has shape {:?} for a batch of {rows}",
-                    a.shape()
-                ));
-            }
+    let batches = loader.epoch(0)?;
+    std::thread::scope(|scope| -> Result<()> {
+        // Staged on the feed thread; a staging error waits for the schema check below, which
+        // explains a mismatch better.
+        let items = batches.map(|b| -> Result<_> {
+            let b = b?;
+            let t = Instant::now();
+            let staged = model.stage(&b);
+            Ok((b, staged, t.elapsed().as_secs_f64()))
         });
-        if let Some(g) = got {
-            return Err(Error::model(&m.name, g));
+        let mut feed = Ahead::with_depth(scope, items, opts.device_prefetch)?;
+        loop {
+            let t = Instant::now();
+            let Some(item) = feed.next() else { break };
+            report.wait_seconds += t.elapsed().as_secs_f64();
+            let (b, staged, stage_seconds) = item?;
+            report.stage_seconds += stage_seconds;
+            if report.batches == 0 {
+                // As in Kipoi, the dataloader may give keys the model does not take.
+                m.model
+                    .schema
+                    .inputs
+                    .validate("inputs", &taken(&m.model.schema.inputs, &b.inputs))
+                    .map_err(|e| with_context(m, &dl.name, e))?;
+            }
+            let rows = b.batch_size()?.unwrap_or(0);
+            let t = Instant::now();
+            let preds = model.predict_staged(&b, staged?)?;
+            report.model_seconds += t.elapsed().as_secs_f64();
+            if report.batches == 0
+                && let Some(targets) = &m.model.schema.targets
+            {
+                targets.validate("preds", &preds).map_err(|e| {
+                    Error::model(
+                        &m.name,
+                        format!("its predictions do not fit its schema.targets: {e}"),
+                    )
+                })?;
+            }
+            let mut got = None;
+            preds.visit("preds", &mut |p, a| {
+                if got.is_none() && a.shape().first() != Some(&rows) {
+                    got = Some(format!(
+                        "`{p}` has shape {:?} for a batch of {rows}",
+                        a.shape()
+                    ));
+                }
+            });
+            if let Some(g) = got {
+                return Err(Error::model(&m.name, g));
+            }
+            sink(b.metadata.as_ref(), &preds)?;
+            report.rows += rows as u64;
+            report.batches += 1;
         }
-        sink(b.metadata.as_ref(), &preds)?;
-        report.rows += rows as u64;
-        report.batches += 1;
-    }
+        Ok(())
+    })?;
     report.seconds = start.elapsed().as_secs_f64();
     Ok(report)
 }

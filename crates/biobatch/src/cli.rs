@@ -78,6 +78,9 @@ enum Command {
     /// and dataloader.yaml (`biobatch zoo test peak-cnn` runs the bundled one).
     #[command(subcommand)]
     Zoo(Box<zoo::Zoo>),
+    /// List the devices a model can run on here: `cpu`, and the graphics adapters wgpu finds
+    /// (in a build with `--features wgpu` or `vulkan`), as JSON.
+    Devices,
     /// Write the `.fai` index of a FASTA file (plain or bgzip) next to it.
     Index {
         /// The FASTA file.
@@ -203,6 +206,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(t) => train::run_train(t, ex),
         Command::Predict(p) => train::run_predict(p),
         Command::Zoo(z) => zoo::run(*z, ex),
+        Command::Devices => train::run_devices(),
         Command::Index { fasta } => {
             let fa = biobatch::formats::fasta::Fasta::open_with(
                 &fasta,

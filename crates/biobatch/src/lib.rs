@@ -40,6 +40,7 @@
 //! - `bpnet` *(default)*: BPNet in burn — training, checkpoints, prediction.
 //! - `zoo` *(default)*: the model zoo, with ONNX models (tract); with `bpnet`, BPNet models.
 //! - `wgpu`: train and predict on a GPU through wgpu (`--device wgpu`).
+//! - `vulkan`: the same, pinned to Vulkan with SPIR-V kernels (`--device vulkan`; no LLVM).
 //! - `pipeline`: the former name of `bpnet` + `zoo` (a deprecated module of both).
 //! - `h5ad`: `.h5ad` import (needs the HDF5 C library).
 //!

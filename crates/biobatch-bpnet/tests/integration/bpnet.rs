@@ -253,3 +253,46 @@ fn the_model_folder_is_whole_and_ends_with_the_runs_history() {
     names.sort();
     assert_eq!(names, ["checkpoint", "model"]);
 }
+
+#[test]
+fn tensors_built_ahead_on_the_feed_thread_train_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for (name, depth) in [("inline", 0), ("ahead", 3)] {
+        let mut c = tiny(&dir.path().join(name));
+        c.device_prefetch = depth;
+        let h = train::train(&c, false, &mut ()).unwrap();
+        for r in &h.epochs {
+            assert!(r.seconds > 0.0 && r.wait_seconds <= r.seconds, "{r:?}");
+            assert!(
+                r.transfer_seconds > 0.0 && r.transfer_seconds < r.seconds,
+                "{r:?}"
+            );
+            assert!((r.wait_share - r.wait_seconds / r.seconds).abs() < 1e-9);
+        }
+        let total: f64 = h.epochs.iter().map(|r| r.transfer_seconds).sum();
+        assert!((h.transfer_seconds - total).abs() < 1e-9);
+        runs.push(h);
+    }
+    let (inline, ahead) = (&runs[0], &runs[1]);
+    assert!(!inline.batches.is_empty());
+    assert_eq!(inline.batches, ahead.batches, "the same batches in order");
+    for (x, y) in inline.epochs.iter().zip(&ahead.epochs) {
+        assert_eq!(x.train_loss, y.train_loss, "epoch {}", x.epoch);
+        assert_eq!(x.validation, y.validation, "epoch {}", x.epoch);
+    }
+    // The saved models predict bit-identically.
+    let c = tiny(&dir.path().join("inline"));
+    let load = |n: &str| Predictor::load(&dir.path().join(n).join("model"), DeviceChoice::Cpu);
+    let (a, b) = (load("inline").unwrap(), load("ahead").unwrap());
+    let loader = PeakDataset::open(&c.peaks.for_prediction())
+        .unwrap()
+        .into_loader(Partition::single())
+        .unwrap();
+    let batch = loader.epoch(0).unwrap().next().unwrap().unwrap();
+    let (x, y) = (
+        a.predict_on_batch(&batch).unwrap(),
+        b.predict_on_batch(&batch).unwrap(),
+    );
+    assert!(x == y, "the two models predict differently");
+}

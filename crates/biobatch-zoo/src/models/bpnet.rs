@@ -6,10 +6,10 @@
 
 use std::path::Path;
 
-use biobatch_bpnet::{DeviceChoice, Predictor};
+use biobatch_bpnet::{DeviceChoice, Inputs, Predictor};
 use biobatch_core::{Batch, Node};
 
-use super::{ZooModel, arg_file};
+use super::{Staged, ZooModel, arg_file};
 use crate::Result;
 use crate::source::ResolvedModel;
 
@@ -33,5 +33,16 @@ impl BpnetModel {
 impl ZooModel for BpnetModel {
     fn predict_on_batch(&self, batch: &Batch) -> Result<Node> {
         Ok(self.predictor.predict_on_batch(batch)?)
+    }
+
+    fn stage(&self, batch: &Batch) -> Result<Option<Staged>> {
+        Ok(Some(Box::new(self.predictor.stage(batch)?)))
+    }
+
+    fn predict_staged(&self, batch: &Batch, staged: Option<Staged>) -> Result<Node> {
+        match staged.map(|s| s.downcast::<Inputs>()) {
+            Some(Ok(inputs)) => Ok(self.predictor.predict_inputs(*inputs)?),
+            _ => self.predict_on_batch(batch),
+        }
     }
 }

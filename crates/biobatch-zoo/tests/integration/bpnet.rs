@@ -148,6 +148,19 @@ fn a_trained_model_runs_in_the_zoo_with_the_predictors_predictions() {
         )
         .unwrap();
         assert_eq!(r.rows, 9);
+        // Inputs staged on the feed thread or between predictions: the same predictions.
+        let mut inline = Table::new();
+        let opts = RunOptions {
+            device_prefetch: 0,
+            ..RunOptions::with_batches(4, 2)
+        };
+        run(&m, model.as_ref(), &dl, &opts, &mut |meta, p| {
+            collect(&mut inline, meta, p)
+        })
+        .unwrap();
+        for k in ["preds/counts/0", "preds/profile/0/0", "preds/profile/1/47"] {
+            assert_eq!(num(&t, k), num(&inline, k), "{weights}: {k}");
+        }
         for i in 0..9 {
             let c = want_counts[i] as f64;
             let got = num(&t, "preds/counts/0")[i];

@@ -74,9 +74,14 @@ pub(super) struct TrainArgs {
     /// Seed of the parameter initialisation.
     #[arg(long)]
     init_seed: Option<u64>,
-    /// Where to train: `cpu`, or `wgpu` / `wgpu:N` (a build with `--features wgpu`).
+    /// Where to train: `cpu`, or `wgpu` / `wgpu:N` (a build with `--features wgpu`), or
+    /// `vulkan` / `vulkan:N` (a build with `--features vulkan`).
     #[arg(long)]
     device: Option<DeviceChoice>,
+    /// Batches made ready on the device ahead of the training step [default: 2]; 0 builds
+    /// them on the training thread.
+    #[arg(long)]
+    device_prefetch: Option<usize>,
 }
 
 impl TrainArgs {
@@ -110,6 +115,7 @@ impl TrainArgs {
         c.stop_after_batches = self.stop_after_batches.or(c.stop_after_batches);
         c.init_seed = self.init_seed.unwrap_or(c.init_seed);
         c.device = self.device.unwrap_or(c.device);
+        c.device_prefetch = self.device_prefetch.unwrap_or(c.device_prefetch);
         let m = &mut c.model;
         m.n_filters = self.n_filters.unwrap_or(m.n_filters);
         m.n_layers = self.n_layers.unwrap_or(m.n_layers);
@@ -145,9 +151,13 @@ pub(super) struct PredictArgs {
     /// Loci per batch.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// Where to run the model: `cpu`, or `wgpu` / `wgpu:N` (a build with `--features wgpu`).
+    /// Where to run the model: `cpu`, or `wgpu` / `wgpu:N` (a build with `--features wgpu`),
+    /// or `vulkan` / `vulkan:N` (a build with `--features vulkan`).
     #[arg(long, default_value = "cpu")]
     device: DeviceChoice,
+    /// Batches made ready on the device ahead of the model; 0 does it between predictions.
+    #[arg(long, default_value_t = 2)]
+    device_prefetch: usize,
 }
 
 /// Prints each epoch's figures on standard error.
@@ -158,7 +168,7 @@ impl Observer for PrintEpochs {
         let v = &r.validation;
         eprintln!(
             "epoch {:>3}  train loss {:9.3}  val loss {:9.3}  profile pearson {:.3}  jsd {:.3}  \
-             count pearson {:.3}  count mse {:.3}  {:.0} ex/s  waiting {:.1}%",
+             count pearson {:.3}  count mse {:.3}  {:.0} ex/s  waiting {:.1}%  transfer {:.2} s",
             r.epoch,
             r.train_loss,
             v.loss,
@@ -167,7 +177,8 @@ impl Observer for PrintEpochs {
             v.count_pearson,
             v.count_mse,
             r.examples_per_s,
-            100.0 * r.wait_share
+            100.0 * r.wait_share,
+            r.transfer_seconds
         );
     }
 }
@@ -223,6 +234,7 @@ pub(crate) fn run_predict(p: Predict) -> anyhow::Result<()> {
     let args = prediction_args(&a.model, &inputs)?;
     let opts = RunOptions {
         device: a.device.to_string(),
+        device_prefetch: a.device_prefetch,
         ..RunOptions::with_batches(a.batch_size, 2)
     };
     let r = biobatch::zoo::run::predict_to_file(&m, &args, &a.out, &opts, None)?;
@@ -230,5 +242,18 @@ pub(crate) fn run_predict(p: Predict) -> anyhow::Result<()> {
         "loci": r.rows,
         "files": r.files,
         "seconds": t0.elapsed().as_secs_f64(),
+    }))
+}
+
+/// `devices`: what this build and this machine can run a model on.
+pub(crate) fn run_devices() -> anyhow::Result<()> {
+    use biobatch::bpnet::device::adapters;
+    let built: Vec<&str> = ["cpu", "wgpu", "vulkan"]
+        .into_iter()
+        .filter(|d| d.parse::<DeviceChoice>().is_ok_and(|c| c.available()))
+        .collect();
+    super::out_json(&serde_json::json!({
+        "built": built,
+        "adapters": adapters(),
     }))
 }

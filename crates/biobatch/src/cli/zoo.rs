@@ -96,10 +96,14 @@ pub(crate) struct RunArgs {
     /// Show a progress bar.
     #[arg(long)]
     progress: bool,
-    /// Where the model runs: `cpu`, or `wgpu` / `wgpu:N` for BPNet models (a build with
-    /// `--features wgpu`). ONNX models run on the CPU.
+    /// Where the model runs: `cpu`, or `wgpu` / `wgpu:N` (`vulkan` / `vulkan:N`) for BPNet
+    /// models (a build with `--features wgpu` / `vulkan`). ONNX models run on the CPU.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Batches made ready for the model ahead of it (inputs on the device) on a feed thread;
+    /// 0 does it between predictions.
+    #[arg(long, default_value_t = 2)]
+    device_prefetch: usize,
 }
 
 impl RunArgs {
@@ -107,6 +111,7 @@ impl RunArgs {
         let mut o = RunOptions::with_batches(self.batch_size, self.num_workers);
         o.loader.progress = self.progress;
         o.device = self.device.clone();
+        o.device_prefetch = self.device_prefetch;
         o
     }
 }
