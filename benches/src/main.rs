@@ -54,7 +54,8 @@ enum Command {
     Train {
         #[command(flatten)]
         common: Common,
-        /// `cpu`, or `wgpu` / `wgpu:N` (a build with the `wgpu` feature).
+        /// `cpu`, or `wgpu` / `wgpu:N` (a build with the `wgpu` feature), or `vulkan` /
+        /// `vulkan:N` (a build with the `vulkan` feature).
         #[arg(long, default_value = "cpu")]
         device: String,
     },
@@ -143,6 +144,7 @@ fn run(command: Command) -> Result<(), String> {
             &train::Options {
                 data: common.data,
                 batches: if common.quick { 3 } else { 20 },
+                runs: common.runs,
                 workers: 2,
                 device: device.parse().map_err(|e| format!("--device: {e}"))?,
             },

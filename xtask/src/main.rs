@@ -6,6 +6,7 @@ mod compare;
 mod fuzz;
 mod gen_cells;
 mod gen_data;
+mod gpu;
 mod python;
 
 use std::path::PathBuf;
@@ -95,6 +96,11 @@ enum Command {
         /// the virtualenv, so the tests that need them run instead of being skipped.
         #[arg(long)]
         torch: bool,
+        /// Only the GPU path's opt-in checks: build with `wgpu` and with `vulkan`, then train
+        /// and predict on this machine's Vulkan driver (Mesa's software one is installed
+        /// where there is none) and compare with the CPU. Not part of the default run.
+        #[arg(long)]
+        gpu_builds: bool,
         /// Passed to `cargo test` (e.g. a test name filter after `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -118,14 +124,18 @@ enum Command {
         /// Only cases whose name contains this (e.g. `bigwig`, `fasta`, `narrowpeak`).
         #[arg(long)]
         only: Option<String>,
-        /// Where `train` runs the model: `cpu`, or `wgpu` / `wgpu:N` (the bench binary is then
-        /// built with its `wgpu` feature).
+        /// Where `train` runs the model: `cpu`, `wgpu` / `wgpu:N` or `vulkan` / `vulkan:N` (the
+        /// bench binary is then built with the `wgpu` or `vulkan` feature).
         #[arg(long, default_value = "cpu")]
         device: String,
     },
     /// Build the Python package's abi3 wheel (CPython ≥ 3.10) under `target/wheels`, with
     /// maturin from a virtualenv under `target/py-venv`.
     Wheel,
+    /// Prepare `.gpu/` for the GPU check on a lent machine without a Rust toolchain: the
+    /// release `biobatch` with `vulkan` (stripped) and Debian's Vulkan loader. Then
+    /// `bash xtask/device/gpu_check.sh` there, carrying `.gpu`.
+    GpuBundle,
     /// Fuzz the readers (FASTA + .fai, BED, bigWig, .npy/.npz, 10x import, the store, zoo
     /// specs) against independent oracles for a bounded time; findings are saved under
     /// `fuzz/crashers/<target>/` and replayed by the test suite.
@@ -257,9 +267,9 @@ fn have_hdf5() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Installs Debian's `libhdf5-dev` (and pkg-config) with apt-get, as root or through
-/// `sudo -n`; explains what to do when neither is possible.
-fn install_hdf5() -> Result<()> {
+/// Runs `apt-get ARGS` as root or through `sudo -n`; explains what to do when neither is
+/// possible.
+pub(crate) fn apt(args: &[&str]) -> Result<()> {
     let root = std::process::Command::new("id")
         .arg("-u")
         .output()
@@ -271,28 +281,31 @@ fn install_hdf5() -> Result<()> {
             .is_ok_and(|s| s.success());
     if !root && !sudo_ok {
         bail!(
-            "the .h5ad tests need the HDF5 library: install it (Debian/Ubuntu: \
-             `apt-get install libhdf5-dev pkg-config`) and run again"
+            "this needs `apt-get {}` as root: run it (Debian/Ubuntu) and try again",
+            args.join(" ")
         );
     }
-    let apt = |args: &[&str]| -> Result<()> {
-        let mut cmd = if root {
-            std::process::Command::new("apt-get")
-        } else {
-            let mut c = std::process::Command::new("sudo");
-            c.args(["-n", "apt-get"]);
-            c
-        };
-        let ok = cmd
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()?
-            .success();
-        if !ok {
-            bail!("apt-get {} failed", args.join(" "));
-        }
-        Ok(())
+    let mut cmd = if root {
+        std::process::Command::new("apt-get")
+    } else {
+        let mut c = std::process::Command::new("sudo");
+        c.args(["-n", "apt-get"]);
+        c
     };
+    let ok = cmd
+        .args(args)
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()?
+        .success();
+    if !ok {
+        bail!("apt-get {} failed", args.join(" "));
+    }
+    Ok(())
+}
+
+/// Installs Debian's `libhdf5-dev` (and pkg-config), needed by the HDF5 / netCDF4 and
+/// `.h5ad` tests.
+fn install_hdf5() -> Result<()> {
     eprintln!("installing libhdf5-dev (needed by the HDF5 / netCDF4 and .h5ad tests) ...");
     apt(&["update", "-qq"])?;
     apt(&["install", "-y", "-qq", "libhdf5-dev", "pkg-config"])
@@ -304,7 +317,10 @@ const TEST_FEATURES: &str = "biobatch-tests/h5ad,biobatch-tests/zarr,biobatch-te
 
 fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Test { torch, args } => {
+        Command::Test {
+            gpu_builds: true, ..
+        } => gpu::test()?,
+        Command::Test { torch, args, .. } => {
             if !have_hdf5() {
                 install_hdf5()?;
             }
@@ -420,6 +436,8 @@ fn main() -> Result<()> {
                         args.extend(["--device", &device]);
                         if device.starts_with("wgpu") {
                             features.push("wgpu");
+                        } else if device.starts_with("vulkan") {
+                            features.push("vulkan");
                         }
                     }
                     bench::run(&features, &args)?;
@@ -432,6 +450,7 @@ fn main() -> Result<()> {
             }
         }
         Command::Wheel => python::wheel()?,
+        Command::GpuBundle => gpu::bundle()?,
         Command::Fuzz {
             seconds,
             targets,

@@ -249,14 +249,21 @@ fn validate(
 /// weights happen under this lock, so runs in one process (tests, sweeps) do not interleave.
 static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// A model initialised from `seed` (every parameter drawn now, in declaration order).
+/// A model initialised from `seed` (every parameter drawn now, in declaration order) on the
+/// CPU's generator, then moved to `device`: the same initial weights on every device.
 fn init_model(c: &BpnetConfig, device: &Device, seed: u64) -> Bpnet {
+    let cpu = Device::flex().autodiff();
     let _guard = INIT.lock().unwrap_or_else(|p| p.into_inner());
-    device.seed(seed);
-    let model = c.init(device);
+    cpu.seed(seed);
+    let model = c.init(&cpu);
     // Parameters are drawn lazily, at first use; materialise them while the lock is held.
     let _ = model.clone().into_record();
-    model
+    if *device == cpu {
+        model
+    } else {
+        // `fork`, not `to_device`: the copy is a leaf of its own graph on the device.
+        model.fork(device)
+    }
 }
 
 /// Trains (or, with `resume`, continues from `OUT/checkpoint`) and returns the history.

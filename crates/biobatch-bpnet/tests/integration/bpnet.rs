@@ -296,3 +296,117 @@ fn tensors_built_ahead_on_the_feed_thread_train_the_same_model() {
     );
     assert!(x == y, "the two models predict differently");
 }
+
+/// A GPU choice this machine can open, or `None` (the test is skipped, saying so, unless
+/// `BIOBATCH_REQUIRE_GPU` is set: `cargo xtask test --gpu-builds` sets it).
+#[cfg(feature = "wgpu")]
+fn gpu_or_skip(choice: DeviceChoice) -> Option<DeviceChoice> {
+    match choice.device() {
+        Ok(_) => Some(choice),
+        Err(e) if std::env::var_os("BIOBATCH_REQUIRE_GPU").is_some() => {
+            panic!("BIOBATCH_REQUIRE_GPU is set but {choice} does not open: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipped: {choice} does not open here: {e}");
+            None
+        }
+    }
+}
+
+/// The largest difference between two prediction nodes, relative to `1 + |cpu value|`.
+#[cfg(feature = "wgpu")]
+fn max_rel_diff(a: &biobatch_core::Node, b: &biobatch_core::Node) -> f64 {
+    let mut worst = 0.0f64;
+    for key in ["profile", "counts"] {
+        let x = a.get(key).and_then(|n| n.as_array()).unwrap();
+        let y = b.get(key).and_then(|n| n.as_array()).unwrap();
+        assert_eq!(x.shape(), y.shape(), "{key}");
+        for (p, q) in x
+            .as_slice::<f32>()
+            .unwrap()
+            .iter()
+            .zip(y.as_slice::<f32>().unwrap())
+        {
+            worst = worst.max((*p as f64 - *q as f64).abs() / (1.0 + (*p as f64).abs()));
+        }
+    }
+    worst
+}
+
+/// On a GPU (`$BIOBATCH_TEST_DEVICE`, `wgpu` by default; Mesa's software Vulkan in the opt-in
+/// `cargo xtask test --gpu-builds`): the same weights predict what the CPU predicts (within
+/// 1e-3 relative), and two epochs trained there from the same initial weights reach the CPU's
+/// losses within 2% (the arithmetic differs: reductions run in another order).
+#[cfg(feature = "wgpu")]
+#[test]
+fn a_gpu_trains_and_predicts_within_tolerance_of_the_cpu() {
+    let choice = std::env::var("BIOBATCH_TEST_DEVICE")
+        .map(|d| d.parse().expect("BIOBATCH_TEST_DEVICE"))
+        .unwrap_or(DeviceChoice::Wgpu(None));
+    let Some(gpu) = gpu_or_skip(choice) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut histories = Vec::new();
+    for (name, device) in [("cpu", DeviceChoice::Cpu), ("gpu", gpu)] {
+        let mut c = tiny(&dir.path().join(name));
+        c.device = device;
+        let h = train::train(&c, false, &mut ()).unwrap();
+        assert_eq!(h.epochs.len(), 2);
+        histories.push((c, h));
+    }
+    let ((c, cpu), (_, on_gpu)) = (&histories[0], &histories[1]);
+    assert_eq!(
+        cpu.batches, on_gpu.batches,
+        "the same batches on every device"
+    );
+    for (x, y) in cpu.epochs.iter().zip(&on_gpu.epochs) {
+        for (what, p, q) in [
+            ("train loss", x.train_loss, y.train_loss),
+            ("validation loss", x.validation.loss, y.validation.loss),
+        ] {
+            assert!(
+                (p - q).abs() <= 0.02 * p.abs(),
+                "epoch {}: {what} {p} on the CPU, {q} on {gpu}",
+                x.epoch
+            );
+        }
+        assert!(y.transfer_seconds > 0.0 && y.examples_per_s > 0.0, "{y:?}");
+    }
+    // The CPU's model, predicted on both.
+    let on_cpu = Predictor::load(&c.model_dir(), DeviceChoice::Cpu).unwrap();
+    let on_dev = Predictor::load(&c.model_dir(), gpu).unwrap();
+    let loader = PeakDataset::open(&c.peaks.for_prediction())
+        .unwrap()
+        .into_loader(Partition::single())
+        .unwrap();
+    let mut batches = 0;
+    for b in loader.epoch(0).unwrap() {
+        let b = b.unwrap();
+        let d = max_rel_diff(
+            &on_cpu.predict_on_batch(&b).unwrap(),
+            &on_dev.predict_on_batch(&b).unwrap(),
+        );
+        assert!(d <= 1e-3, "batch {batches}: relative difference {d}");
+        batches += 1;
+    }
+    assert!(batches > 0);
+}
+
+/// A GPU this machine lacks is an error when the device is opened, before any data is
+/// read: never a panic at the first tensor, never the CPU instead.
+#[cfg(feature = "wgpu")]
+#[test]
+fn a_gpu_number_this_machine_lacks_is_an_error_naming_it() {
+    let e = DeviceChoice::Wgpu(Some(99))
+        .device()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("cannot open device `wgpu:99`"), "{e}");
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = tiny(&dir.path().join("x"));
+    c.device = DeviceChoice::Wgpu(Some(99));
+    c.peaks.fasta = dir.path().join("never-read.fa");
+    let e = train::train(&c, false, &mut ()).unwrap_err().to_string();
+    assert!(e.contains("wgpu:99"), "{e}");
+}

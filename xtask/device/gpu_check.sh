@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The prepared GPU check of the BPNet path, run on a lent GPU machine (no Rust toolchain
+# there): `cargo xtask gpu-bundle` builds what it needs into .gpu/ here, then
+#
+#   run(command="bash xtask/device/gpu_check.sh", carry=[".gpu"], timeout_s=480)
+#
+# It lists the adapters; trains BPNet at bpnet-lite's default size (64 filters, 8 layers,
+# in 2114, out 1000, batch 64) on the bundled example peaks for EPOCHS epochs on the GPU
+# (Vulkan) and on the machine's CPUs; predicts the CPU-trained model's weights on both and
+# compares them; and writes the figures to $OUT/summary.json (examples/s, the share of time
+# the step waited for data, the time spent handing batches to the device, per epoch and
+# device). With .gpu/wheels (the biobatch wheel, bpnet-lite, cherimoya) it also runs
+# bpnet-lite's PyTorch BPNet on our loader for the same steps (xtask/gpu/bpnet_feed.py).
+# Also runs on any machine with a Vulkan driver (Mesa's software one included), which is how
+# it is checked before it travels.
+set -uo pipefail
+OUT=${OUT:-/tmp/gpu-check-out}
+EPOCHS=${EPOCHS:-4}
+WORKERS=${WORKERS:-2}
+mkdir -p "$OUT"
+B=.gpu/biobatch
+log() { echo "[$(date +%T)] $*" | tee -a "$OUT/log.txt"; }
+
+# The Vulkan loader (and, where the image lacks it, how to find NVIDIA's driver).
+if [ -d .gpu/deb ] && ! ldconfig -p | grep -q libvulkan.so.1; then
+    for f in .gpu/deb/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+fi
+if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] \
+    && ! ls /usr/share/vulkan/icd.d/*nvidia* /etc/vulkan/icd.d/*nvidia* >/dev/null 2>&1; then
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+fi
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/nvidia-smi.csv" 2>&1
+nproc >"$OUT/nproc.txt"
+"$B" devices | tee "$OUT/devices.json" || { log "biobatch devices failed"; exit 1; }
+
+DEVICE=${DEVICE:-vulkan}
+common=(--example --n-filters 64 --n-layers 8 --in-window 2114 --out-window 1000
+    --batch-size 64 --workers "$WORKERS" --epochs "$EPOCHS" --patience 1000)
+for dev in "$DEVICE" cpu; do
+    log "training on $dev"
+    rm -rf "/tmp/train-$dev"
+    "$B" train bpnet "${common[@]}" --out "/tmp/train-$dev" --device "$dev" \
+        >"$OUT/train-$dev.json" 2>"$OUT/train-$dev.log" || { log "training on $dev failed"; tail -5 "$OUT/train-$dev.log"; }
+    cp "/tmp/train-$dev/model/history.json" "$OUT/history-$dev.json" 2>/dev/null
+done
+
+# The CPU-trained weights, predicted on both devices.
+if [ -d /tmp/train-cpu/model ]; then
+    for dev in "$DEVICE" cpu; do
+        log "predicting on $dev"
+        "$B" predict bpnet --model /tmp/train-cpu/model \
+            --peaks examples/data/peaks/peaks.narrowPeak --out "/tmp/pred-$dev.tsv" \
+            --device "$dev" >"$OUT/predict-$dev.json" 2>"$OUT/predict-$dev.log" \
+            || { log "prediction on $dev failed"; tail -5 "$OUT/predict-$dev.log"; }
+    done
+fi
+
+if [ -d .gpu/wheels ]; then
+    log "bpnet-lite (PyTorch) fed by biobatch"
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/wheels/*.whl \
+        && PYTHONPATH=/tmp/site timeout 180 python3 xtask/gpu/bpnet_feed.py examples/data/peaks 40 cuda biobatch \
+        >"$OUT/torch.jsonl" 2>"$OUT/torch.log" || log "the PyTorch run failed"
+fi
+
+python3 - "$OUT" "$DEVICE" <<'PY'
+import csv, json, os, sys
+out, dev = sys.argv[1], sys.argv[2]
+def load(p):
+    try:
+        return json.load(open(p))
+    except Exception as e:
+        return {"error": str(e)}
+summary = {"device": dev, "adapters": load(f"{out}/devices.json")}
+for d in (dev, "cpu"):
+    h = load(f"{out}/history-{d}.json")
+    summary[f"train_{d}"] = [
+        {k: e.get(k) for k in ("epoch", "examples_per_s", "wait_share", "seconds",
+                               "wait_seconds", "transfer_seconds", "train_loss")}
+        | {"val_loss": e.get("validation", {}).get("loss")}
+        for e in h.get("epochs", [])
+    ] or h
+def table(p):
+    with open(p) as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return rows
+try:
+    a, b = table(f"/tmp/pred-cpu.tsv"), table(f"/tmp/pred-{dev}.tsv")
+    worst, n = 0.0, 0
+    for ra, rb in zip(a, b):
+        for k, v in ra.items():
+            if k.startswith("preds/"):
+                x, y = float(v), float(rb[k])
+                worst = max(worst, abs(x - y) / (1 + abs(x)))
+                n += 1
+    summary["predictions"] = {"rows": len(a), "values": n, "max_rel_diff": worst,
+                              "bound": 1e-3, "within": worst <= 1e-3 and len(a) == len(b) > 0}
+except Exception as e:
+    summary["predictions"] = {"error": str(e)}
+t = f"{out}/torch.jsonl"
+if os.path.exists(t):
+    summary["pytorch"] = [json.loads(l) for l in open(t) if l.startswith("{")]
+json.dump(summary, open(f"{out}/summary.json", "w"), indent=1)
+print(json.dumps(summary["predictions"]))
+for d in (dev, "cpu"):
+    eps = summary[f"train_{d}"]
+    if isinstance(eps, list) and eps:
+        last = eps[-1]
+        print(d, "ex/s", round(last["examples_per_s"] or 0), "wait", round(100 * (last["wait_share"] or 0), 2), "%",
+              "transfer", round(last["transfer_seconds"] or 0, 3), "s")
+PY
+log done
