@@ -18,8 +18,15 @@ OUT=${OUT:-/tmp/gpu-check-out}
 EPOCHS=${EPOCHS:-4}
 WORKERS=${WORKERS:-2}
 mkdir -p "$OUT"
-B=.gpu/biobatch
 log() { echo "[$(date +%T)] $*" | tee -a "$OUT/log.txt"; }
+# BIN, SIZE and EPOCHS override the binary, the model's size and the epochs (a quick local
+# run of the script's plumbing: BIN=target/debug/biobatch DEVICE=wgpu SIZE="--n-filters 8
+# --n-layers 2 --in-window 400 --out-window 200" EPOCHS=1).
+B=${BIN:-/tmp/biobatch}
+if [ -z "${BIN:-}" ]; then
+    if [ -f .gpu/biobatch.gz ]; then gzip -dc .gpu/biobatch.gz >"$B"; else cp .gpu/biobatch "$B"; fi
+    chmod +x "$B"
+fi
 
 # The Vulkan loader (and, where the image lacks it, how to find NVIDIA's driver).
 if [ -d .gpu/deb ] && ! ldconfig -p | grep -q libvulkan.so.1; then
@@ -35,8 +42,9 @@ nproc >"$OUT/nproc.txt"
 "$B" devices | tee "$OUT/devices.json" || { log "biobatch devices failed"; exit 1; }
 
 DEVICE=${DEVICE:-vulkan}
-common=(--example --n-filters 64 --n-layers 8 --in-window 2114 --out-window 1000
-    --batch-size 64 --workers "$WORKERS" --epochs "$EPOCHS" --patience 1000)
+SIZE=${SIZE:---n-filters 64 --n-layers 8 --in-window 2114 --out-window 1000}
+# shellcheck disable=SC2206
+common=(--example $SIZE --batch-size 64 --workers "$WORKERS" --epochs "$EPOCHS" --patience 1000)
 for dev in "$DEVICE" cpu; do
     log "training on $dev"
     rm -rf "/tmp/train-$dev"

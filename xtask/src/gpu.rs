@@ -67,8 +67,8 @@ pub(crate) fn test() -> Result<()> {
     )
 }
 
-/// `cargo xtask gpu-bundle`: `.gpu/biobatch` (the release command line with `vulkan`,
-/// stripped) and `.gpu/deb` (Debian's Vulkan loader, unpacked there when the image lacks it),
+/// `cargo xtask gpu-bundle`: `.gpu/biobatch.gz` (the release command line with `vulkan`,
+/// stripped and gzipped) and `.gpu/deb` (Debian's Vulkan loader, unpacked there when the image lacks it),
 /// git-ignored, for `run(command="bash xtask/device/gpu_check.sh", carry=[".gpu"])`.
 pub(crate) fn bundle() -> Result<()> {
     let root = root();
@@ -86,12 +86,15 @@ pub(crate) fn bundle() -> Result<()> {
         ]),
         "cargo build --release -p biobatch --features vulkan",
     )?;
+    // Stripped and gzipped: the stripped binary alone (about 70 MB) would not travel.
     let built = super::python::target_dir().join("release/biobatch");
     let bin = dir.join("biobatch");
     run(
         Command::new("strip").arg("-o").arg(&bin).arg(&built),
         "strip",
     )?;
+    let _ = std::fs::remove_file(dir.join("biobatch.gz"));
+    run(Command::new("gzip").arg("-9").arg(&bin), "gzip")?;
     let lists = std::env::temp_dir().join("biobatch-apt-amd64");
     std::fs::create_dir_all(lists.join("partial"))?;
     let opts = [
