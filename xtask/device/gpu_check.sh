@@ -14,11 +14,15 @@
 # Also runs on any machine with a Vulkan driver (Mesa's software one included), which is how
 # it is checked before it travels.
 set -uo pipefail
+# At most 8 files come back from $OUT: everything is written to $W, and $OUT gets
+# summary.json, log.txt and files.tar.gz (the rest).
 OUT=${OUT:-/tmp/gpu-check-out}
 EPOCHS=${EPOCHS:-4}
 WORKERS=${WORKERS:-2}
-mkdir -p "$OUT"
-log() { echo "[$(date +%T)] $*" | tee -a "$OUT/log.txt"; }
+W=/tmp/gpu-check-work
+rm -rf "$W"
+mkdir -p "$OUT" "$W"
+log() { echo "[$(date +%T)] $*" | tee -a "$W/log.txt"; }
 # BIN, SIZE and EPOCHS override the binary, the model's size and the epochs (a quick local
 # run of the script's plumbing: BIN=target/debug/biobatch DEVICE=wgpu SIZE="--n-filters 8
 # --n-layers 2 --in-window 400 --out-window 200" EPOCHS=1).
@@ -37,9 +41,9 @@ if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nv
     && ! ls /usr/share/vulkan/icd.d/*nvidia* /etc/vulkan/icd.d/*nvidia* >/dev/null 2>&1; then
     export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 fi
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$OUT/nvidia-smi.csv" 2>&1
-nproc >"$OUT/nproc.txt"
-"$B" devices | tee "$OUT/devices.json" || { log "biobatch devices failed"; exit 1; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$W/nvidia-smi.csv" 2>&1
+nproc >"$W/nproc.txt"
+"$B" devices | tee "$W/devices.json" || { log "biobatch devices failed"; exit 1; }
 
 DEVICE=${DEVICE:-vulkan}
 SIZE=${SIZE:---n-filters 64 --n-layers 8 --in-window 2114 --out-window 1000}
@@ -49,8 +53,8 @@ for dev in "$DEVICE" cpu; do
     log "training on $dev"
     rm -rf "/tmp/train-$dev"
     "$B" train bpnet "${common[@]}" --out "/tmp/train-$dev" --device "$dev" \
-        >"$OUT/train-$dev.json" 2>"$OUT/train-$dev.log" || { log "training on $dev failed"; tail -5 "$OUT/train-$dev.log"; }
-    cp "/tmp/train-$dev/model/history.json" "$OUT/history-$dev.json" 2>/dev/null
+        >"$W/train-$dev.json" 2>"$W/train-$dev.log" || { log "training on $dev failed"; tail -5 "$W/train-$dev.log"; }
+    cp "/tmp/train-$dev/model/history.json" "$W/history-$dev.json" 2>/dev/null
 done
 
 # The CPU-trained weights, predicted on both devices.
@@ -59,8 +63,8 @@ if [ -d /tmp/train-cpu/model ]; then
         log "predicting on $dev"
         "$B" predict bpnet --model /tmp/train-cpu/model \
             --peaks examples/data/peaks/peaks.narrowPeak --out "/tmp/pred-$dev.tsv" \
-            --device "$dev" >"$OUT/predict-$dev.json" 2>"$OUT/predict-$dev.log" \
-            || { log "prediction on $dev failed"; tail -5 "$OUT/predict-$dev.log"; }
+            --device "$dev" >"$W/predict-$dev.json" 2>"$W/predict-$dev.log" \
+            || { log "prediction on $dev failed"; tail -5 "$W/predict-$dev.log"; }
     done
 fi
 
@@ -68,10 +72,10 @@ if [ -d .gpu/wheels ]; then
     log "bpnet-lite (PyTorch) fed by biobatch"
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .gpu/wheels/*.whl \
         && PYTHONPATH=/tmp/site timeout 180 python3 xtask/gpu/bpnet_feed.py examples/data/peaks 40 cuda biobatch \
-        >"$OUT/torch.jsonl" 2>"$OUT/torch.log" || log "the PyTorch run failed"
+        >"$W/torch.jsonl" 2>"$W/torch.log" || log "the PyTorch run failed"
 fi
 
-python3 - "$OUT" "$DEVICE" <<'PY'
+python3 - "$W" "$DEVICE" <<'PY'
 import csv, json, os, sys
 out, dev = sys.argv[1], sys.argv[2]
 def load(p):
@@ -118,3 +122,5 @@ for d in (dev, "cpu"):
               "transfer", round(last["transfer_seconds"] or 0, 3), "s")
 PY
 log done
+cp "$W/summary.json" "$W/log.txt" "$OUT/" 2>/dev/null
+tar czf "$OUT/files.tar.gz" -C "$W" .

@@ -10,7 +10,9 @@
 //!
 //! Dropping an `Ahead` disconnects the feed thread: its next send fails and it stops (after
 //! the item it is computing, if any); a thread of [`Ahead::spawn`] is joined on drop, a thread
-//! of [`Ahead::scoped`] by its scope.
+//! of [`Ahead::scoped`] by its scope. A feed thread that panics never passes for the end of
+//! the items: a spawned one's panic is resumed by the `next` that finds the feed gone, a
+//! scoped one's by its scope.
 
 use std::thread::{JoinHandle, Scope};
 
@@ -131,7 +133,17 @@ impl<T> Iterator for Ahead<'_, T> {
     fn next(&mut self) -> Option<T> {
         match &mut self.inner {
             Inner::Inline(items) => items.next(),
-            Inner::Thread { rx, .. } => rx.as_ref()?.recv().ok(),
+            Inner::Thread { rx, handle } => match rx.as_ref()?.recv() {
+                Ok(item) => Some(item),
+                Err(_) => {
+                    // The feed ended: its items ran out, or it panicked, which must not pass
+                    // for the end of the items (a scoped feed's panic reaches its scope).
+                    if let Some(Err(panic)) = handle.take().map(JoinHandle::join) {
+                        std::panic::resume_unwind(panic);
+                    }
+                    None
+                }
+            },
         }
     }
 }
@@ -197,6 +209,26 @@ mod tests {
         );
         drop(ahead); // joins: must not hang
         assert_eq!(made.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn a_feed_that_panics_is_a_panic_not_a_short_stream() {
+        let mut ahead = Ahead::spawn(
+            (0..10).map(|i| {
+                if i == 3 {
+                    panic!("feed failed at 3")
+                } else {
+                    i
+                }
+            }),
+            2,
+        )
+        .unwrap();
+        let got: Vec<i32> = (&mut ahead).take(3).collect();
+        assert_eq!(got, [0, 1, 2]);
+        let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ahead.next()));
+        let message = panic.unwrap_err();
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"feed failed at 3"));
     }
 
     #[test]
