@@ -16,7 +16,7 @@
 
 use std::thread::{JoinHandle, Scope};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::{Error, Result};
 
@@ -44,7 +44,7 @@ impl<T> std::fmt::Debug for Ahead<'_, T> {
 }
 
 /// The feed thread's loop: items in order until the iterator ends or the consumer is gone.
-fn feed<T>(items: impl Iterator<Item = T>, tx: crossbeam_channel::Sender<T>) {
+fn feed<T>(items: impl Iterator<Item = T>, tx: Sender<T>) {
     for item in items {
         if tx.send(item).is_err() {
             break; // the consumer dropped its end
@@ -52,10 +52,8 @@ fn feed<T>(items: impl Iterator<Item = T>, tx: crossbeam_channel::Sender<T>) {
     }
 }
 
-const THREAD_NAME: &str = "biobatch-feed";
-
-fn spawn_error(e: std::io::Error) -> Error {
-    Error::Invalid(format!("cannot start the feed thread: {e}"))
+fn feed_thread() -> std::thread::Builder {
+    std::thread::Builder::new().name("biobatch-feed".into())
 }
 
 impl<'a, T: Send + 'a> Ahead<'a, T> {
@@ -72,16 +70,8 @@ impl<'a, T: Send + 'a> Ahead<'a, T> {
     where
         T: 'static,
     {
-        let (tx, rx) = crossbeam_channel::bounded(depth.max(1));
-        let handle = std::thread::Builder::new()
-            .name(THREAD_NAME.into())
-            .spawn(move || feed(items, tx))
-            .map_err(spawn_error)?;
-        Ok(Ahead {
-            inner: Inner::Thread {
-                rx: Some(rx),
-                handle: Some(handle),
-            },
+        Self::start(depth, |tx| {
+            feed_thread().spawn(move || feed(items, tx)).map(Some)
         })
     }
 
@@ -95,15 +85,25 @@ impl<'a, T: Send + 'a> Ahead<'a, T> {
     where
         T: 'scope,
     {
+        Self::start(depth, |tx| {
+            feed_thread()
+                .spawn_scoped(scope, move || feed(items, tx))
+                .map(|_| None) // joined by the scope
+        })
+    }
+
+    /// The channel of a feed `depth` deep, and its thread started by `spawn`.
+    fn start(
+        depth: usize,
+        spawn: impl FnOnce(Sender<T>) -> std::io::Result<Option<JoinHandle<()>>>,
+    ) -> Result<Self> {
         let (tx, rx) = crossbeam_channel::bounded(depth.max(1));
-        std::thread::Builder::new()
-            .name(THREAD_NAME.into())
-            .spawn_scoped(scope, move || feed(items, tx))
-            .map_err(spawn_error)?;
+        let handle =
+            spawn(tx).map_err(|e| Error::Invalid(format!("cannot start the feed thread: {e}")))?;
         Ok(Ahead {
             inner: Inner::Thread {
                 rx: Some(rx),
-                handle: None,
+                handle,
             },
         })
     }

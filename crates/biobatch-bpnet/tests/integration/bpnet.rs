@@ -54,6 +54,14 @@ fn tiny(out: &Path) -> TrainConfig {
     }
 }
 
+/// The loader of a peak dataset, one rank.
+fn loader_of(c: &PeakConfig) -> biobatch_loader::Loader {
+    PeakDataset::open(c)
+        .unwrap()
+        .into_loader(Partition::single())
+        .unwrap()
+}
+
 #[test]
 fn a_tiny_model_overfits_a_tiny_dataset() {
     let dir = tempfile::tempdir().unwrap();
@@ -157,10 +165,7 @@ fn predictions_have_the_windows_shapes_and_totals_of_the_model() {
     assert_eq!((m.in_window, m.out_window, m.control_tracks), (96, 48, 2));
     let mut pc = c.peaks.for_prediction();
     pc.loader.batch_size = 5;
-    let loader = PeakDataset::open(&pc)
-        .unwrap()
-        .into_loader(Partition::single())
-        .unwrap();
+    let loader = loader_of(&pc);
     let mut rows = 0;
     for b in loader.epoch(0).unwrap() {
         let b = b.unwrap();
@@ -190,10 +195,7 @@ fn predictions_have_the_windows_shapes_and_totals_of_the_model() {
     // A batch without the control tracks the model takes is refused, naming both counts.
     let mut no_controls = pc.clone();
     no_controls.controls.clear();
-    let loader = PeakDataset::open(&no_controls)
-        .unwrap()
-        .into_loader(Partition::single())
-        .unwrap();
+    let loader = loader_of(&no_controls);
     let b = loader.epoch(0).unwrap().next().unwrap().unwrap();
     let e = p.predict_on_batch(&b).unwrap_err().to_string();
     assert!(e.contains("takes 2 control tracks, 0 were given"), "{e}");
@@ -285,10 +287,7 @@ fn tensors_built_ahead_on_the_feed_thread_train_the_same_model() {
     let c = tiny(&dir.path().join("inline"));
     let load = |n: &str| Predictor::load(&dir.path().join(n).join("model"), DeviceChoice::Cpu);
     let (a, b) = (load("inline").unwrap(), load("ahead").unwrap());
-    let loader = PeakDataset::open(&c.peaks.for_prediction())
-        .unwrap()
-        .into_loader(Partition::single())
-        .unwrap();
+    let loader = loader_of(&c.peaks.for_prediction());
     let batch = loader.epoch(0).unwrap().next().unwrap().unwrap();
     let (x, y) = (
         a.predict_on_batch(&batch).unwrap(),
@@ -376,10 +375,7 @@ fn a_gpu_trains_and_predicts_within_tolerance_of_the_cpu() {
     // The CPU's model, predicted on both.
     let on_cpu = Predictor::load(&c.model_dir(), DeviceChoice::Cpu).unwrap();
     let on_dev = Predictor::load(&c.model_dir(), gpu).unwrap();
-    let loader = PeakDataset::open(&c.peaks.for_prediction())
-        .unwrap()
-        .into_loader(Partition::single())
-        .unwrap();
+    let loader = loader_of(&c.peaks.for_prediction());
     let mut batches = 0;
     for b in loader.epoch(0).unwrap() {
         let b = b.unwrap();

@@ -248,10 +248,15 @@ pub(crate) fn run_predict(p: Predict) -> anyhow::Result<()> {
 /// `devices`: what this build and this machine can run a model on.
 pub(crate) fn run_devices() -> anyhow::Result<()> {
     use biobatch::bpnet::device::adapters;
-    let built: Vec<&str> = ["cpu", "wgpu", "vulkan"]
-        .into_iter()
-        .filter(|d| d.parse::<DeviceChoice>().is_ok_and(|c| c.available()))
-        .collect();
+    let built: Vec<String> = [
+        DeviceChoice::Cpu,
+        DeviceChoice::Wgpu(None),
+        DeviceChoice::Vulkan(None),
+    ]
+    .into_iter()
+    .filter(DeviceChoice::available)
+    .map(|d| d.to_string())
+    .collect();
     super::out_json(&serde_json::json!({
         "built": built,
         "adapters": adapters(),
