@@ -128,6 +128,13 @@ impl TrainConfig {
                 "checkpoint_every must be at least 1".into(),
             ));
         }
+        if self.device_prefetch > biobatch_loader::ahead::MAX_DEPTH {
+            return Err(crate::Error::Config(format!(
+                "device_prefetch is {}: at most {} batches can be made ready ahead",
+                self.device_prefetch,
+                biobatch_loader::ahead::MAX_DEPTH
+            )));
+        }
         if self.validation_chroms.is_empty() {
             return Err(crate::Error::Config(
                 "validation_chroms is empty: name at least one chromosome to hold out".into(),

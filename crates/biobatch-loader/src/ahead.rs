@@ -52,6 +52,9 @@ fn feed<T>(items: impl Iterator<Item = T>, tx: Sender<T>) {
     }
 }
 
+/// The most items a feed may run ahead (its channel's slots are allocated up front).
+pub const MAX_DEPTH: usize = 1024;
+
 fn feed_thread() -> std::thread::Builder {
     std::thread::Builder::new().name("biobatch-feed".into())
 }
@@ -97,6 +100,12 @@ impl<'a, T: Send + 'a> Ahead<'a, T> {
         depth: usize,
         spawn: impl FnOnce(Sender<T>) -> std::io::Result<Option<JoinHandle<()>>>,
     ) -> Result<Self> {
+        // The channel allocates its slots up front: a depth from a flag or a file is checked.
+        if depth > MAX_DEPTH {
+            return Err(Error::Invalid(format!(
+                "a feed may run at most {MAX_DEPTH} items ahead, not {depth}"
+            )));
+        }
         let (tx, rx) = crossbeam_channel::bounded(depth.max(1));
         let handle =
             spawn(tx).map_err(|e| Error::Invalid(format!("cannot start the feed thread: {e}")))?;
@@ -229,6 +238,13 @@ mod tests {
         let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ahead.next()));
         let message = panic.unwrap_err();
         assert_eq!(message.downcast_ref::<&str>(), Some(&"feed failed at 3"));
+    }
+
+    #[test]
+    fn a_depth_past_the_limit_is_refused_before_allocating() {
+        let e = Ahead::spawn(0..3, MAX_DEPTH + 1).unwrap_err().to_string();
+        assert!(e.contains("at most 1024 items ahead, not 1025"), "{e}");
+        assert_eq!(Ahead::spawn(0..3, MAX_DEPTH).unwrap().count(), 3);
     }
 
     #[test]

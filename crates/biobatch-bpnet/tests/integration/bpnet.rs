@@ -294,6 +294,14 @@ fn tensors_built_ahead_on_the_feed_thread_train_the_same_model() {
         b.predict_on_batch(&batch).unwrap(),
     );
     assert!(x == y, "the two models predict differently");
+    // A depth no channel should allocate is refused with the settings, before any data.
+    let mut too_deep = tiny(&dir.path().join("deep"));
+    too_deep.device_prefetch = 1 << 40;
+    too_deep.peaks.fasta = dir.path().join("never-read.fa");
+    let e = train::train(&too_deep, false, &mut ())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("device_prefetch is 1099511627776"), "{e}");
 }
 
 /// A GPU choice this machine can open, or `None` (the test is skipped, saying so, unless
