@@ -58,6 +58,9 @@ enum Command {
         /// `vulkan:N` (a build with the `vulkan` feature).
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// Batches trained per run [20; 3 with `--quick`].
+        #[arg(long)]
+        batches: Option<u64>,
     },
     /// The model zoo's data loaders and predictions.
     Zoo(Common),
@@ -140,10 +143,15 @@ fn run(command: Command) -> Result<(), String> {
             },
             &mut emit,
         ),
-        Command::Train { common, device } => train::run(
+        Command::Train {
+            common,
+            device,
+            batches,
+        } => train::run(
             &train::Options {
                 data: common.data,
-                batches: if common.quick { 3 } else { 20 },
+                batches: batches.unwrap_or(if common.quick { 3 } else { 20 }),
+                only: common.only,
                 runs: common.runs,
                 workers: 2,
                 device: device.parse().map_err(|e| format!("--device: {e}"))?,

@@ -26,6 +26,8 @@ pub struct Options {
     pub workers: usize,
     /// Where the model runs.
     pub device: DeviceChoice,
+    /// Only cases whose name contains this.
+    pub only: Option<String>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -62,6 +64,10 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
     biobatch_bpnet::tune_allocator();
     let mut rates = Vec::new();
     for prefetch in [2, 0] {
+        let case = format!("bpnet_default_{}_prefetch{prefetch}", o.device);
+        if o.only.as_ref().is_some_and(|w| !case.contains(w.as_str())) {
+            continue;
+        }
         let (mut rate, mut wait, mut transfer, mut step) = (vec![], vec![], vec![], vec![]);
         let mut examples = 0;
         for _ in 0..o.runs.max(1) {
@@ -77,7 +83,7 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
         rates.push(examples_per_s);
         emit(json!({
             "area": "train",
-            "case": format!("bpnet_default_{}_prefetch{prefetch}", o.device),
+            "case": case,
             "device": if o.device.is_gpu() { o.device.to_string() } else { "flex (CPU)".to_string() },
             "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
             "workers": o.workers,
@@ -90,13 +96,15 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
             "wait_share": median(wait),
             "transfer_seconds": median(transfer),
             "step_seconds": median(step),
-                        "model": {"n_filters": 64, "n_layers": 8, "in_window": 2114, "out_window": 1000, "batch_size": 64},
+            "model": {"n_filters": 64, "n_layers": 8, "in_window": 2114, "out_window": 1000, "batch_size": 64},
         }));
     }
-    emit(json!({
-        "area": "train",
-        "case": format!("bpnet_default_{}_ahead_vs_inline", o.device),
-        "ratio": rates[0] / rates[1],
-    }));
+    if let [ahead, inline] = rates[..] {
+        emit(json!({
+            "area": "train",
+            "case": format!("bpnet_default_{}_ahead_vs_inline", o.device),
+            "ratio": ahead / inline,
+        }));
+    }
     Ok(())
 }

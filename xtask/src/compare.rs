@@ -381,3 +381,82 @@ pub fn zoo(data: &Path, epochs: usize) -> Result<()> {
     }
     Ok(())
 }
+
+/// bpnet-lite's PyTorch BPNet training against burn's (`biobatch-bench train`, on the CPU)
+/// on the same data, batch size (64), thread count, loader (ours, 2 worker threads) and
+/// number of batches: examples/s of each, the share of time each step waited for data, and
+/// the ratio. PyTorch gets the batches through `biobatch.PeakGenerator` (the Python package,
+/// built in release into the same virtualenv), so both sides train on the same examples.
+///
+/// bpnet-lite and tangermeme are installed without their dependencies, then the few their
+/// model, loss and imports need: the rest (MACS3, modisco, bam2bw, plotting) compile from
+/// source for many minutes and play no part in a training step.
+pub fn train(data: &Path, runs: usize, batches: usize) -> Result<()> {
+    let python = venv(&[
+        "torch",
+        "numpy",
+        "scipy",
+        "pandas",
+        "h5py",
+        "tqdm",
+        "numba",
+        "maturin>=1.16,<2",
+    ])?;
+    let ok = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--no-deps"])
+        .args(["bpnet-lite==1.1.0", "tangermeme==1.6.0"])
+        .status()?
+        .success();
+    if !ok {
+        bail!("pip could not install bpnet-lite 1.1.0 and tangermeme 1.6.0");
+    }
+    crate::python::develop_release(&python)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("compare/train_bpnet_lite.py");
+    let peer = json_of(
+        Command::new(&python)
+            .arg(&script)
+            .arg(data)
+            .arg(batches.to_string())
+            .arg(runs.to_string())
+            .arg(threads.to_string())
+            .arg("2")
+            .arg("0"),
+        "bpnet-lite training",
+    )?;
+    println!("{peer}");
+    let ours = crate::bench::lines(
+        &[],
+        &[
+            "train",
+            "--data",
+            &data.display().to_string(),
+            "--runs",
+            &runs.to_string(),
+            "--batches",
+            &batches.to_string(),
+            "--only",
+            "prefetch2",
+        ],
+    )?;
+    let f = |v: &Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    for o in ours {
+        println!("{o}");
+        if o["examples_per_s"].is_null() {
+            continue;
+        }
+        println!(
+            "{}",
+            json!({
+                "area": "compare",
+                "case": format!("{}_over_bpnet_lite_pytorch_cpu", o["case"].as_str().unwrap_or("?")),
+                "threads": threads,
+                "batches": batches,
+                "examples_per_s": {"burn": f(&o, "examples_per_s"), "pytorch": f(&peer, "examples_per_s")},
+                "wait_share": {"burn": f(&o, "wait_share"), "pytorch": f(&peer, "wait_share")},
+                "ratio": f(&o, "examples_per_s") / f(&peer, "examples_per_s"),
+            })
+        );
+    }
+    Ok(())
+}

@@ -156,7 +156,9 @@ enum Command {
         /// (cherimoya's PeakGenerator against `biobatch peaks bench`), `cells`
         /// (TileDB-SOMA-ML against `biobatch cells bench`), `arrays` (an xarray Dataset in a
         /// PyTorch DataLoader, and xbatcher, against `biobatch arrays bench`) or `zoo`
-        /// (kipoiseq's SeqIntervalDl against ours), same files and settings.
+        /// (kipoiseq's SeqIntervalDl against ours) or `train` (bpnet-lite's PyTorch BPNet
+        /// training on the CPU against burn's, both fed by our loader), same files and
+        /// settings.
         what: String,
         /// Bench dataset (generated with `gen-data --scale bench` if missing).
         #[arg(long, default_value = "bench-data")]
@@ -174,7 +176,8 @@ enum Command {
         /// Python loop (`biobatch.PeakGenerator`, `biobatch.cells.ExperimentDataset`).
         #[arg(long)]
         python: bool,
-        /// `arrays`: timed batches of 32 per peer.
+        /// `arrays`: timed batches of 32 per peer; `train`: batches of 64 trained per run
+        /// (a sensible figure there is 20).
         #[arg(long, default_value_t = 40)]
         batches: usize,
     },
@@ -475,7 +478,7 @@ fn main() -> Result<()> {
             python,
             batches,
         } => {
-            if what == "bigwig" || what == "peaks" {
+            if what == "bigwig" || what == "peaks" || what == "train" {
                 ensure_bench_data(&data)?;
             }
             match what.as_str() {
@@ -491,9 +494,10 @@ fn main() -> Result<()> {
                     compare::zoo(&data, epochs)?
                 }
                 "arrays" => arrays::compare(&arrays_dir(&data), batches)?,
+                "train" => compare::train(&data, runs, batches)?,
                 other => {
                     bail!(
-                        "unknown comparison `{other}` (available: bigwig, peaks, cells, arrays, zoo)"
+                        "unknown comparison `{other}` (available: bigwig, peaks, cells, arrays, zoo, train)"
                     )
                 }
             }

@@ -46,6 +46,10 @@ pub struct TrainConfig {
     /// on a feed thread while the step runs. `0` builds each batch's tensors on the training
     /// thread, between steps. The batches and the results are the same either way.
     pub device_prefetch: usize,
+    /// The type the model computes in: `f32` (default), or `f16` / `bf16` with `f32` master
+    /// weights, optimiser, losses and metrics (mixed precision; `f16` with dynamic loss
+    /// scaling). See [`Precision`](crate::Precision).
+    pub precision: crate::Precision,
 }
 
 impl Default for TrainConfig {
@@ -72,6 +76,7 @@ impl Default for TrainConfig {
             init_seed: 0,
             device: DeviceChoice::Cpu,
             device_prefetch: 2,
+            precision: crate::Precision::F32,
         }
     }
 }
@@ -228,6 +233,10 @@ pub struct History {
     /// [`EpochReport::transfer_seconds`]).
     #[serde(default)]
     pub transfer_seconds: f64,
+    /// With `precision = "f16"`: the loss scale at the end and the steps skipped because
+    /// their gradients overflowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_scale: Option<crate::precision::LossScale>,
 }
 
 impl History {

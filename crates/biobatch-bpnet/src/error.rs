@@ -58,6 +58,17 @@ pub enum Error {
         /// What the graphics runtime said.
         message: String,
     },
+    /// A compute type the device cannot compute in (mixed precision).
+    #[error(
+        "device `{device}` cannot compute in {precision} (mixed precision needs a device with \
+         {precision} arithmetic; use --precision f32 there)"
+    )]
+    PrecisionUnsupported {
+        /// The compute type asked for.
+        precision: crate::precision::Precision,
+        /// The device asked for.
+        device: String,
+    },
     /// A validation chromosome the genome lacks.
     #[error("validation chromosome `{chrom}` is not in {} (it has {available})", fasta.display())]
     ValidationChrom {

@@ -10,7 +10,8 @@
 //! | [`checkpoint`] | what a run keeps on disk, every folder replaced whole; exact resume |
 //! | [`predict`] | a trained model on a device, predicting on batches ([`Predictor`]) |
 //! | [`weights`] | burnpack and SafeTensors in bpnet-lite's names, both ways |
-//! | [`device`] | where a model runs ([`DeviceChoice`]: `cpu`, or `wgpu` with the feature) |
+//! | [`device`] | where a model runs ([`DeviceChoice`]: `cpu`, or `wgpu` / `vulkan` with their features) |
+//! | [`precision`] | mixed precision: `f16`/`bf16` compute, `f32` master weights, loss scaling |
 //!
 //! The zoo's description of a trained model (`model.yaml`, `dataloader.yaml`, expected
 //! predictions) and writing predictions to files belong to `biobatch-zoo`; `biobatch train
@@ -46,6 +47,7 @@ mod error;
 pub mod loss;
 pub mod metrics;
 pub mod model;
+pub mod precision;
 pub mod predict;
 pub mod train;
 pub mod weights;
@@ -55,6 +57,7 @@ pub use device::DeviceChoice;
 pub use error::{BoxError, Error, Result};
 pub use metrics::Metrics;
 pub use model::{Bpnet, BpnetConfig};
+pub use precision::Precision;
 pub use predict::{Inputs, Predictor};
 pub use train::{Observer, OnEpoch};
 

@@ -5,6 +5,7 @@
 use burn::nn::conv::{Conv1d, Conv1dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig1d};
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
@@ -150,7 +151,14 @@ impl Bpnet {
     /// Profile logits `[B, tracks, out_window]` and log counts `[B, tasks]` for one-hot
     /// sequence `x` `[B, 4, in_window]` and, when the model has control tracks, `controls`
     /// `[B, C, in_window]`.
+    ///
+    /// The model computes in the type of its parameters (`f32`, or `f16`/`bf16` for a copy
+    /// made by [`Precision::compute_model`](crate::precision::Precision::compute_model)):
+    /// the inputs are cast to it, the control totals are summed in `f32`, and both outputs
+    /// come back in `f32`.
     pub fn forward(&self, x: Tensor<3>, controls: Option<Tensor<3>>) -> (Tensor<3>, Tensor<2>) {
+        let dtype: FloatDType = self.first.weight.val().dtype().into();
+        let x = x.cast(dtype);
         let [b, _, len] = x.dims();
         // A model with control tracks given none sees zeros (no control signal).
         let controls = match controls {
@@ -179,13 +187,14 @@ impl Bpnet {
             Some(c) if self.control_tracks > 0 => {
                 let total = c
                     .clone()
+                    .cast(FloatDType::F32)
                     .slice(s![.., .., lo..hi])
                     .sum_dim(2)
                     .sum_dim(1)
                     .reshape([b as i32, 1]);
                 (
-                    Tensor::cat(vec![h, c], 1),
-                    Tensor::cat(vec![pooled, total.log1p()], 1),
+                    Tensor::cat(vec![h, c.cast(dtype)], 1),
+                    Tensor::cat(vec![pooled, total.log1p().cast(dtype)], 1),
                 )
             }
             _ => (h, pooled),
@@ -194,6 +203,7 @@ impl Bpnet {
             .profile
             .forward(profile_in)
             .slice(s![.., .., start..end]);
-        (profile, self.counts.forward(pooled))
+        let counts = self.counts.forward(pooled);
+        (profile.cast(FloatDType::F32), counts.cast(FloatDType::F32))
     }
 }

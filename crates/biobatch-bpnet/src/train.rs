@@ -20,6 +20,7 @@ use crate::config::{EpochReport, History, StopReason, TrainConfig};
 use crate::loss::{count_loss, default_count_weight, mnll_constants, profile_loss, task_totals};
 use crate::metrics::{Accumulator, Metrics};
 use crate::model::{Bpnet, BpnetConfig};
+use crate::precision::LossScale;
 use crate::{BoxError, Error, Result};
 
 /// What a training run tells its caller as it goes. Every method has a default that does
@@ -204,16 +205,17 @@ fn losses(
     (total, logits, log_counts, p, c)
 }
 
-/// Validation metrics of `model` on `loader`'s epoch 0 (tensors built `depth` batches ahead).
+/// Validation metrics of `model` on `loader`'s epoch 0 (tensors built `depth` batches ahead),
+/// computed in `precision`.
 fn validate(
     model: &Bpnet,
     loader: &Loader,
-    c: &BpnetConfig,
+    config: &TrainConfig,
     weight: f64,
     device: &Device,
-    depth: usize,
 ) -> Result<Metrics> {
-    let eval = model.valid();
+    let (c, depth) = (&config.model, config.device_prefetch);
+    let eval = config.precision.compute_model(&model.valid());
     let dev = device.clone().without_autodiff();
     let mut acc = Accumulator::new(&c.tasks, c.out_window);
     let batches = loader.epoch(0)?;
@@ -273,7 +275,9 @@ pub fn train(config: &TrainConfig, resume: bool, observer: &mut dyn Observer) ->
     // The settings and the device first: a device this build lacks fails before any data is
     // read.
     config.check()?;
-    let device = config.device.device()?.autodiff();
+    let device = config.device.device()?;
+    config.precision.check(&device, config.device)?;
+    let device = device.autodiff();
     let (train_ds, val_ds) = datasets(config)?;
     let mut c = config.clone();
     c.model = model_config(config, &train_ds);
@@ -308,6 +312,9 @@ pub fn train(config: &TrainConfig, resume: bool, observer: &mut dyn Observer) ->
             None,
         )
     };
+    if c.precision.scales_loss() && state.history.loss_scale.is_none() {
+        state.history.loss_scale = Some(LossScale::default());
+    }
     let tasks = c.model.tasks.clone();
     // A cursor at the end of an epoch whose report was not made yet (interrupted right
     // after its last batch) resumes with that epoch's validation.
@@ -361,11 +368,25 @@ pub fn train(config: &TrainConfig, resume: bool, observer: &mut dyn Observer) ->
                 let s = f.step.autodiff();
                 let examples = s.examples(&c.model);
                 state.epoch_examples += examples;
-                let (total, ..) = losses(&model, &s, &tasks, weight);
+                let compute = c.precision.compute_model(&model);
+                let (total, ..) = losses(&compute, &s, &tasks, weight);
                 state.epoch_loss += total.clone().into_scalar::<f32>() as f64;
                 state.epoch_batches += 1;
-                let grads = GradientsParams::from_grads(total.backward(), &model);
-                model = optim.step(c.learning_rate, model, grads);
+                let scale = state.history.loss_scale.as_mut();
+                let backward = match &scale {
+                    Some(ls) => total.mul_scalar(ls.scale).backward(),
+                    None => total.backward(),
+                };
+                let mut grads = GradientsParams::from_grads(backward, &model);
+                // With loss scaling, a step whose gradients overflowed is skipped.
+                let finite = scale.is_none_or(|ls| {
+                    let ok = ls.unscale(&mut grads, &model);
+                    ls.update(ok);
+                    ok
+                });
+                if finite {
+                    model = optim.step(c.learning_rate, model, grads);
+                }
                 state.history.step_seconds += ts.elapsed().as_secs_f64();
                 state.history.examples_trained += examples as u64;
                 state.batches += 1;
@@ -388,14 +409,7 @@ pub fn train(config: &TrainConfig, resume: bool, observer: &mut dyn Observer) ->
             return Ok(state.history);
         }
         let secs = t0.elapsed().as_secs_f64();
-        let validation = validate(
-            &model,
-            &val_loader,
-            &c.model,
-            weight,
-            &device,
-            c.device_prefetch,
-        )?;
+        let validation = validate(&model, &val_loader, &c, weight, &device)?;
         let report = EpochReport {
             epoch,
             train_loss: state.epoch_loss / state.epoch_batches.max(1) as f64,

@@ -15,7 +15,7 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn tiny(out: &Path) -> TrainConfig {
+pub(crate) fn tiny(out: &Path) -> TrainConfig {
     TrainConfig {
         peaks: PeakConfig {
             peaks: vec![data("peaks.narrowPeak")],
@@ -55,7 +55,7 @@ fn tiny(out: &Path) -> TrainConfig {
 }
 
 /// The loader of a peak dataset, one rank.
-fn loader_of(c: &PeakConfig) -> biobatch_loader::Loader {
+pub(crate) fn loader_of(c: &PeakConfig) -> biobatch_loader::Loader {
     PeakDataset::open(c)
         .unwrap()
         .into_loader(Partition::single())

@@ -4,3 +4,4 @@
 
 mod bpnet;
 mod bpnet_lite;
+mod precision;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::bail;
-use biobatch::bpnet::{DeviceChoice, EpochReport, Observer, TrainConfig, train};
+use biobatch::bpnet::{DeviceChoice, EpochReport, Observer, Precision, TrainConfig, train};
 use biobatch::zoo::RunOptions;
 use biobatch::zoo::package::{Describe, PredictInputs, add_expected, prediction_args};
 use clap::{Args, Subcommand};
@@ -82,6 +82,11 @@ pub(super) struct TrainArgs {
     /// them on the training thread.
     #[arg(long)]
     device_prefetch: Option<usize>,
+    /// The type the model computes in: `f32` [default], or `f16` / `bf16` (mixed precision:
+    /// f32 master weights, optimiser, losses and metrics; f16 with dynamic loss scaling).
+    /// A device without that arithmetic is an error before any data is read.
+    #[arg(long)]
+    precision: Option<Precision>,
 }
 
 impl TrainArgs {
@@ -116,6 +121,7 @@ impl TrainArgs {
         c.init_seed = self.init_seed.unwrap_or(c.init_seed);
         c.device = self.device.unwrap_or(c.device);
         c.device_prefetch = self.device_prefetch.unwrap_or(c.device_prefetch);
+        c.precision = self.precision.unwrap_or(c.precision);
         let m = &mut c.model;
         m.n_filters = self.n_filters.unwrap_or(m.n_filters);
         m.n_layers = self.n_layers.unwrap_or(m.n_layers);

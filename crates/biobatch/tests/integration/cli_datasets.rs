@@ -342,4 +342,25 @@ fn train_resume_and_predict_bpnet_from_the_command_line() {
     ]);
     assert_eq!(err.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&err.stderr).contains("validation chromosome `chrZ`"));
+
+    // Mixed precision: bf16 compute, the settings say so, the weights stay f32.
+    let mixed_out = dir.path().join("bf16");
+    let mut mixed = tiny.to_vec();
+    mixed[5] = mixed_out.to_str().unwrap();
+    mixed.extend(["--precision", "bf16"]);
+    let o = biobatch(&mixed);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(mixed_out.join("model/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(settings["precision"], "bf16", "{settings}");
+    let mut bad = tiny.to_vec();
+    bad.extend(["--precision", "f8"]);
+    let err = biobatch(&bad);
+    assert_eq!(err.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&err.stderr).contains("unknown precision `f8`"),
+        "{}",
+        String::from_utf8_lossy(&err.stderr)
+    );
 }
