@@ -30,6 +30,12 @@ pub struct Options {
     pub only: Option<String>,
 }
 
+/// Two decimals: CPU rates are tens of examples a second, and ratios of whole numbers there
+/// would be off by several percent.
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -91,8 +97,8 @@ pub fn run(o: &Options, emit: &mut dyn FnMut(Value)) -> Result<(), String> {
             "batches": o.batches,
             "runs": rate.len(),
             "examples": examples,
-            "examples_per_s": examples_per_s.round(),
-            "runs_examples_per_s": rate.iter().map(|r| r.round()).collect::<Vec<_>>(),
+            "examples_per_s": round2(examples_per_s),
+            "runs_examples_per_s": rate.iter().map(|&r| round2(r)).collect::<Vec<_>>(),
             "wait_share": median(wait),
             "transfer_seconds": median(transfer),
             "step_seconds": median(step),

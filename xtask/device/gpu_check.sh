@@ -9,7 +9,7 @@
 # (Vulkan) and on the machine's CPUs; predicts the CPU-trained model's weights on both and
 # compares them; and writes the figures to $OUT/summary.json (examples/s, the share of time
 # the step waited for data, the time spent handing batches to the device, per epoch and
-# device). With .gpu/wheels (the biobatch wheel, bpnet-lite, cherimoya) it also runs
+# device); trains the same on the GPU in f16 (mixed precision) beside it. With .gpu/wheels (the biobatch wheel, bpnet-lite, cherimoya) it also runs
 # bpnet-lite's PyTorch BPNet on our loader for the same steps (xtask/gpu/bpnet_feed.py).
 # Also runs on any machine with a Vulkan driver (Mesa's software one included), which is how
 # it is checked before it travels.
@@ -56,6 +56,13 @@ for dev in "$DEVICE" cpu; do
         >"$W/train-$dev.json" 2>"$W/train-$dev.log" || { log "training on $dev failed"; tail -5 "$W/train-$dev.log"; }
     cp "/tmp/train-$dev/model/history.json" "$W/history-$dev.json" 2>/dev/null
 done
+# Mixed precision on the GPU (f16 compute, f32 master weights): refused, by name, where the
+# device has no f16 arithmetic.
+log "training on $DEVICE in f16"
+rm -rf /tmp/train-f16
+"$B" train bpnet "${common[@]}" --out /tmp/train-f16 --device "$DEVICE" --precision f16 \
+    >"$W/train-f16.json" 2>"$W/train-f16.log" || { log "f16 training failed"; tail -5 "$W/train-f16.log"; }
+cp /tmp/train-f16/model/history.json "$W/history-f16.json" 2>/dev/null
 
 # The CPU-trained weights, predicted on both devices.
 if [ -d /tmp/train-cpu/model ]; then
@@ -84,12 +91,13 @@ def load(p):
     except Exception as e:
         return {"error": str(e)}
 summary = {"device": dev, "adapters": load(f"{out}/devices.json")}
-for d in (dev, "cpu"):
+for d in (dev, "cpu", "f16"):
     h = load(f"{out}/history-{d}.json")
     summary[f"train_{d}"] = [
         {k: e.get(k) for k in ("epoch", "examples_per_s", "wait_share", "seconds",
                                "wait_seconds", "transfer_seconds", "train_loss")}
-        | {"val_loss": e.get("validation", {}).get("loss")}
+        | {"val_" + k: e.get("validation", {}).get(k)
+           for k in ("loss", "profile_pearson", "count_pearson", "count_mse")}
         for e in h.get("epochs", [])
     ] or h
 def table(p):
@@ -114,7 +122,7 @@ if os.path.exists(t):
     summary["pytorch"] = [json.loads(l) for l in open(t) if l.startswith("{")]
 json.dump(summary, open(f"{out}/summary.json", "w"), indent=1)
 print(json.dumps(summary["predictions"]))
-for d in (dev, "cpu"):
+for d in (dev, "cpu", "f16"):
     eps = summary[f"train_{d}"]
     if isinstance(eps, list) and eps:
         last = eps[-1]
