@@ -372,7 +372,13 @@ pub fn train(config: &TrainConfig, resume: bool, observer: &mut dyn Observer) ->
                 let (total, ..) = losses(&compute, &s, &tasks, weight);
                 state.epoch_loss += total.clone().into_scalar::<f32>() as f64;
                 state.epoch_batches += 1;
-                let scale = state.history.loss_scale.as_mut();
+                // (A loss-scaled checkpoint resumed in another precision keeps its record
+                // but scales no more.)
+                let scale = state
+                    .history
+                    .loss_scale
+                    .as_mut()
+                    .filter(|_| c.precision.scales_loss());
                 let backward = match &scale {
                     Some(ls) => total.mul_scalar(ls.scale).backward(),
                     None => total.backward(),
