@@ -25,23 +25,11 @@ import sys
 import time
 
 
-def main():
-    data, epochs, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    impl = sys.argv[4] if len(sys.argv) > 4 else "cherimoya"
+def bench_settings(data, workers):
+    """PeakGenerator's arguments for the bench dataset in `data`, as biobatch's bench sets them
+    (shared with train_bpnet_lite.py)."""
     path = lambda name: os.path.join(os.path.abspath(data), name)
-
-    t0 = time.perf_counter()
-    import torch
-    if impl == "biobatch":
-        import biobatch as cherimoya
-        from biobatch import PeakGenerator
-    else:
-        import cherimoya
-        from cherimoya.io import PeakGenerator
-    import_s = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    loader = PeakGenerator(
+    return dict(
         peaks=path("peaks.narrowPeak"),
         negatives=path("negatives.bed"),
         sequences=path("genome.fa"),
@@ -58,8 +46,25 @@ def main():
         pin_memory=False,  # no GPU on the machines this runs on
         num_workers=workers,
         batch_size=64,
-        verbose=False,
     )
+
+
+def main():
+    data, epochs, workers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    impl = sys.argv[4] if len(sys.argv) > 4 else "cherimoya"
+
+    t0 = time.perf_counter()
+    import torch
+    if impl == "biobatch":
+        import biobatch as cherimoya
+        from biobatch import PeakGenerator
+    else:
+        import cherimoya
+        from cherimoya.io import PeakGenerator
+    import_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    loader = PeakGenerator(**bench_settings(data, workers), verbose=False)
     construction_s = time.perf_counter() - t0
 
     first_batch_s, shapes = None, None

@@ -27,6 +27,8 @@ import statistics
 import sys
 import time
 
+from peaks_cherimoya import bench_settings
+
 
 def training_chroms(data):
     """Chromosomes with peaks or negatives, less chr5 (the burn side's validation set)."""
@@ -44,7 +46,6 @@ def main():
     batches, runs = int(sys.argv[2]), int(sys.argv[3])
     threads, workers = int(sys.argv[4]), int(sys.argv[5])
     warmup = int(sys.argv[6]) if len(sys.argv) > 6 else 2
-    path = lambda name: os.path.join(data, name)
 
     import numpy
     import torch
@@ -55,23 +56,7 @@ def main():
 
     torch.set_num_threads(threads)
     loader = biobatch.PeakGenerator(
-        peaks=path("peaks.narrowPeak"),
-        negatives=path("negatives.bed"),
-        sequences=path("genome.fa"),
-        signals=[[path("signal.plus.bw"), path("signal.minus.bw")]],
-        controls=[[path("control.plus.bw"), path("control.minus.bw")]],
-        chroms=training_chroms(data),
-        in_window=2114,
-        out_window=1000,
-        max_jitter=128,
-        negative_ratio=0.33,
-        reverse_complement=True,
-        shuffle=True,
-        random_state=1,
-        pin_memory=False,
-        num_workers=workers,
-        batch_size=64,
-    )
+        **bench_settings(data, workers), chroms=training_chroms(data))
     # The count loss weight scales one term; the work per step does not depend on it.
     weight = 1.0
 

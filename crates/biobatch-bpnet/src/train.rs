@@ -215,7 +215,9 @@ fn validate(
     device: &Device,
 ) -> Result<Metrics> {
     let (c, depth) = (&config.model, config.device_prefetch);
-    let eval = config.precision.compute_model(&model.valid());
+    let valid = model.valid();
+    let cast = config.precision.compute_model(&valid);
+    let eval = cast.as_ref().unwrap_or(&valid);
     let dev = device.clone().without_autodiff();
     let mut acc = Accumulator::new(&c.tasks, c.out_window);
     let batches = loader.epoch(0)?;
@@ -223,7 +225,7 @@ fn validate(
         let steps = batches.map(|b| Step::new(b?.into_inner(), &c.tasks, &dev));
         for s in Ahead::with_depth(scope, steps, depth)? {
             let s = s?;
-            let (total, logits, log_counts, p, cl) = losses(&eval, &s, &c.tasks, weight);
+            let (total, logits, log_counts, p, cl) = losses(eval, &s, &c.tasks, weight);
             let logits = logits
                 .into_data()
                 .try_into_vec::<f32>()
@@ -368,8 +370,8 @@ pub fn train(config: &TrainConfig, resume: bool, observer: &mut dyn Observer) ->
                 let s = f.step.autodiff();
                 let examples = s.examples(&c.model);
                 state.epoch_examples += examples;
-                let compute = c.precision.compute_model(&model);
-                let (total, ..) = losses(&compute, &s, &tasks, weight);
+                let cast = c.precision.compute_model(&model);
+                let (total, ..) = losses(cast.as_ref().unwrap_or(&model), &s, &tasks, weight);
                 state.epoch_loss += total.clone().into_scalar::<f32>() as f64;
                 state.epoch_batches += 1;
                 // (A loss-scaled checkpoint resumed in another precision keeps its record
