@@ -42,6 +42,7 @@
 
 pub mod checkpoint;
 mod config;
+mod conv;
 pub mod device;
 mod error;
 pub mod loss;

@@ -9,6 +9,8 @@ use burn::tensor::FloatDType;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+use crate::conv::{same_conv, same_conv_window};
+
 /// The architecture's settings; the defaults are bpnet-lite's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -169,7 +171,7 @@ impl Bpnet {
         };
         let mut h = relu(self.first.forward(x));
         for conv in &self.residual {
-            h = h.clone() + relu(conv.forward(h));
+            h = h.clone() + relu(same_conv(conv, h));
         }
         let (start, end) = (self.trim, self.trim + self.out_window);
         // The counts head averages the features over the output window widened by the
@@ -199,10 +201,8 @@ impl Bpnet {
             }
             _ => (h, pooled),
         };
-        let profile = self
-            .profile
-            .forward(profile_in)
-            .slice(s![.., .., start..end]);
+        // Only the output window of the profile convolution is kept, so only it is computed.
+        let profile = same_conv_window(&self.profile, profile_in, start, end);
         let counts = self.counts.forward(pooled);
         (profile.cast(FloatDType::F32), counts.cast(FloatDType::F32))
     }
