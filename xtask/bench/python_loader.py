@@ -7,9 +7,11 @@ Prints one JSON line per case (medians of RUNS timed runs after a warm-up):
   leaf), and `next()` + views + `torch.from_numpy` (when torch is importable), on a dataset
   whose batches cost almost nothing to fill (one int64 per sample), inline (0 workers).
 - `peaks_python_loop`: `biobatch.PeakGenerator` on the bench dataset consumed by a Python loop
-  that turns each batch into tensors (torch when importable, numpy views otherwise), against
-  `biobatch peaks bench` (the Rust-native loop, a subprocess) on the same files and settings,
-  run in the same command: examples/s and their ratio.
+  that turns each batch into tensors (torch when importable, numpy views otherwise), five
+  epochs per run, alternating run by run with the same loader drained in Rust in the same
+  process (`Loader.drain`: the native rate, no batch reaching Python); and `biobatch peaks
+  bench` (the Rust-native command, a subprocess) on the same files and settings, after them:
+  examples/s and the ratios.
 """
 import json
 import os
@@ -73,7 +75,7 @@ def crossing(runs, tmp):
     return out
 
 
-def peaks(data, exe, runs, tmp):
+def peaks(data, exe, runs, tmp, epochs=5):
     p = lambda name: os.path.join(data, name)
     settings = dict(in_window=2114, out_window=1000, max_jitter=128, negative_ratio=0.33,
                     batch_size=64, num_workers=2, random_state=1, cache_dir=os.path.join(tmp, "cache"))
@@ -87,16 +89,33 @@ def peaks(data, exe, runs, tmp):
         tensors = "torch"
     except ImportError:
         tensors = "numpy"
-    examples = [0]
 
     def python_loop():
         n = 0
-        for batch in loader:
-            n += int(batch[0].shape[0])
-        examples[0] = n
+        for _ in range(epochs):
+            for batch in loader:
+                n += int(batch[0].shape[0])
+        return n
 
-    med, times = median_of(runs, python_loop)
-    py_rate = examples[0] / med
+    def native():
+        # The same loader's next epochs, drained in Rust: no batch reaches Python.
+        n = 0
+        for _ in range(epochs):
+            examples, _ = loader._loader.drain(loader.epoch)
+            loader.set_epoch(loader.epoch + 1)
+            n += examples
+        return n
+
+    # Alternating, after a warm-up of each: this VM's speed drifts over seconds, and a
+    # drift must not land on one side only.
+    python_loop(), native()
+    py, nat = [], []
+    for _ in range(runs):
+        for f, out in ((python_loop, py), (native, nat)):
+            t = time.perf_counter()
+            n = f()
+            out.append(n / (time.perf_counter() - t))
+    py_rate, native_rate = statistics.median(py), statistics.median(nat)
 
     toml = os.path.join(tmp, "bench.toml")
     with open(toml, "w") as f:
@@ -111,15 +130,18 @@ def peaks(data, exe, runs, tmp):
         )
     rust = []
     for _ in range(runs):
-        r = subprocess.run([exe, "peaks", "bench", "--config", toml, "--epochs", "1"],
+        r = subprocess.run([exe, "peaks", "bench", "--config", toml, "--epochs", str(epochs)],
                            capture_output=True, text=True, check=True)
         rust.append(json.loads(r.stdout.splitlines()[-1])["examples_per_s"])
     rust_rate = statistics.median(rust)
     return [{
         "area": "python", "case": "peaks_python_loop", "tensors": tensors,
-        "examples_per_epoch": examples[0], "examples_per_s": round(py_rate),
-        "rust_native_examples_per_s": round(rust_rate), "ratio_to_rust_native": py_rate / rust_rate,
-        "python_runs_s": times, "rust_runs_examples_per_s": rust,
+        "epochs_per_run": epochs, "examples_per_s": round(py_rate),
+        "native_examples_per_s": round(native_rate), "ratio_to_native": py_rate / native_rate,
+        "peaks_bench_examples_per_s": round(rust_rate), "ratio_to_peaks_bench": py_rate / rust_rate,
+        "python_runs_examples_per_s": [round(x) for x in py],
+        "native_runs_examples_per_s": [round(x) for x in nat],
+        "peaks_bench_runs_examples_per_s": rust,
         "workers": 2, "batch_size": 64,
     }]
 

@@ -96,6 +96,20 @@ def test_a_worker_failure_ends_the_iteration_with_its_error(workers):
     assert got == [0, 1], "the batches before the failing one, in order"
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_drain_runs_the_epoch_in_rust_and_counts_its_examples(example_peaks, workers):
+    ds = biobatch.PeakDataset(**example_peaks, num_workers=workers)
+    loader = ds._loader
+    examples, seconds = loader.drain(3)
+    assert examples == sum(
+        b.tree()["inputs"]["seq"].shape[0] for b in loader.epoch(3)
+    ), "every example of the epoch, counted once"
+    assert examples == loader.num_items
+    assert seconds > 0
+    with pytest.raises(ValueError, match="record 9 is unreadable"):
+        _native.slow_test_loader(20, 4, workers, 1, fail_at=9).drain(0)
+
+
 def rank_ids(tmp_path, env_extra, seed="7"):
     script = (
         "import json, biobatch\n"

@@ -33,6 +33,9 @@ class Loader:
     def get(self, epoch: int, start: int, end: int) -> BatchBuffer:
         """The samples at positions ``start..end`` of ``epoch``, as the epoch's batches hold
         them (a map-style view of the stream; computed on the calling thread)."""
+    def drain(self, epoch: int) -> tuple[int, float]:
+        """Runs ``epoch`` to its end in Rust (GIL released, no batch reaches Python):
+        ``(examples, seconds)``, the native rate a Python loop is measured against."""
     def epoch(self, epoch: int) -> Batches:
         """The batches of ``epoch``, from the first."""
     def resume(self, cursor: str) -> Batches:
