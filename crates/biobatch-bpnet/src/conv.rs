@@ -3,17 +3,18 @@
 //!
 //! - **Dilated residual convolutions on the CPU** run as one matrix product per kernel tap:
 //!   `y = b + Σⱼ Wⱼ · x[.., j·d ..]`, where `Wⱼ` is the `[out, in]` slice of the weight at tap
-//!   `j` and `x` is the zero-padded input read at offset `j·d` (a strided view, no copy). On
-//!   burn's `flex` backend this is ~1.5× faster for a training step of bpnet-lite's default
-//!   model than its `conv1d`, which gathers im2col columns through a 3-D convolution and
-//!   computes the input gradient with direct transposed-convolution loops; here the forward
-//!   pass and both gradients are GEMMs (`docs/benchmarks.md`, `compare train`). GPUs keep
-//!   burn's convolution kernels.
+//!   `j` and `x` is the zero-padded input read at offset `j·d` (a strided view, no copy).
+//!   burn's `flex` `conv1d` gathers im2col columns through a 3-D convolution and computes the
+//!   input gradient with direct transposed-convolution loops; here the forward pass and both
+//!   gradients are GEMMs.
 //! - **The profile head** is computed over the output window only (widened by the kernel's
 //!   reach, zero-padded where the input ends), not over the whole input and then cropped:
-//!   bpnet-lite's profile convolution is evaluated at 2,114 positions to keep 1,000.
+//!   bpnet-lite's profile convolution is evaluated at 2,114 positions to keep 1,000. On the
+//!   CPU it is one GEMM and a skewed sum ([`valid_by_gemm`]), so its gradients are GEMMs too.
 //!
-//! Both give the values of burn's `Conv1d` with "same" padding up to the rounding of a sum
+//! Together they make a training step of bpnet-lite's default model on `flex` about twice as
+//! fast as with `Conv1d` (`docs/benchmarks.md`, `compare train`). GPUs keep burn's convolution
+//! kernels. The values are burn's `Conv1d`'s with "same" padding up to the rounding of sums
 //! taken in another order (the tests below compare them, gradients included).
 
 use burn::nn::conv::Conv1d;
