@@ -26,11 +26,17 @@ use burn::tensor::ops::{ConvOptions, PadMode};
 /// side) applied to `x` `[B, in, L]`: per-tap matrix products on the CPU, burn's kernel
 /// elsewhere.
 pub(crate) fn same_conv(conv: &Conv1d, x: Tensor<3>) -> Tensor<3> {
-    if x.device().without_autodiff() == Device::flex() {
+    if on_cpu(&x) {
         per_tap(conv, x)
     } else {
         conv.forward(x)
     }
+}
+
+/// Whether `x` lives on burn's `flex` CPU backend (with or without autodiff), where the
+/// GEMM forms pay; other devices keep burn's convolution kernels.
+fn on_cpu(x: &Tensor<3>) -> bool {
+    x.device().without_autodiff() == Device::flex()
 }
 
 /// The per-tap form of [`same_conv`].
@@ -75,7 +81,7 @@ pub(crate) fn same_conv_window(conv: &Conv1d, x: Tensor<3>, start: usize, end: u
     } else {
         x
     };
-    if conv.dilation == 1 && x.device().without_autodiff() == Device::flex() {
+    if conv.dilation == 1 && on_cpu(&x) {
         return valid_by_gemm(conv, x);
     }
     conv1d(
@@ -138,6 +144,32 @@ mod tests {
         Tensor::random(shape, Distribution::Normal(0.0, 1.0), dev)
     }
 
+    /// The gradients of the same scalar (`Σ output · probe`) through `ours` and `theirs`,
+    /// both computed from `x` and `c`'s parameters: equal for the input, weight and bias.
+    fn same_gradients(c: &Conv1d, x: &Tensor<3>, ours: Tensor<3>, theirs: Tensor<3>, what: &str) {
+        let probe = random(ours.dims(), &ours.device());
+        let g_ours = (ours * probe.clone()).sum().backward();
+        let g_theirs = (theirs * probe).sum().backward();
+        let gx = |g| x.grad(g).expect("x gets a gradient");
+        let gw = |g| c.weight.val().grad(g).expect("the weight gets a gradient");
+        let gb = |g| {
+            let b = c.bias.as_ref().expect("a bias");
+            b.val().grad(g).expect("the bias gets a gradient")
+        };
+        assert!(
+            max_abs_diff(gx(&g_ours), gx(&g_theirs)) < 1e-4,
+            "dx, {what}"
+        );
+        assert!(
+            max_abs_diff(gw(&g_ours), gw(&g_theirs)) < 1e-3,
+            "dw, {what}"
+        );
+        assert!(
+            max_abs_diff(gb(&g_ours), gb(&g_theirs)) < 1e-3,
+            "db, {what}"
+        );
+    }
+
     #[test]
     fn per_tap_convolution_equals_burns_with_its_gradients() {
         let dev = Device::flex().autodiff();
@@ -151,32 +183,7 @@ mod tests {
                 max_abs_diff(ours.clone(), theirs.clone()) < 1e-4,
                 "k {k} d {d}"
             );
-            // The gradients of the same scalar through each form.
-            let probe = random([3, 5, len], &dev);
-            let g_ours = (ours * probe.clone()).sum().backward();
-            let g_theirs = (theirs * probe).sum().backward();
-            let gx = |g| x.grad(g).expect("x gets a gradient");
-            let gw = |g| c.weight.val().grad(g).expect("the weight gets a gradient");
-            assert!(
-                max_abs_diff(gx(&g_ours), gx(&g_theirs)) < 1e-4,
-                "dx, k {k} d {d}"
-            );
-            assert!(
-                max_abs_diff(gw(&g_ours), gw(&g_theirs)) < 1e-3,
-                "dw, k {k} d {d}"
-            );
-            let gb = |g| {
-                c.bias
-                    .as_ref()
-                    .expect("a bias")
-                    .val()
-                    .grad(g)
-                    .expect("the bias gets a gradient")
-            };
-            assert!(
-                max_abs_diff(gb(&g_ours), gb(&g_theirs)) < 1e-3,
-                "db, k {k} d {d}"
-            );
+            same_gradients(&c, &x, ours, theirs, &format!("k {k} d {d}"));
         }
     }
 
@@ -199,19 +206,7 @@ mod tests {
                 max_abs_diff(ours.clone(), theirs.clone()) < 1e-5,
                 "{start}..{end}"
             );
-            let probe = random([2, 3, end - start], &dev);
-            let g_ours = (ours * probe.clone()).sum().backward();
-            let g_theirs = (theirs * probe).sum().backward();
-            let gx = |g| x.grad(g).expect("x gets a gradient");
-            let gw = |g| c.weight.val().grad(g).expect("the weight gets a gradient");
-            assert!(
-                max_abs_diff(gx(&g_ours), gx(&g_theirs)) < 1e-4,
-                "dx, {start}..{end}"
-            );
-            assert!(
-                max_abs_diff(gw(&g_ours), gw(&g_theirs)) < 1e-3,
-                "dw, {start}..{end}"
-            );
+            same_gradients(&c, &x, ours, theirs, &format!("{start}..{end}"));
         }
     }
 

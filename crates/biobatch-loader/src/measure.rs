@@ -57,7 +57,7 @@ pub fn bench(loader: &Loader, epochs: u64, max_batches: Option<u64>) -> Result<B
             if batches == 0 {
                 first_batch_s = t0.elapsed().as_secs_f64();
             }
-            examples += b.batch_size().ok().flatten().unwrap_or(0) as u64;
+            examples += examples_in(&b);
             bytes += b.nbytes();
             batches += 1;
             if max_batches.is_some_and(|m| batches >= m) {
@@ -86,6 +86,23 @@ pub fn bench(loader: &Loader, epochs: u64, max_batches: Option<u64>) -> Result<B
         digest,
         digest_s: td.elapsed().as_secs_f64(),
     })
+}
+
+/// Examples (rows) in a batch; 0 for a batch without a batch axis.
+fn examples_in(b: &LoadedBatch) -> u64 {
+    b.batch_size().ok().flatten().unwrap_or(0) as u64
+}
+
+/// Runs epoch `epoch` of `loader` to its end, the consumer only counting: `(examples,
+/// seconds)`, the epoch's start (workers spawned, first batches filled) included. The
+/// native rate that a consumer in another language is compared with in its own process.
+pub fn drain(loader: &Loader, epoch: u64) -> Result<(u64, f64)> {
+    let t = Instant::now();
+    let mut examples = 0u64;
+    for b in loader.epoch(epoch)? {
+        examples += examples_in(&b?);
+    }
+    Ok((examples, t.elapsed().as_secs_f64()))
 }
 
 /// Calls `each` on the batches of `loader` in order — from epoch 0, or after `resume` — for

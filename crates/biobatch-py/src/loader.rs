@@ -88,15 +88,8 @@ impl PyLoader {
     /// seconds)`.
     fn drain(&self, py: Python<'_>, epoch: u64) -> PyResult<(u64, f64)> {
         let loader = Arc::clone(&self.loader);
-        py.detach(|| {
-            let t = std::time::Instant::now();
-            let mut examples = 0u64;
-            for b in loader.epoch(epoch)? {
-                examples += b?.batch_size().ok().flatten().unwrap_or(0) as u64;
-            }
-            Ok::<_, biobatch_loader::Error>((examples, t.elapsed().as_secs_f64()))
-        })
-        .py_err()
+        py.detach(|| biobatch_loader::measure::drain(&loader, epoch))
+            .py_err()
     }
 
     /// The batches of `epoch`, from the first.
