@@ -328,16 +328,56 @@ fn invalid(path: &Path, what: impl std::fmt::Display) -> Error {
     Error::Invalid(format!("{}: {what}", path.display()))
 }
 
-fn descr_of(dtype: &str) -> Option<&'static str> {
+/// The `.npy` descriptor and element size of a manifest dtype.
+fn npy_type(dtype: &str) -> Option<(&'static str, u64)> {
     Some(match dtype {
-        "u8" => "|u1",
-        "u16" => "<u2",
-        "u32" => "<u4",
-        "u64" => "<u8",
-        "i32" => "<i4",
-        "f32" => "<f4",
+        "u8" => ("|u1", 1),
+        "u16" => ("<u2", 2),
+        "u32" => ("<u4", 4),
+        "u64" => ("<u8", 8),
+        "i32" => ("<i4", 4),
+        "f32" => ("<f4", 4),
         _ => return None,
     })
+}
+
+/// Checks a 1-D `.npy` column against the manifest, locally and at a URL alike: `head` (the
+/// file's first bytes) must hold a header of `dtype` and shape `(len,)`, and the file's
+/// `file_len` bytes exactly that header and data. Returns where the data starts and its size.
+fn npy_layout(
+    path: &Path,
+    head: &[u8],
+    file_len: u64,
+    dtype: &str,
+    len: u64,
+) -> Result<(u64, u64)> {
+    let (descr, shape, offset) = raw_header(head, path)?;
+    let (want, size) = npy_type(dtype).unwrap_or(("?", 8));
+    if descr != want && !(want.starts_with('|') && descr[1..] == want[1..]) {
+        return Err(invalid(
+            path,
+            format!("holds `{descr}` values, the manifest says {dtype} (`{want}`)"),
+        ));
+    }
+    if shape.len() != 1 || shape[0] as u64 != len {
+        return Err(invalid(
+            path,
+            format!("has shape {shape:?}, the manifest says ({len},)"),
+        ));
+    }
+    let offset = offset as u64;
+    let bytes = len.saturating_mul(size);
+    if offset.checked_add(bytes) != Some(file_len) {
+        return Err(Error::corrupt(
+            path,
+            file_len,
+            format!(
+                "{} bytes of data, {len} values need {bytes} (truncated or padded file)",
+                file_len.saturating_sub(offset)
+            ),
+        ));
+    }
+    Ok((offset, bytes))
 }
 
 fn map_file(path: &Path) -> Result<Arc<Mmap>> {
@@ -351,31 +391,13 @@ fn map_file(path: &Path) -> Result<Arc<Mmap>> {
 /// Maps a 1-D `.npy` of `dtype` and `len` values as a column.
 fn npy_column<T: bytemuck::Pod>(path: &Path, dtype: &str, len: u64) -> Result<Column<T>> {
     let map = map_file(path)?;
-    let (descr, shape, offset) = raw_header(&map, path)?;
-    let want = descr_of(dtype).unwrap_or("?");
-    if descr != want && !(want.starts_with('|') && descr[1..] == want[1..]) {
-        return Err(invalid(
-            path,
-            format!("holds `{descr}` values, the manifest says {dtype} (`{want}`)"),
-        ));
-    }
-    if shape != [len as usize] {
-        return Err(invalid(
-            path,
-            format!("has shape {shape:?}, the manifest says ({len},)"),
-        ));
-    }
-    let bytes = len as usize * std::mem::size_of::<T>();
-    if map.len() != offset + bytes {
-        return Err(Error::corrupt(
-            path,
-            map.len() as u64,
-            format!(
-                "{} bytes of data, {len} values need {bytes} (truncated or padded file)",
-                map.len().saturating_sub(offset)
-            ),
-        ));
-    }
+    let (offset, bytes) = npy_layout(path, &map, map.len() as u64, dtype, len)?;
+    debug_assert_eq!(
+        npy_type(dtype).map(|t| t.1),
+        Some(std::mem::size_of::<T>() as u64)
+    );
+    // Both fit in the mapped file's length, a usize.
+    let (offset, bytes) = (offset as usize, bytes as usize);
     Column::mapped(map, offset, bytes).ok_or_else(|| {
         invalid(
             path,

@@ -15,11 +15,10 @@ use std::sync::Arc;
 use super::verify::{check_chunks_with, sample_chunks};
 use super::{
     Experiment, FORMAT, FileEntry, Indices, Layer, LayerEntry, MANIFEST, Manifest, RowsVisitor,
-    VERSION, Values, Verify, descr_of, invalid,
+    VERSION, Values, Verify, invalid, npy_layout,
 };
 use crate::column::Column;
 use crate::csr::{CsrIndex, CsrValue, CsrView};
-use crate::npy::raw_header;
 use crate::remote::RemoteFile;
 use crate::{Error, Result};
 
@@ -106,41 +105,7 @@ fn check(dir: &Path, e: &FileEntry, verify: Verify) -> Result<(PathBuf, RemoteFi
 /// Where the data of a 1-D `.npy` of `dtype` and `len` values starts, checked as locally.
 fn npy_data_at(url: &Path, f: &RemoteFile, dtype: &str, len: u64) -> Result<u64> {
     let head = f.read_range(0..f.len().min(4096))?;
-    let (descr, shape, offset) = raw_header(&head, url)?;
-    let want = descr_of(dtype).unwrap_or("?");
-    if descr != want && !(want.starts_with('|') && descr[1..] == want[1..]) {
-        return Err(invalid(
-            url,
-            format!("holds `{descr}` values, the manifest says {dtype} (`{want}`)"),
-        ));
-    }
-    if shape != [len as usize] {
-        return Err(invalid(
-            url,
-            format!("has shape {shape:?}, the manifest says ({len},)"),
-        ));
-    }
-    let size = element_size(dtype) * len;
-    if f.len() != offset as u64 + size {
-        return Err(Error::corrupt(
-            url,
-            f.len(),
-            format!(
-                "{} bytes of data, {len} values need {size} (truncated or padded file)",
-                f.len().saturating_sub(offset as u64)
-            ),
-        ));
-    }
-    Ok(offset as u64)
-}
-
-fn element_size(dtype: &str) -> u64 {
-    match dtype {
-        "u8" => 1,
-        "u16" => 2,
-        "u32" | "i32" | "f32" => 4,
-        _ => 8,
-    }
+    Ok(npy_layout(url, &head, f.len(), dtype, len)?.0)
 }
 
 /// Opens the store at `dir` (a URL).
