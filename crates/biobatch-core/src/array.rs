@@ -65,6 +65,22 @@ impl Data {
         self.len() == 0
     }
 
+    /// Every element as `f64` (`false`/`true` as 0/1; `i64` beyond 2⁵³ rounded), or `None`
+    /// for text: the one conversion readers, checks and tests share.
+    pub fn to_f64(&self) -> Option<Vec<f64>> {
+        Some(match self {
+            Data::Bool(v) => v.iter().map(|&x| f64::from(u8::from(x))).collect(),
+            Data::U8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Data::I8(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Data::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Data::I64(v) => v.iter().map(|&x| x as f64).collect(),
+            Data::F16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Data::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            Data::F64(v) => v.clone(),
+            Data::Str(_) => return None,
+        })
+    }
+
     /// `n` default elements (zero, `false`, empty string) of `dtype`.
     pub fn zeros(dtype: DType, n: usize) -> Data {
         match dtype {
@@ -296,6 +312,11 @@ impl Array {
         }
     }
 
+    /// Every element as `f64`, row-major, or `None` for text (see [`Data::to_f64`]).
+    pub fn to_f64(&self) -> Option<Vec<f64>> {
+        self.data.to_f64()
+    }
+
     /// The typed buffer.
     pub fn data(&self) -> &Data {
         &self.data
@@ -450,6 +471,37 @@ mod tests {
                 actual: 5
             }
         );
+    }
+
+    #[test]
+    fn to_f64_converts_every_numeric_type_and_refuses_text() {
+        let half = |x: f32| f16::from_f32(x);
+        let cases = [
+            Data::Bool(vec![true, false]),
+            Data::U8(vec![255, 0]),
+            Data::I8(vec![-128, 0]),
+            Data::I32(vec![i32::MIN, 0]),
+            Data::I64(vec![-(1 << 53), 0]),
+            Data::F16(vec![half(-2.5), half(0.0)]),
+            Data::F32(vec![0.1, 0.0]),
+            Data::F64(vec![1e300, 0.0]),
+        ];
+        let want = [
+            1.0,
+            255.0,
+            -128.0,
+            -2147483648.0,
+            -9007199254740992.0,
+            -2.5,
+            0.1f32 as f64,
+            1e300,
+        ];
+        for (d, w) in cases.iter().zip(want) {
+            assert_eq!(d.to_f64(), Some(vec![w, 0.0]), "{:?}", d.dtype());
+        }
+        assert_eq!(Data::Str(vec!["1".into()]).to_f64(), None);
+        let a = Array::new(vec![2, 2], vec![1i32, 2, 3, 4]).unwrap();
+        assert_eq!(a.to_f64(), Some(vec![1.0, 2.0, 3.0, 4.0]));
     }
 
     #[test]

@@ -13,21 +13,8 @@ use crate::{Error, Result};
 
 /// Every value of a numeric array as f64.
 pub(crate) fn to_f64(a: &Array) -> Result<Vec<f64>> {
-    Ok(match a.data() {
-        Data::Bool(v) => v.iter().map(|&x| f64::from(u8::from(x))).collect(),
-        Data::U8(v) => v.iter().map(|&x| f64::from(x)).collect(),
-        Data::I8(v) => v.iter().map(|&x| f64::from(x)).collect(),
-        Data::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
-        Data::I64(v) => v.iter().map(|&x| x as f64).collect(),
-        Data::F16(v) => v.iter().map(|&x| f64::from(x)).collect(),
-        Data::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
-        Data::F64(v) => v.clone(),
-        Data::Str(_) => {
-            return Err(Error::Config(
-                "a text variable has no numeric values".into(),
-            ));
-        }
-    })
+    a.to_f64()
+        .ok_or_else(|| Error::Config("a text variable has no numeric values".into()))
 }
 
 /// Copies record `row` of `src` into record `i` of `dst` (`w` elements each), as

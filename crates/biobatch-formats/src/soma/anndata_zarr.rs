@@ -33,29 +33,12 @@ impl ZarrAnn {
     fn numbers(&self, path: &str) -> Result<Array> {
         Ok(self.store.variable(path)?.read_all()?)
     }
-}
 
-fn values_f64(a: &Array) -> Vec<f64> {
-    match a.dtype() {
-        DType::U8 => a
-            .as_slice::<u8>()
-            .map(|v| v.iter().map(|&x| x as f64).collect()),
-        DType::I8 => a
-            .as_slice::<i8>()
-            .map(|v| v.iter().map(|&x| x as f64).collect()),
-        DType::I32 => a
-            .as_slice::<i32>()
-            .map(|v| v.iter().map(|&x| x as f64).collect()),
-        DType::I64 => a
-            .as_slice::<i64>()
-            .map(|v| v.iter().map(|&x| x as f64).collect()),
-        DType::F32 => a
-            .as_slice::<f32>()
-            .map(|v| v.iter().map(|&x| x as f64).collect()),
-        DType::F64 => a.as_slice::<f64>().map(|v| v.to_vec()),
-        _ => Ok(Vec::new()),
+    /// The values of `a` (read from `path`) as f64; text is an error naming the array.
+    fn f64s(&self, path: &str, a: &Array) -> Result<Vec<f64>> {
+        a.to_f64()
+            .ok_or_else(|| self.err(format!("/{path}: expected numbers, found {}", a.dtype())))
     }
-    .unwrap_or_default()
 }
 
 impl AnnStore for ZarrAnn {
@@ -140,7 +123,7 @@ impl AnnStore for ZarrAnn {
     }
 
     fn read_f64(&self, path: &str) -> Result<Vec<f64>> {
-        Ok(values_f64(&self.numbers(path)?))
+        self.f64s(path, &self.numbers(path)?)
     }
 
     fn read_i64(&self, path: &str) -> Result<Vec<i64>> {
@@ -157,7 +140,8 @@ impl AnnStore for ZarrAnn {
     }
 
     fn read_bools(&self, path: &str) -> Result<Vec<bool>> {
-        Ok(values_f64(&self.numbers(path)?)
+        Ok(self
+            .f64s(path, &self.numbers(path)?)?
             .into_iter()
             .map(|x| x != 0.0)
             .collect())
@@ -177,7 +161,7 @@ impl AnnStore for ZarrAnn {
             shape[0] = r.len();
             let mut block = Array::zeros(v.dtype(), shape);
             v.read_block(b, &mut block)?;
-            let vals = values_f64(&block);
+            let vals = self.f64s(path, &block)?;
             let w = v.row_len();
             let lo = rows.start.max(r.start) - r.start;
             let hi = rows.end.min(r.end) - r.start;

@@ -30,40 +30,7 @@ fn values(v: &H5Variable) -> Vec<f64> {
 }
 
 fn as_f64(a: &Array) -> Vec<f64> {
-    match a.dtype() {
-        DType::U8 => a
-            .as_slice::<u8>()
-            .unwrap()
-            .iter()
-            .map(|&x| x as f64)
-            .collect(),
-        DType::I8 => a
-            .as_slice::<i8>()
-            .unwrap()
-            .iter()
-            .map(|&x| x as f64)
-            .collect(),
-        DType::I32 => a
-            .as_slice::<i32>()
-            .unwrap()
-            .iter()
-            .map(|&x| x as f64)
-            .collect(),
-        DType::I64 => a
-            .as_slice::<i64>()
-            .unwrap()
-            .iter()
-            .map(|&x| x as f64)
-            .collect(),
-        DType::F32 => a
-            .as_slice::<f32>()
-            .unwrap()
-            .iter()
-            .map(|&x| x as f64)
-            .collect(),
-        DType::F64 => a.as_slice::<f64>().unwrap().to_vec(),
-        other => panic!("unexpected dtype {other}"),
-    }
+    a.to_f64().expect("a numeric array")
 }
 
 /// Raw expected values; the npz reader has no u16/u32/u64/i16, so those compare through f64.

@@ -15,34 +15,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn f64s(a: &Array) -> Vec<f64> {
-    match a.dtype() {
-        DType::U8 => a
-            .as_slice::<u8>()
-            .unwrap()
-            .iter()
-            .map(|&x| x as f64)
-            .collect(),
-        DType::I32 => a
-            .as_slice::<i32>()
-            .unwrap()
-            .iter()
-            .map(|&x| x as f64)
-            .collect(),
-        DType::I64 => a
-            .as_slice::<i64>()
-            .unwrap()
-            .iter()
-            .map(|&x| x as f64)
-            .collect(),
-        DType::F32 => a
-            .as_slice::<f32>()
-            .unwrap()
-            .iter()
-            .map(|&x| x as f64)
-            .collect(),
-        DType::F64 => a.as_slice::<f64>().unwrap().to_vec(),
-        other => panic!("{other}"),
-    }
+    a.to_f64().expect("a numeric array")
 }
 
 fn expected(file: &str, name: &str) -> (Vec<usize>, Vec<f64>) {

@@ -52,8 +52,8 @@ pub fn collect(table: &mut Table, metadata: Option<&Node>, preds: &Node) -> Resu
             (Values::Text(v), Data::Str(s)) => {
                 v.extend((0..rows).map(|i| s[i * c.per + j].clone()))
             }
-            (Values::Num(v), d) => {
-                let n = numbers(d);
+            (Values::Num(v), d) if !matches!(d, Data::Str(_)) => {
+                let n = d.to_f64().unwrap_or_default();
                 v.extend((0..rows).map(|i| n[i * c.per + j]));
             }
             _ => {
@@ -65,20 +65,6 @@ pub fn collect(table: &mut Table, metadata: Option<&Node>, preds: &Node) -> Resu
         }
     }
     Ok(())
-}
-
-fn numbers(d: &Data) -> Vec<f64> {
-    match d {
-        Data::F32(v) => v.iter().map(|&x| x as f64).collect(),
-        Data::F16(v) => v.iter().map(|x| x.to_f64()).collect(),
-        Data::F64(v) => v.clone(),
-        Data::I64(v) => v.iter().map(|&x| x as f64).collect(),
-        Data::I32(v) => v.iter().map(|&x| x as f64).collect(),
-        Data::I8(v) => v.iter().map(|&x| x as f64).collect(),
-        Data::U8(v) => v.iter().map(|&x| x as f64).collect(),
-        Data::Bool(v) => v.iter().map(|&x| x as u8 as f64).collect(),
-        Data::Str(_) => Vec::new(),
-    }
 }
 
 /// Reads a prediction file (Parquet or TSV, ours or Kipoi's) into flat columns.
