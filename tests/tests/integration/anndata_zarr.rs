@@ -4,32 +4,9 @@
 //! reads (h5ad.rs).
 #![cfg(all(feature = "h5ad", feature = "zarr"))]
 
-use std::path::PathBuf;
+use biobatch_formats::soma::{Experiment, Verify, import_anndata_zarr};
 
-use biobatch_formats::csr::{CsrIndex, CsrValue, CsrView};
-use biobatch_formats::soma::{CsrVisitor, Experiment, Verify, import_anndata_zarr};
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("data/soma")
-        .join(name)
-}
-
-struct Rows;
-impl CsrVisitor for Rows {
-    type Out = Vec<Vec<(usize, f32)>>;
-    fn visit<V: CsrValue, I: CsrIndex>(self, v: CsrView<'_, V, I>) -> Self::Out {
-        (0..v.n_rows())
-            .map(|r| {
-                let (i, x) = v.row(r);
-                i.iter()
-                    .zip(x)
-                    .map(|(c, y)| (c.get(), y.to_f32()))
-                    .collect()
-            })
-            .collect()
-    }
-}
+use super::h5ad::{Rows, fixture};
 
 #[test]
 fn zarr_copies_import_to_the_same_store_as_their_h5ad() {

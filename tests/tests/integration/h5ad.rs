@@ -10,13 +10,15 @@ use arrow_array::{Array, DictionaryArray, RecordBatch, StringArray};
 use biobatch_formats::csr::{CsrIndex, CsrValue, CsrView};
 use biobatch_formats::soma::{CsrVisitor, Experiment, Verify};
 
-fn fixture(name: &str) -> PathBuf {
+/// A file of tests/data/soma.
+pub(super) fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("data/soma")
         .join(name)
 }
 
-struct Rows;
+/// A layer's rows as `(column, value)` pairs, whatever its index and value types.
+pub(super) struct Rows;
 impl CsrVisitor for Rows {
     type Out = Vec<Vec<(usize, f64)>>;
     fn visit<V: CsrValue, I: CsrIndex>(self, v: CsrView<'_, V, I>) -> Self::Out {
