@@ -128,6 +128,12 @@ enum Command {
         /// bench binary is then built with the `wgpu` or `vulkan` feature).
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// `python`: also install torch (the large build from the package index) in the
+        /// benchmark's virtualenv, so the Python loop turns each batch into torch tensors, as
+        /// a training loop does (numpy arrays without it; once installed, it stays: the
+        /// output's `tensors` field says which ran).
+        #[arg(long)]
+        torch: bool,
     },
     /// Build the Python package's abi3 wheel (CPython ≥ 3.10) under `target/wheels`, with
     /// maturin from a virtualenv under `target/py-venv`.
@@ -401,6 +407,7 @@ fn main() -> Result<()> {
             quick,
             only,
             device,
+            torch,
         } => {
             if area == "formats" || area == "peaks" || area == "python" {
                 ensure_bench_data(&data)?;
@@ -416,7 +423,7 @@ fn main() -> Result<()> {
                 ensure_bench_data(&data)?;
             }
             match area.as_str() {
-                "python" => python::bench(&data, runs)?,
+                "python" => python::bench(&data, runs, torch)?,
                 "arrays" => arrays::bench(&arrays_dir(&data), runs)?,
                 "formats" | "sampling" | "loader" | "cells" | "train" | "peaks" | "zoo"
                 | "remote" => {

@@ -134,9 +134,14 @@ pub(crate) fn develop_release(python: &Path) -> Result<()> {
 
 /// `cargo xtask bench python`: the release extension in its own virtualenv
 /// (`target/py-bench-venv`), the release `biobatch` binary, then `xtask/bench/python_loader.py`
-/// (crossing cost per batch; a Python loop over `PeakGenerator` against `peaks bench`).
-pub(crate) fn bench(data: &Path, runs: usize) -> Result<()> {
-    let python = super::venv_in("target/py-bench-venv", &["maturin>=1.16,<2", "numpy"])?;
+/// (crossing cost per batch; a Python loop over `PeakGenerator` against `peaks bench`), with
+/// torch in that virtualenv when `torch` is set.
+pub(crate) fn bench(data: &Path, runs: usize, torch: bool) -> Result<()> {
+    let mut packages = vec!["maturin>=1.16,<2", "numpy"];
+    if torch {
+        packages.push("torch");
+    }
+    let python = super::venv_in("target/py-bench-venv", &packages)?;
     develop_release(&python)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     run(
