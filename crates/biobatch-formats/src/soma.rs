@@ -353,7 +353,9 @@ fn npy_layout(
 ) -> Result<(u64, u64)> {
     let (descr, shape, offset) = raw_header(head, path)?;
     let (want, size) = npy_type(dtype).unwrap_or(("?", 8));
-    if descr != want && !(want.starts_with('|') && descr[1..] == want[1..]) {
+    // A one-byte type may carry any byte-order mark (`|u1`, `<u1`); `get`, not indexing: a
+    // damaged header's descriptor may be empty or start with a multi-byte character.
+    if descr != want && !(want.starts_with('|') && descr.get(1..) == want.get(1..)) {
         return Err(invalid(
             path,
             format!("holds `{descr}` values, the manifest says {dtype} (`{want}`)"),
@@ -600,4 +602,77 @@ fn open_layer(
             .map_err(|err| invalid(&indices_path, err))?;
     }
     Ok(layer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version-1 `.npy` header holding `dict`, then `data` bytes.
+    fn npy(dict: &str, data: usize) -> Vec<u8> {
+        let mut text = dict.to_string();
+        while !(10 + text.len() + 1).is_multiple_of(64) {
+            text.push(' ');
+        }
+        text.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend_from_slice(&(text.len() as u16).to_le_bytes());
+        b.extend_from_slice(text.as_bytes());
+        b.resize(b.len() + data, 0);
+        b
+    }
+
+    fn layout(b: &[u8], dtype: &str, len: u64) -> Result<(u64, u64)> {
+        npy_layout(Path::new("values.npy"), b, b.len() as u64, dtype, len)
+    }
+
+    #[test]
+    fn a_column_header_is_checked_against_the_manifest_without_panicking() {
+        let good = npy(
+            "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }",
+            3,
+        );
+        let at = |b: &[u8], data: u64| b.len() as u64 - data;
+        assert_eq!(layout(&good, "u8", 3).unwrap(), (at(&good, 3), 3));
+        let other_mark = npy(
+            "{'descr': '<u1', 'fortran_order': False, 'shape': (3,), }",
+            3,
+        );
+        assert_eq!(
+            layout(&other_mark, "u8", 3).unwrap(),
+            (at(&other_mark, 3), 3)
+        );
+        let wide = npy(
+            "{'descr': '<u4', 'fortran_order': False, 'shape': (3,), }",
+            12,
+        );
+        assert_eq!(layout(&wide, "u32", 3).unwrap(), (at(&wide, 12), 12));
+        // Damaged descriptors: empty, a multi-byte first character, another type.
+        for descr in ["", "é1", "<i1"] {
+            let b = npy(
+                &format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (3,), }}"),
+                3,
+            );
+            let err = layout(&b, "u8", 3).unwrap_err().to_string();
+            assert!(
+                err.contains("values.npy") && err.contains("the manifest says u8"),
+                "{err}"
+            );
+        }
+        let err = layout(&good, "u8", 4).unwrap_err().to_string();
+        assert!(
+            err.contains("has shape [3], the manifest says (4,)"),
+            "{err}"
+        );
+        let short = &good[..good.len() - 1];
+        let err = layout(short, "u8", 3).unwrap_err().to_string();
+        assert!(err.contains("2 bytes of data, 3 values need 3"), "{err}");
+        // A manifest length whose byte size overflows is refused, not wrapped.
+        let huge = npy(
+            "{'descr': '<u8', 'fortran_order': False, 'shape': (2305843009213693952,), }",
+            0,
+        );
+        let err = layout(&huge, "u64", 1 << 61).unwrap_err().to_string();
+        assert!(err.contains("truncated or padded"), "{err}");
+    }
 }
