@@ -11,7 +11,7 @@ use biobatch_core::{Array, Batch, Data, Node, SparseRows};
 use biobatch_loader::LoadedBatch;
 use numpy::{PyArray, PyArrayDescrMethods, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
 use crate::errors::{IntoPy, invalid};
 
@@ -83,6 +83,66 @@ impl BatchBuffer {
         node_to_py(slf.py(), node, slf)
     }
 
+    /// Several leaves in one call: a tuple with one array per entry of `paths`, for a loop
+    /// that reads the same few leaves of every batch (one crossing instead of one per leaf).
+    ///
+    /// `casts`, when given, has one entry per path: `None` is the leaf as [`array`] gives it
+    /// (a view, no copy); `"int8"` views a `uint8` leaf's bytes as `int8` (no copy: one-hot
+    /// 0/1 values read the same); `"int64"` copies an integer or bool leaf into a new `int64`
+    /// array (labels, as torch's losses take them). Any other cast, or one the leaf's dtype
+    /// does not allow, is a `ValueError` naming the leaf.
+    ///
+    /// [`array`]: BatchBuffer::array
+    #[pyo3(signature = (paths, casts=None))]
+    fn arrays<'py>(
+        slf: &Bound<'py, Self>,
+        paths: &Bound<'py, PyTuple>,
+        casts: Option<&Bound<'py, PyTuple>>,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        if let Some(c) = casts
+            && c.len() != paths.len()
+        {
+            return Err(invalid(format!(
+                "casts has {} entries for {} paths: give one per path",
+                c.len(),
+                paths.len()
+            )));
+        }
+        let batch = slf.get().batch();
+        let mut out = Vec::with_capacity(paths.len());
+        for (i, p) in paths.iter().enumerate() {
+            let path = p.cast::<PyString>()?.to_str()?;
+            let node = batch
+                .get(path)
+                .ok_or_else(|| invalid(format!("the batch has no leaf {path:?}")))?;
+            let cast = match casts {
+                Some(c) => c.get_item(i)?,
+                None => py.None().into_bound(py),
+            };
+            if cast.is_none() {
+                out.push(node_to_py(py, node, slf)?);
+                continue;
+            }
+            let cast = cast.cast::<PyString>()?.to_str()?;
+            let Node::Array(a) = node else {
+                return Err(invalid(format!(
+                    "{path}: only an array leaf can be cast to {cast}"
+                )));
+            };
+            out.push(match cast {
+                "int8" => int8_view(a, slf, path)?,
+                "int64" => int64_copy(py, a, path)?,
+                other => {
+                    return Err(invalid(format!(
+                        "{path}: unknown cast {other:?} (None, \"int8\" or \"int64\")"
+                    )));
+                }
+            });
+        }
+        PyTuple::new(py, out)
+    }
+
     /// The epoch this batch belongs to.
     #[getter]
     fn epoch(&self) -> u64 {
@@ -151,6 +211,49 @@ fn view<'py, T: numpy::Element + biobatch_core::Element>(
     // dropped while `owner` lives; numpy keeps `owner` alive as the view's base.
     let arr = unsafe { PyArray::<T, _>::borrow_from_array(&v, owner.clone().into_any()) };
     Ok(arr.into_any())
+}
+
+/// A `uint8` (or `int8`) leaf viewed as `int8`: the same bytes, no copy.
+fn int8_view<'py>(
+    a: &Array,
+    owner: &Bound<'py, BatchBuffer>,
+    path: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let bytes: &[i8] = match a.data() {
+        Data::U8(v) => bytemuck::cast_slice(v),
+        Data::I8(v) => v,
+        _ => {
+            return Err(invalid(format!(
+                "{path}: only a uint8 or int8 leaf can be viewed as int8, not {}",
+                a.dtype()
+            )));
+        }
+    };
+    let v = ndarray::ArrayViewD::from_shape(ndarray::IxDyn(a.shape()), bytes)
+        .map_err(|e| invalid(format!("{path}: {e}")))?;
+    // SAFETY: as in `view`: the bytes belong to `owner`'s batch, which numpy keeps alive.
+    let arr = unsafe { PyArray::<i8, _>::borrow_from_array(&v, owner.clone().into_any()) };
+    Ok(arr.into_any())
+}
+
+/// An integer or bool leaf copied into a new `int64` array.
+fn int64_copy<'py>(py: Python<'py>, a: &Array, path: &str) -> PyResult<Bound<'py, PyAny>> {
+    let wide: Vec<i64> = match a.data() {
+        Data::Bool(v) => v.iter().map(|&x| i64::from(x)).collect(),
+        Data::U8(v) => v.iter().map(|&x| i64::from(x)).collect(),
+        Data::I8(v) => v.iter().map(|&x| i64::from(x)).collect(),
+        Data::I32(v) => v.iter().map(|&x| i64::from(x)).collect(),
+        Data::I64(v) => v.clone(),
+        _ => {
+            return Err(invalid(format!(
+                "{path}: only an integer or bool leaf can be cast to int64, not {}",
+                a.dtype()
+            )));
+        }
+    };
+    let arr = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(a.shape()), wide)
+        .map_err(|e| invalid(format!("{path}: {e}")))?;
+    Ok(PyArray::from_owned_array(py, arr).into_any())
 }
 
 fn array_to_py<'py>(

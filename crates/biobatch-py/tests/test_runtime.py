@@ -179,3 +179,36 @@ def test_batch_iter_settings_reopen_the_array_dataset(tmp_path):
     assert sizes == [7, 7, 7, 7] and len(ds) == 4
     flat = np.concatenate([b["inputs"]["x"] for b in ds.batch_iter(drop_last=False)])
     assert flat.tolist() == list(range(30))
+
+
+def test_arrays_gives_several_leaves_in_one_call(example_peaks):
+    ds = biobatch.PeakDataset(**example_peaks, num_workers=0)
+    buf = next(ds._loader.epoch(0))
+    seq, signal, label = buf.arrays(("inputs/seq", "targets/signal", "targets/is_peak"))
+    assert seq.base is buf and not seq.flags["OWNDATA"], "a view of the buffer"
+    assert np.shares_memory(seq, buf.array("inputs/seq"))
+    assert np.array_equal(signal, buf.array("targets/signal"))
+    assert (seq.dtype, label.dtype) == (np.uint8, np.uint8)
+
+    seq8, ctl, label64 = buf.arrays(
+        ("inputs/seq", "inputs/controls", "targets/is_peak"), ("int8", None, "int64")
+    )
+    assert seq8.dtype == np.int8 and seq8.base is buf, "int8 views the same bytes"
+    assert np.shares_memory(seq8, seq) and np.array_equal(seq8.view(np.uint8), seq)
+    assert ctl.base is buf and np.array_equal(ctl, buf.array("inputs/controls"))
+    assert label64.dtype == np.int64 and label64.base is not buf, "int64 is a copy"
+    assert not np.shares_memory(label64, label)
+    assert label64.shape == label.shape and np.array_equal(label64, label)
+
+    for casts, expected in [
+        (("int8",), "only a uint8 or int8 leaf"),
+        (("int64",), "only an integer or bool leaf"),
+        (("float16",), "unknown cast"),
+        ((None, None), "one per path"),
+    ]:
+        with pytest.raises(biobatch.InvalidInputError, match=expected):
+            buf.arrays(("targets/signal",), casts)
+    with pytest.raises(ValueError, match="no leaf"):
+        buf.arrays(("inputs/nope",))
+    with pytest.raises(ValueError, match="only an array leaf"):
+        buf.arrays(("metadata",), ("int64",))

@@ -68,6 +68,12 @@ class BatchBuffer:
         """Kipoi's nested dict of numpy arrays viewing this buffer (no copy)."""
     def array(self, path: str) -> Any:
         """One leaf by path (``"inputs/seq"``): a numpy view, or a :class:`Csr`."""
+    def arrays(
+        self, paths: tuple[str, ...], casts: Optional[tuple[Optional[str], ...]] = None
+    ) -> tuple[Any, ...]:
+        """Several leaves in one call, in the order of ``paths`` (views, no copy). ``casts``
+        has one entry per path: ``None`` (the view), ``"int8"`` (a uint8 leaf's bytes as
+        int8, no copy) or ``"int64"`` (an integer leaf copied to int64)."""
     @property
     def epoch(self) -> int: ...
     @property

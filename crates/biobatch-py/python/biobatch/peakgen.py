@@ -39,23 +39,21 @@ def _tensors():
     return torch
 
 
-def _as_tuple(buf, controls, signals, row=None):
-    """cherimoya's tuple from a batch buffer: int8 one-hot (the u8 bytes viewed as int8),
-    controls, signal, int64 labels; ``row`` picks one example (no batch axis)."""
-    import numpy as np
-
-    x = buf.array("inputs/seq")
-    if x.dtype == np.uint8:
-        x = x.view(np.int8)  # one-hot 0/1: the same bytes
-    parts = [x]
-    if controls:
-        parts.append(buf.array("inputs/controls"))
-    if signals:
-        parts.append(buf.array("targets/signal"))
-    label = buf.array("targets/is_peak")
-    if row is None:
-        return parts, label.astype(np.int64)
-    return [p[row] for p in parts], int(label[row])
+def _leaves(config):
+    """The leaves of cherimoya's tuple and their casts, for ``BatchBuffer.arrays``: the
+    one-hot (uint8 bytes viewed as int8, no copy), controls and signal (views), and the
+    labels copied to int64 — one call per batch."""
+    paths = ["inputs/seq"]
+    casts = ["int8" if config.get("onehot_dtype", "u8") == "u8" else None]
+    if config.get("controls"):
+        paths.append("inputs/controls")
+        casts.append(None)
+    if config.get("signals"):
+        paths.append("targets/signal")
+        casts.append(None)
+    paths.append("targets/is_peak")
+    casts.append("int64")
+    return tuple(paths), tuple(casts)
 
 
 class PeakSampler:
@@ -83,8 +81,7 @@ class PeakSampler:
         self.max_jitter = config["max_jitter"]
         self.reverse_complement = config["reverse_complement"]
         self.shuffle = config["shuffle"]
-        self._controls = bool(config.get("controls"))
-        self._signals = bool(config.get("signals"))
+        self._leaves = _leaves(config)
         self._epoch = 0
         self._last_idx = -1
 
@@ -109,12 +106,12 @@ class PeakSampler:
             idx += n
         if not 0 <= idx < n:
             raise IndexError(f"index {idx} is not in 0..{n}")
-        buf = self._loader.get(self._epoch, idx, idx + 1)
-        parts, label = _as_tuple(buf, self._controls, self._signals, row=0)
+        *parts, label = self._loader.get(self._epoch, idx, idx + 1).arrays(*self._leaves)
+        parts = [p[0] for p in parts]
         torch = _tensors()
         if torch is not None:
             parts = [torch.from_numpy(p) for p in parts]
-        return (*parts, label)
+        return (*parts, int(label[0]))
 
 
 class PeakLoader(Epochs):
@@ -133,20 +130,24 @@ class PeakLoader(Epochs):
         self.batch_size = config["loader"]["batch_size"]
         self.num_workers = config["loader"]["num_workers"]
         self.pin_memory = pin_memory
-        self._controls = bool(config.get("controls"))
-        self._signals = bool(config.get("signals"))
+        self._leaves = _leaves(config)
 
     def __iter__(self):
+        # The per-batch work on the training loop's thread is kept small: it takes CPU
+        # from the filling threads (one native call for the tuple, one tensor per part).
+        paths, casts = self._leaves
         torch = _tensors()
-        pin = bool(self.pin_memory and torch is not None and torch.cuda.is_available())
-        for buf in self._buffers():
-            parts, label = _as_tuple(buf, self._controls, self._signals)
-            parts.append(label)
-            if torch is not None:
-                parts = [torch.from_numpy(p) for p in parts]
-                if pin:
-                    parts = [p.pin_memory() for p in parts]
-            yield tuple(parts)
+        if torch is None:
+            for buf in self._buffers():
+                yield buf.arrays(paths, casts)
+            return
+        from_numpy = torch.from_numpy
+        if self.pin_memory and torch.cuda.is_available():
+            for buf in self._buffers():
+                yield tuple(from_numpy(p).pin_memory() for p in buf.arrays(paths, casts))
+        else:
+            for buf in self._buffers():
+                yield tuple(map(from_numpy, buf.arrays(paths, casts)))
 
 
 def PeakGenerator(
