@@ -247,10 +247,12 @@ pub fn read_npy(path: impl AsRef<Path>) -> Result<NpyArray> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn npy(header: &str, data: &[u8]) -> Vec<u8> {
+    /// A version-1 `.npy` file: the header dict `header`, padded as numpy pads it, then
+    /// `data`.
+    pub(crate) fn npy(header: &str, data: &[u8]) -> Vec<u8> {
         let mut h = header.to_string();
         while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');

@@ -607,20 +607,7 @@ fn open_layer(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A version-1 `.npy` header holding `dict`, then `data` bytes.
-    fn npy(dict: &str, data: usize) -> Vec<u8> {
-        let mut text = dict.to_string();
-        while !(10 + text.len() + 1).is_multiple_of(64) {
-            text.push(' ');
-        }
-        text.push('\n');
-        let mut b = b"\x93NUMPY\x01\x00".to_vec();
-        b.extend_from_slice(&(text.len() as u16).to_le_bytes());
-        b.extend_from_slice(text.as_bytes());
-        b.resize(b.len() + data, 0);
-        b
-    }
+    use crate::npy::tests::npy;
 
     fn layout(b: &[u8], dtype: &str, len: u64) -> Result<(u64, u64)> {
         npy_layout(Path::new("values.npy"), b, b.len() as u64, dtype, len)
@@ -630,13 +617,13 @@ mod tests {
     fn a_column_header_is_checked_against_the_manifest_without_panicking() {
         let good = npy(
             "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }",
-            3,
+            &[0; 3],
         );
         let at = |b: &[u8], data: u64| b.len() as u64 - data;
         assert_eq!(layout(&good, "u8", 3).unwrap(), (at(&good, 3), 3));
         let other_mark = npy(
             "{'descr': '<u1', 'fortran_order': False, 'shape': (3,), }",
-            3,
+            &[0; 3],
         );
         assert_eq!(
             layout(&other_mark, "u8", 3).unwrap(),
@@ -644,14 +631,14 @@ mod tests {
         );
         let wide = npy(
             "{'descr': '<u4', 'fortran_order': False, 'shape': (3,), }",
-            12,
+            &[0; 12],
         );
         assert_eq!(layout(&wide, "u32", 3).unwrap(), (at(&wide, 12), 12));
         // Damaged descriptors: empty, a multi-byte first character, another type.
         for descr in ["", "é1", "<i1"] {
             let b = npy(
                 &format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': (3,), }}"),
-                3,
+                &[0; 3],
             );
             let err = layout(&b, "u8", 3).unwrap_err().to_string();
             assert!(
@@ -670,7 +657,7 @@ mod tests {
         // A manifest length whose byte size overflows is refused, not wrapped.
         let huge = npy(
             "{'descr': '<u8', 'fortran_order': False, 'shape': (2305843009213693952,), }",
-            0,
+            &[],
         );
         let err = layout(&huge, "u64", 1 << 61).unwrap_err().to_string();
         assert!(err.contains("truncated or padded"), "{err}");
