@@ -159,6 +159,7 @@ impl IntervalDataset {
             nan: c.nan,
         };
         let store = extract(t.loci, seq_len + j, target_len + j, &src)?;
+        store.prefer_huge_pages();
         let ds = IntervalDataset {
             config: c.clone(),
             chrom_names,

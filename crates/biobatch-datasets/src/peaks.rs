@@ -215,6 +215,8 @@ impl PeakDataset {
                 drops: drops.counts.describe(),
             });
         }
+        peaks.prefer_huge_pages();
+        negatives.prefer_huge_pages();
         let ds = PeakDataset {
             config: c.clone(),
             chrom_names,

@@ -146,7 +146,7 @@ pub(crate) fn extract(
     })?;
     let (seq, signal, control) = std::thread::scope(|scope| {
         let seq = scope.spawn(move || -> Result<(Vec<u8>, u64)> {
-            let mut seq = vec![0u8; bytes];
+            let mut seq = biobatch_formats::column::zeroed_vec::<u8>(bytes);
             let mut ambiguous = 0u64;
             let half = (seq_len / 2) as i64;
             for (k, (l, dst)) in loci_ref
