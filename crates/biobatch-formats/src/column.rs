@@ -125,7 +125,9 @@ impl<T: Pod> Deref for Column<T> {
 /// (`MADV_HUGEPAGE` on fresh pages, which costs nothing later; see [`prefer_huge_pages`]).
 /// For the large arrays a dataset extracts once and reads at random rows every epoch.
 pub fn zeroed_vec<T: Pod>(n: usize) -> Vec<T> {
-    let v = bytemuck::zeroed_vec::<T>(n);
+    // An allocation that fails goes on to fail as `vec!`'s does (the allocator's message,
+    // or "capacity overflow"), not as an unwrap of bytemuck's unit error.
+    let v = bytemuck::try_zeroed_vec::<T>(n).unwrap_or_else(|()| vec![T::zeroed(); n]);
     advise(bytemuck::cast_slice(&v), false);
     v
 }
