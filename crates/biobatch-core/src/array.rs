@@ -81,6 +81,20 @@ impl Data {
         })
     }
 
+    /// Every element as `i64` (`false`/`true` as 0/1), or `None` for floating-point and
+    /// text elements, which do not convert exactly: the one integer widening readers and
+    /// bindings share.
+    pub fn to_i64(&self) -> Option<Vec<i64>> {
+        Some(match self {
+            Data::Bool(v) => v.iter().map(|&x| i64::from(x)).collect(),
+            Data::U8(v) => v.iter().map(|&x| i64::from(x)).collect(),
+            Data::I8(v) => v.iter().map(|&x| i64::from(x)).collect(),
+            Data::I32(v) => v.iter().map(|&x| i64::from(x)).collect(),
+            Data::I64(v) => v.clone(),
+            Data::F16(_) | Data::F32(_) | Data::F64(_) | Data::Str(_) => return None,
+        })
+    }
+
     /// `n` default elements (zero, `false`, empty string) of `dtype`.
     pub fn zeros(dtype: DType, n: usize) -> Data {
         match dtype {
@@ -471,6 +485,28 @@ mod tests {
                 actual: 5
             }
         );
+    }
+
+    #[test]
+    fn to_i64_widens_every_integer_type_and_refuses_the_rest() {
+        let cases = [
+            (Data::Bool(vec![true, false]), 1),
+            (Data::U8(vec![255, 0]), 255),
+            (Data::I8(vec![-128, 0]), -128),
+            (Data::I32(vec![i32::MIN, 0]), i64::from(i32::MIN)),
+            (Data::I64(vec![i64::MIN, 0]), i64::MIN),
+        ];
+        for (d, w) in cases {
+            assert_eq!(d.to_i64(), Some(vec![w, 0]), "{:?}", d.dtype());
+        }
+        for d in [
+            Data::F16(vec![f16::ONE]),
+            Data::F32(vec![1.0]),
+            Data::F64(vec![1.0]),
+            Data::Str(vec!["1".into()]),
+        ] {
+            assert_eq!(d.to_i64(), None, "{:?}", d.dtype());
+        }
     }
 
     #[test]

@@ -238,19 +238,12 @@ fn int8_view<'py>(
 
 /// An integer or bool leaf copied into a new `int64` array.
 fn int64_copy<'py>(py: Python<'py>, a: &Array, path: &str) -> PyResult<Bound<'py, PyAny>> {
-    let wide: Vec<i64> = match a.data() {
-        Data::Bool(v) => v.iter().map(|&x| i64::from(x)).collect(),
-        Data::U8(v) => v.iter().map(|&x| i64::from(x)).collect(),
-        Data::I8(v) => v.iter().map(|&x| i64::from(x)).collect(),
-        Data::I32(v) => v.iter().map(|&x| i64::from(x)).collect(),
-        Data::I64(v) => v.clone(),
-        _ => {
-            return Err(invalid(format!(
-                "{path}: only an integer or bool leaf can be cast to int64, not {}",
-                a.dtype()
-            )));
-        }
-    };
+    let wide = a.data().to_i64().ok_or_else(|| {
+        invalid(format!(
+            "{path}: only an integer or bool leaf can be cast to int64, not {}",
+            a.dtype()
+        ))
+    })?;
     let arr = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(a.shape()), wide)
         .map_err(|e| invalid(format!("{path}: {e}")))?;
     Ok(PyArray::from_owned_array(py, arr).into_any())

@@ -128,15 +128,10 @@ impl AnnStore for ZarrAnn {
 
     fn read_i64(&self, path: &str) -> Result<Vec<i64>> {
         let a = self.numbers(path)?;
-        Ok(match a.dtype() {
-            DType::U8 => a.as_slice::<u8>()?.iter().map(|&x| x as i64).collect(),
-            DType::I8 => a.as_slice::<i8>()?.iter().map(|&x| x as i64).collect(),
-            DType::I32 => a.as_slice::<i32>()?.iter().map(|&x| x as i64).collect(),
-            DType::I64 => a.as_slice::<i64>()?.to_vec(),
-            other => {
-                return Err(self.err(format!("/{path}: expected integers, found {other}")));
-            }
-        })
+        a.data()
+            .to_i64()
+            .filter(|_| a.dtype() != DType::Bool)
+            .ok_or_else(|| self.err(format!("/{path}: expected integers, found {}", a.dtype())))
     }
 
     fn read_bools(&self, path: &str) -> Result<Vec<bool>> {
