@@ -116,7 +116,8 @@ pub(crate) struct Meta {
 }
 
 /// The attributes of the group at `dir`, if it is one (`.zgroup` + `.zattrs`, or a v3
-/// `zarr.json` whose `node_type` is `group`).
+/// `zarr.json` whose `node_type` is `group`). Used by the AnnData Zarr reader (`soma`).
+#[cfg(feature = "soma")]
 pub(crate) fn group_attrs(dir: &Path) -> Result<Option<Map<String, Value>>> {
     if dir.join(".zgroup").is_file() {
         return Ok(Some(read_json(&dir.join(".zattrs"))?.unwrap_or_default()));
